@@ -1,0 +1,429 @@
+//! The run configuration: a TOML file, then `--set key=value` overrides, then validation.
+//!
+//! Every key has a default (the seed's 784-16-16-10 sigmoid network), so a config file only
+//! needs what it changes; unknown keys are rejected so a typo never passes silently.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub training: TrainingConfig,
+    #[serde(default)]
+    pub data: DataConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Neurons in each hidden layer, input side first.
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+    pub norm: Norm,
+    /// Groups for `norm = "group"`; must divide every hidden size.
+    pub norm_groups: usize,
+    /// Dropout probability after each hidden activation (0 = off).
+    pub dropout: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![16, 16],
+            activation: Activation::Sigmoid,
+            norm: Norm::None,
+            norm_groups: 2,
+            dropout: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Sigmoid,
+    Tanh,
+    Relu,
+    Gelu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    None,
+    Batch,
+    Layer,
+    Group,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub optimizer: Optimizer,
+    /// Momentum factor for `optimizer = "momentum"`.
+    pub momentum: f64,
+    /// L2 penalty added to every gradient (0 = off).
+    pub weight_decay: f64,
+    pub loss: Loss,
+    /// Seeds weight initialisation, the train/valid split and the batch shuffle.
+    pub seed: u64,
+    /// Threads that build batches; 0 builds them on the training thread, which keeps batch
+    /// order deterministic.
+    pub num_workers: usize,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 32,
+            learning_rate: 1.0,
+            optimizer: Optimizer::Sgd,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            loss: Loss::CrossEntropy,
+            seed: 42,
+            num_workers: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    Sgd,
+    Momentum,
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// Softmax cross-entropy on the logits.
+    CrossEntropy,
+    /// The seed's ½·Σ(ŷ−y)² with ŷ = sigmoid(logits) and y one-hot.
+    Quadratic,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Folder holding the four MNIST-format IDX files (`.gz` or raw); unset = Burn's MNIST
+    /// cache, downloaded on first use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Share of the training file held out for validation.
+    pub validation_fraction: f64,
+    /// Use only the first N training images (before the validation split); unset = all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
+    /// Use only the first N test images; unset = all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_limit: Option<usize>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            validation_fraction: 0.1,
+            train_limit: None,
+            test_limit: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Run folder; unset = `artifacts/<config file stem>/run-N` with the next free N.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads `path`, applies each `key=value` override in order, and validates the result.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Config> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read config", path, e))?;
+        Config::parse(path, &text, overrides)
+    }
+
+    /// Like [`Config::load`] on text already read; `path` only names the source in errors.
+    pub fn parse(path: &Path, text: &str, overrides: &[String]) -> Result<Config> {
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| Error::config(path, format!("not valid TOML: {e}")))?;
+        for assignment in overrides {
+            apply_override(&mut table, assignment).map_err(|m| Error::config(path, m))?;
+        }
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                Error::config(
+                    path,
+                    format!(
+                        "key `{key}`: {}. Fix the value in the file or the matching --set.",
+                        e.inner()
+                    ),
+                )
+            })?;
+        config.validate().map_err(|m| Error::config(path, m))?;
+        Ok(config)
+    }
+
+    /// The config as TOML, as written to a run folder.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a Config always serialises to TOML")
+    }
+
+    /// Range checks serde cannot express. Returns a message naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let m = &self.model;
+        let t = &self.training;
+        let d = &self.data;
+        if m.hidden.is_empty() {
+            return Err(
+                "key `model.hidden` is empty: give at least one hidden layer size, \
+                        e.g. hidden = [16, 16]"
+                    .into(),
+            );
+        }
+        if let Some(i) = m.hidden.iter().position(|&h| h == 0) {
+            return Err(format!(
+                "key `model.hidden`: layer {} has 0 neurons; every size must be at least 1",
+                i + 1
+            ));
+        }
+        if m.norm == Norm::Group {
+            if m.norm_groups == 0 {
+                return Err("key `model.norm_groups` must be at least 1".into());
+            }
+            if let Some(h) = m.hidden.iter().find(|&&h| h % m.norm_groups != 0) {
+                return Err(format!(
+                    "key `model.norm_groups` = {} does not divide hidden size {h}: group \
+                     normalisation splits each layer's neurons into equal groups, so pick a \
+                     divisor of every size in `model.hidden`",
+                    m.norm_groups
+                ));
+            }
+        }
+        if !(0.0..1.0).contains(&m.dropout) {
+            return Err(format!(
+                "key `model.dropout` = {} must be in [0, 1): it is the probability of zeroing \
+                 a neuron",
+                m.dropout
+            ));
+        }
+        if t.epochs == 0 {
+            return Err("key `training.epochs` must be at least 1".into());
+        }
+        if t.batch_size == 0 {
+            return Err("key `training.batch_size` must be at least 1".into());
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            return Err(format!(
+                "key `training.learning_rate` = {} must be a finite number above 0",
+                t.learning_rate
+            ));
+        }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return Err(format!(
+                "key `training.momentum` = {} must be in [0, 1)",
+                t.momentum
+            ));
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return Err(format!(
+                "key `training.weight_decay` = {} must be 0 or more",
+                t.weight_decay
+            ));
+        }
+        if !(d.validation_fraction > 0.0 && d.validation_fraction < 1.0) {
+            return Err(format!(
+                "key `data.validation_fraction` = {} must be between 0 and 1 (exclusive), \
+                 e.g. 0.1 holds out 10 % of the training images",
+                d.validation_fraction
+            ));
+        }
+        if d.train_limit == Some(0) || d.test_limit == Some(0) {
+            return Err(
+                "keys `data.train_limit` / `data.test_limit` must be at least 1 \
+                        (remove them to use every image)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Applies one `a.b.c=value` assignment. The value is read as a TOML value (`3`, `1e-3`,
+/// `[64, 64]`, `"text"`); anything that is not valid TOML is taken as a plain string, so
+/// `--set model.activation=relu` needs no quotes.
+fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), String> {
+    let (key, raw) = assignment.split_once('=').ok_or_else(|| {
+        format!("--set `{assignment}` is not of the form key=value (e.g. training.epochs=2)")
+    })?;
+    let key = key.trim();
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!(
+            "--set `{assignment}`: `{key}` is not a key (use section.key, e.g. training.epochs)"
+        ));
+    }
+    let value = parse_value(raw.trim());
+    let (last, sections) = parts.split_last().expect("split yields at least one part");
+    let mut current = table;
+    for section in sections {
+        let entry = current
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| {
+            format!("--set `{assignment}`: `{section}` is a value, not a section")
+        })?;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, overrides: &[&str]) -> Result<Config> {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Config::parse(Path::new("test.toml"), text, &overrides)
+    }
+
+    fn error_of(text: &str, overrides: &[&str]) -> String {
+        parse(text, overrides)
+            .expect_err("config should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn empty_file_is_the_seed_network() {
+        let config = parse("", &[]).unwrap();
+        assert_eq!(config.model.hidden, vec![16, 16]);
+        assert_eq!(config.model.activation, Activation::Sigmoid);
+        assert_eq!(config.training.loss, Loss::CrossEntropy);
+    }
+
+    #[test]
+    fn overrides_set_any_key_with_toml_or_bare_values() {
+        let config = parse(
+            "[model]\nhidden = [16, 16]\n",
+            &[
+                "training.epochs=2",
+                "model.hidden=[64, 32, 16]",
+                "model.activation=relu",
+                "training.learning_rate=1e-3",
+                "data.dir=\"some/where\"",
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.training.epochs, 2);
+        assert_eq!(config.model.hidden, vec![64, 32, 16]);
+        assert_eq!(config.model.activation, Activation::Relu);
+        assert_eq!(config.training.learning_rate, 1e-3);
+        assert_eq!(config.data.dir, Some(PathBuf::from("some/where")));
+    }
+
+    #[test]
+    fn resolved_config_round_trips() {
+        let config = parse("", &["model.norm=group", "model.norm_groups=4"]).unwrap();
+        let again = parse(&config.to_toml(), &[]).unwrap();
+        assert_eq!(config, again);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let message = error_of("[model]\nhiden = [16]\n", &[]);
+        assert!(message.contains("model.hiden"), "{message}");
+        let message = error_of("[trainig]\nepochs = 1\n", &[]);
+        assert!(message.contains("trainig"), "{message}");
+        let message = error_of("", &["training.epoch=3"]);
+        assert!(message.contains("training.epoch"), "{message}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let message = error_of("[training]\nbatch_size = \"big\"\n", &[]);
+        assert!(message.contains("training.batch_size"), "{message}");
+        let message = error_of("[training]\nlearning_rate = -\n", &[]);
+        assert!(message.contains("not valid TOML"), "{message}");
+    }
+
+    #[test]
+    fn unknown_choices_are_rejected_with_the_key_named() {
+        for (text, key) in [
+            ("[model]\nactivation = \"swish\"\n", "model.activation"),
+            ("[model]\nnorm = \"instance\"\n", "model.norm"),
+            ("[training]\nloss = \"hinge\"\n", "training.loss"),
+            ("[training]\noptimizer = \"lbfgs\"\n", "training.optimizer"),
+        ] {
+            let message = error_of(text, &[]);
+            assert!(message.contains(key), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_the_key_named() {
+        for (overrides, key) in [
+            (&["training.batch_size=0"][..], "training.batch_size"),
+            (&["training.learning_rate=0"][..], "training.learning_rate"),
+            (
+                &["training.learning_rate=-0.5"][..],
+                "training.learning_rate",
+            ),
+            (&["training.epochs=0"][..], "training.epochs"),
+            (&["model.hidden=[]"][..], "model.hidden"),
+            (&["model.hidden=[16, 0]"][..], "model.hidden"),
+            (
+                &["model.norm=group", "model.norm_groups=3"][..],
+                "model.norm_groups",
+            ),
+            (&["model.dropout=1.0"][..], "model.dropout"),
+            (&["training.momentum=1.5"][..], "training.momentum"),
+            (
+                &["data.validation_fraction=0"][..],
+                "data.validation_fraction",
+            ),
+            (&["data.train_limit=0"][..], "data.train_limit"),
+        ] {
+            let message = error_of("", overrides);
+            assert!(message.contains(key), "{overrides:?}: {message}");
+            assert!(message.contains("test.toml"), "{message}");
+        }
+    }
+
+    #[test]
+    fn malformed_overrides_are_rejected() {
+        assert!(error_of("", &["training.epochs"]).contains("key=value"));
+        assert!(error_of("", &["training..epochs=1"]).contains("not a key"));
+        assert!(
+            error_of("[training]\nepochs = 1\n", &["training.epochs.x=1"])
+                .contains("not a section")
+        );
+    }
+}

@@ -1,0 +1,268 @@
+//! Where the digits come from and how they reach the network.
+//!
+//! Source: `data.dir` (four IDX files) → Burn's MNIST cache → download into that cache with
+//! burn-dataset's `MnistDataset`. Then: train file → seeded shuffle → train / valid split;
+//! test file as is. The batcher turns a batch of images into one `[B, 784]` tensor in 0..1.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::transform::{PartialDataset, ShuffledDataset};
+use burn::data::dataset::{Dataset, InMemDataset};
+use burn::prelude::*;
+
+use crate::config::DataConfig;
+use crate::error::{Error, Result};
+use crate::idx::{self, PIXELS};
+
+/// One handwritten digit: 28×28 grey pixels (0 = background) and its label 0-9.
+#[derive(Clone, Debug)]
+pub struct DigitImage {
+    pub pixels: [u8; PIXELS],
+    pub label: u8,
+}
+
+/// Any split, type-erased so train, valid and test share one type.
+pub type DigitDataset = Arc<dyn Dataset<DigitImage>>;
+
+/// The three splits of a run, and where they came from.
+pub struct DigitSplits {
+    pub train: DigitDataset,
+    pub valid: DigitDataset,
+    pub test: DigitDataset,
+    /// Human-readable origin, e.g. the folder the IDX files were read from.
+    pub source: String,
+}
+
+/// The four IDX files of an MNIST-format data set.
+#[derive(Debug, Clone)]
+pub struct IdxFiles {
+    pub train_images: PathBuf,
+    pub train_labels: PathBuf,
+    pub test_images: PathBuf,
+    pub test_labels: PathBuf,
+}
+
+const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
+const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
+const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
+const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+
+/// Set to skip the download attempt when Burn's cache is empty (air-gapped machines, tests).
+pub const NO_DOWNLOAD_ENV: &str = "DIGITS_NO_DOWNLOAD";
+
+/// Loads the data the config names and splits it.
+pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
+    let (files, source) = match &config.dir {
+        Some(dir) => (IdxFiles::in_dir(dir)?, dir.display().to_string()),
+        None => {
+            let dir = burn_cache_dir()?;
+            (IdxFiles::from_burn_cache(&dir)?, dir.display().to_string())
+        }
+    };
+    let train = read_pair(&files.train_images, &files.train_labels, config.train_limit)?;
+    let test = read_pair(&files.test_images, &files.test_labels, config.test_limit)?;
+
+    let total = train.len();
+    let valid_len = ((total as f64 * config.validation_fraction).round() as usize).max(1);
+    if valid_len >= total {
+        return Err(Error::data(
+            &files.train_images,
+            format!(
+                "{total} training image(s) cannot be split into train and validation with \
+                 validation_fraction {}: use more images (data.train_limit) or a smaller fraction",
+                config.validation_fraction
+            ),
+        ));
+    }
+    let shuffled = Arc::new(ShuffledDataset::new(InMemDataset::new(train), seed));
+    let train_len = total - valid_len;
+    Ok(DigitSplits {
+        train: Arc::new(PartialDataset::new(shuffled.clone(), 0, train_len)),
+        valid: Arc::new(PartialDataset::new(shuffled, train_len, total)),
+        test: Arc::new(InMemDataset::new(test)),
+        source,
+    })
+}
+
+/// Reads an image file and its label file, checks they agree, keeps the first `limit` items.
+fn read_pair(images: &Path, labels: &Path, limit: Option<usize>) -> Result<Vec<DigitImage>> {
+    let images_idx = idx::read_images(images)?;
+    let labels_idx = idx::read_labels(labels)?;
+    if images_idx.count != labels_idx.len() {
+        return Err(Error::data(
+            images,
+            format!(
+                "holds {} images but {} holds {} labels: the two files must come from the \
+                 same data set",
+                images_idx.count,
+                labels.display(),
+                labels_idx.len()
+            ),
+        ));
+    }
+    if images_idx.count == 0 {
+        return Err(Error::data(images, "holds no images"));
+    }
+    let count = limit.map_or(images_idx.count, |l| l.min(images_idx.count));
+    Ok((0..count)
+        .map(|i| DigitImage {
+            pixels: images_idx
+                .image(i)
+                .try_into()
+                .expect("IdxImages slices are PIXELS long"),
+            label: labels_idx[i],
+        })
+        .collect())
+}
+
+impl IdxFiles {
+    /// Finds the four files in `dir`, each raw or `.gz`, named `train-images-idx3-ubyte` or
+    /// `train-images.idx3-ubyte` (both spellings are in circulation).
+    pub fn in_dir(dir: &Path) -> Result<IdxFiles> {
+        if !dir.is_dir() {
+            return Err(Error::data(
+                dir,
+                "is not a folder. Point --data-dir (or data.dir) at a folder holding the four \
+                 MNIST-format IDX files",
+            ));
+        }
+        let find = |name: &str| -> Result<PathBuf> {
+            let dotted = name.replacen("-idx", ".idx", 1);
+            [
+                name.to_string(),
+                format!("{name}.gz"),
+                dotted.clone(),
+                format!("{dotted}.gz"),
+            ]
+            .iter()
+            .map(|candidate| dir.join(candidate))
+            .find(|path| path.is_file())
+            .ok_or_else(|| {
+                Error::data(
+                    dir,
+                    format!(
+                        "has no `{name}` (nor `{name}.gz`). The folder must hold the four \
+                         MNIST-format files {TRAIN_IMAGES}, {TRAIN_LABELS}, {TEST_IMAGES} and \
+                         {TEST_LABELS}, raw or gzipped"
+                    ),
+                )
+            })
+        };
+        Ok(IdxFiles {
+            train_images: find(TRAIN_IMAGES)?,
+            train_labels: find(TRAIN_LABELS)?,
+            test_images: find(TEST_IMAGES)?,
+            test_labels: find(TEST_LABELS)?,
+        })
+    }
+
+    /// The files in Burn's MNIST cache, downloading them with burn-dataset if absent.
+    fn from_burn_cache(cache: &Path) -> Result<IdxFiles> {
+        let files = IdxFiles {
+            train_images: cache.join("train").join(TRAIN_IMAGES),
+            train_labels: cache.join("train").join(TRAIN_LABELS),
+            test_images: cache.join("test").join(TEST_IMAGES),
+            test_labels: cache.join("test").join(TEST_LABELS),
+        };
+        let train_cached = files.train_images.is_file() && files.train_labels.is_file();
+        let test_cached = files.test_images.is_file() && files.test_labels.is_file();
+        if train_cached && test_cached {
+            return Ok(files);
+        }
+        let offline_help = format!(
+            "Connect to the internet and run again (MNIST, 11 MB, is downloaded once into \
+             that cache), or pass --data-dir DIR (or set data.dir in the config) to a folder \
+             holding the four MNIST IDX files ({TRAIN_IMAGES}, {TRAIN_LABELS}, {TEST_IMAGES}, \
+             {TEST_LABELS}; raw or .gz)"
+        );
+        if std::env::var_os(NO_DOWNLOAD_ENV).is_some() {
+            return Err(Error::data(
+                cache,
+                format!(
+                    "MNIST is not in Burn's dataset cache and {NO_DOWNLOAD_ENV} forbids \
+                     downloading it. {offline_help}"
+                ),
+            ));
+        }
+        eprintln!(
+            "MNIST is not cached yet: downloading it into {} ...",
+            cache.display()
+        );
+        if !train_cached {
+            download_split(cache, "train", &offline_help)?;
+        }
+        if !test_cached {
+            download_split(cache, "test", &offline_help)?;
+        }
+        Ok(files)
+    }
+}
+
+/// Burn's MNIST cache folder (burn-dataset downloads to `<cache dir>/burn-dataset/mnist`).
+fn burn_cache_dir() -> Result<PathBuf> {
+    dirs::cache_dir()
+        .map(|d| d.join("burn-dataset").join("mnist"))
+        .ok_or_else(|| {
+            Error::Usage(
+                "no cache folder is known for this user (is $HOME set?), so MNIST cannot be \
+                 downloaded: pass --data-dir DIR with the four MNIST IDX files instead"
+                    .into(),
+            )
+        })
+}
+
+/// Runs burn-dataset's download of one split. It panics when offline; that panic is caught,
+/// kept quiet, and turned into an error that says what to do.
+fn download_split(cache: &Path, split: &str, offline_help: &str) -> Result<()> {
+    use burn_dataset::vision::MnistDataset;
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(|| match split {
+        "train" => drop(MnistDataset::train()),
+        _ => drop(MnistDataset::test()),
+    });
+    std::panic::set_hook(quiet);
+    outcome.map_err(|panic| {
+        let reason = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        Error::data(
+            cache,
+            format!(
+                "MNIST is not in Burn's dataset cache and downloading its {split} split \
+                 failed ({reason}). {offline_help}"
+            ),
+        )
+    })
+}
+
+/// Turns items into one batch: pixels scaled to 0..1 in a single `[B, 784]` buffer (one tensor
+/// per batch, not one per image) and labels as a `[B]` Int tensor.
+#[derive(Clone, Debug, Default)]
+pub struct DigitBatcher;
+
+#[derive(Clone, Debug)]
+pub struct DigitBatch {
+    pub images: Tensor<2>,
+    pub targets: Tensor<1, Int>,
+}
+
+impl Batcher<DigitImage, DigitBatch> for DigitBatcher {
+    fn batch(&self, items: Vec<DigitImage>, device: &Device) -> DigitBatch {
+        let n = items.len();
+        let mut pixels = Vec::with_capacity(n * PIXELS);
+        let mut labels = Vec::with_capacity(n);
+        for item in &items {
+            pixels.extend(item.pixels.iter().map(|&p| f32::from(p) / 255.0));
+            labels.push(i64::from(item.label));
+        }
+        DigitBatch {
+            images: Tensor::from_data(TensorData::new(pixels, [n, PIXELS]), device),
+            targets: Tensor::from_data(TensorData::new(labels, [n]), device),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! One error type for the whole program, and the exit code each kind maps to.
+//!
+//! Exit codes: 0 ok · 1 internal bug · 2 the user must fix something (input or
+//! environment) · 3 training diverged · 130 interrupted.
+
+use std::path::{Path, PathBuf};
+
+/// Everything that can stop a command. Messages are written for the user: they name the file
+/// or key at fault and say how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A config file that cannot be read, parsed or validated, or a bad `--set`.
+    #[error("config {file}: {message}")]
+    Config { file: PathBuf, message: String },
+
+    /// A data file that is missing or malformed, or data that cannot be obtained.
+    #[error("data {path}: {message}")]
+    Data { path: PathBuf, message: String },
+
+    /// A file or folder the program could not read or write.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A model file that cannot be loaded into the configured network.
+    #[error("model {path}: {message}")]
+    Model { path: PathBuf, message: String },
+
+    /// A command-line argument that makes no sense here (e.g. a backend not compiled in).
+    #[error("{0}")]
+    Usage(String),
+
+    /// Something that should not happen whatever the user does: a bug to report.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn config(file: &Path, message: impl Into<String>) -> Self {
+        Error::Config {
+            file: file.to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    pub fn data(path: &Path, message: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Internal(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,293 @@
+//! The IDX file format of MNIST and its relatives (Fashion-MNIST, KMNIST, ...).
+//!
+//! Written by hand rather than taken from burn-dataset: its reader panics on bad input, accepts
+//! only files named exactly like MNIST's, and cannot read `.gz`. This one returns an error value
+//! for every malformed file and never allocates more than the bytes actually present (or the
+//! size the header declares, whichever is smaller).
+//!
+//! Layout (big-endian): images `0x00000803, count, rows, cols, pixels…`; labels
+//! `0x00000801, count, labels…`. Either may be gzip-compressed; that is detected from the
+//! content, not the name.
+
+use std::io::Read;
+use std::path::Path;
+
+use flate2::read::GzDecoder;
+
+use crate::error::{Error, Result};
+
+pub const IMAGE_MAGIC: u32 = 0x0000_0803;
+pub const LABEL_MAGIC: u32 = 0x0000_0801;
+pub const SIDE: usize = 28;
+pub const PIXELS: usize = SIDE * SIDE;
+pub const CLASSES: usize = 10;
+
+/// Images of one IDX file: `count` 28×28 images, row-major, one byte per pixel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdxImages {
+    pub count: usize,
+    pub pixels: Vec<u8>,
+}
+
+impl IdxImages {
+    pub fn image(&self, index: usize) -> &[u8] {
+        &self.pixels[index * PIXELS..(index + 1) * PIXELS]
+    }
+}
+
+/// Why an IDX file was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdxError {
+    #[error("the file ends inside its {0}-byte header")]
+    ShortHeader(usize),
+    #[error("magic number {found:#010x}, expected {expected:#010x} ({what})")]
+    BadMagic {
+        found: u32,
+        expected: u32,
+        what: &'static str,
+    },
+    #[error("images are {rows}×{cols} pixels; digits reads 28×28 images only")]
+    WrongDimensions { rows: u32, cols: u32 },
+    #[error(
+        "the header declares {declared} items but the data holds {found} bytes, {expected} expected (truncated file?)"
+    )]
+    Truncated {
+        declared: usize,
+        expected: u64,
+        found: u64,
+    },
+    #[error(
+        "the data holds more bytes than the {declared} items its header declares (corrupt file?)"
+    )]
+    TrailingBytes { declared: usize },
+    #[error("label {label} at index {index} is not a digit 0-9")]
+    BadLabel { index: usize, label: u8 },
+    #[error("gzip data is corrupt: {0}")]
+    Gzip(String),
+}
+
+/// Parses an image file's bytes (raw or gzip).
+pub fn parse_images(bytes: &[u8]) -> Result<IdxImages, IdxError> {
+    let mut reader = open(bytes);
+    let header = read_header::<16>(&mut reader)?;
+    check_magic(&header, IMAGE_MAGIC, "an IDX image file, 0x803")?;
+    let count = be_u32(&header[4..8]) as usize;
+    let (rows, cols) = (be_u32(&header[8..12]), be_u32(&header[12..16]));
+    if rows as usize != SIDE || cols as usize != SIDE {
+        return Err(IdxError::WrongDimensions { rows, cols });
+    }
+    let pixels = read_body(reader, count, PIXELS as u64)?;
+    Ok(IdxImages { count, pixels })
+}
+
+/// Parses a label file's bytes (raw or gzip); every label must be a digit 0-9.
+pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
+    let mut reader = open(bytes);
+    let header = read_header::<8>(&mut reader)?;
+    check_magic(&header, LABEL_MAGIC, "an IDX label file, 0x801")?;
+    let count = be_u32(&header[4..8]) as usize;
+    let labels = read_body(reader, count, 1)?;
+    if let Some(index) = labels.iter().position(|&l| l as usize >= CLASSES) {
+        return Err(IdxError::BadLabel {
+            index,
+            label: labels[index],
+        });
+    }
+    Ok(labels)
+}
+
+/// Reads and parses an image file.
+pub fn read_images(path: &Path) -> Result<IdxImages> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+    parse_images(&bytes).map_err(|e| Error::data(path, format!("not a valid IDX image file: {e}")))
+}
+
+/// Reads and parses a label file.
+pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+    parse_labels(&bytes).map_err(|e| Error::data(path, format!("not a valid IDX label file: {e}")))
+}
+
+/// Encodes images as a raw IDX file (for fixtures and exports).
+pub fn encode_images(images: &[[u8; PIXELS]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + images.len() * PIXELS);
+    for word in [IMAGE_MAGIC, images.len() as u32, SIDE as u32, SIDE as u32] {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    images.iter().for_each(|image| out.extend_from_slice(image));
+    out
+}
+
+/// Encodes labels as a raw IDX file (for fixtures and exports).
+pub fn encode_labels(labels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + labels.len());
+    out.extend_from_slice(&LABEL_MAGIC.to_be_bytes());
+    out.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    out.extend_from_slice(labels);
+    out
+}
+
+fn open(bytes: &[u8]) -> Box<dyn Read + '_> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(GzDecoder::new(bytes))
+    } else {
+        Box::new(bytes)
+    }
+}
+
+fn read_header<const N: usize>(reader: &mut dyn Read) -> Result<[u8; N], IdxError> {
+    let mut header = [0u8; N];
+    let mut filled = 0;
+    while filled < N {
+        match reader.read(&mut header[filled..]) {
+            Ok(0) => return Err(IdxError::ShortHeader(N)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(IdxError::Gzip(e.to_string())),
+        }
+    }
+    Ok(header)
+}
+
+fn check_magic(header: &[u8], expected: u32, what: &'static str) -> Result<(), IdxError> {
+    let found = be_u32(&header[0..4]);
+    if found != expected {
+        return Err(IdxError::BadMagic {
+            found,
+            expected,
+            what,
+        });
+    }
+    Ok(())
+}
+
+/// Reads exactly `count * item_len` bytes. Reading through `take` means the buffer only grows
+/// with bytes that really arrive, so a header declaring billions of items costs nothing.
+fn read_body(reader: Box<dyn Read + '_>, count: usize, item_len: u64) -> Result<Vec<u8>, IdxError> {
+    let expected = count as u64 * item_len;
+    let mut body = Vec::new();
+    reader
+        .take(expected.saturating_add(1))
+        .read_to_end(&mut body)
+        .map_err(|e| IdxError::Gzip(e.to_string()))?;
+    let found = body.len() as u64;
+    if found < expected {
+        return Err(IdxError::Truncated {
+            declared: count,
+            expected,
+            found,
+        });
+    }
+    if found > expected {
+        return Err(IdxError::TrailingBytes { declared: count });
+    }
+    Ok(body)
+}
+
+fn be_u32(bytes: &[u8]) -> u32 {
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    fn sample_images(n: usize) -> Vec<[u8; PIXELS]> {
+        (0..n)
+            .map(|i| std::array::from_fn(|p| ((p * 7 + i * 13) % 256) as u8))
+            .collect()
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn raw_and_gzip_files_round_trip() {
+        let images = sample_images(3);
+        let labels = [7u8, 0, 9];
+        for encode in [|b: Vec<u8>| b, |b: Vec<u8>| gzip(&b)] {
+            let parsed = parse_images(&encode(encode_images(&images))).unwrap();
+            assert_eq!(parsed.count, 3);
+            for (i, image) in images.iter().enumerate() {
+                assert_eq!(parsed.image(i), &image[..]);
+            }
+            assert_eq!(
+                parse_labels(&encode(encode_labels(&labels))).unwrap(),
+                labels
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_magic_is_an_error() {
+        let labels = encode_labels(&[1; 20]);
+        assert!(matches!(
+            parse_images(&labels),
+            Err(IdxError::BadMagic { found: 0x801, .. })
+        ));
+        let images = encode_images(&sample_images(1));
+        assert!(matches!(
+            parse_labels(&images),
+            Err(IdxError::BadMagic { found: 0x803, .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_files_are_errors() {
+        let images = encode_images(&sample_images(2));
+        assert!(matches!(
+            parse_images(&images[..images.len() - 1]),
+            Err(IdxError::Truncated { declared: 2, .. })
+        ));
+        assert_eq!(parse_images(&images[..10]), Err(IdxError::ShortHeader(16)));
+        assert_eq!(parse_labels(&[]), Err(IdxError::ShortHeader(8)));
+        let gz = gzip(&images);
+        assert!(parse_images(&gz[..gz.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn trailing_bytes_are_errors() {
+        let mut labels = encode_labels(&[1, 2]);
+        labels.push(3);
+        assert_eq!(
+            parse_labels(&labels),
+            Err(IdxError::TrailingBytes { declared: 2 })
+        );
+    }
+
+    #[test]
+    fn wrong_dimensions_are_errors() {
+        let mut images = encode_images(&sample_images(1));
+        images[11] = 32; // rows = 32
+        assert_eq!(
+            parse_images(&images),
+            Err(IdxError::WrongDimensions { rows: 32, cols: 28 })
+        );
+    }
+
+    #[test]
+    fn labels_outside_0_to_9_are_errors() {
+        assert_eq!(
+            parse_labels(&encode_labels(&[3, 10])),
+            Err(IdxError::BadLabel {
+                index: 1,
+                label: 10
+            })
+        );
+    }
+
+    #[test]
+    fn a_huge_declared_count_allocates_nothing_and_fails() {
+        let mut images = encode_images(&sample_images(1));
+        images[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(
+            parse_images(&images),
+            Err(IdxError::Truncated { found, .. }) if found == PIXELS as u64
+        ));
+    }
+}

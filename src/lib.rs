@@ -1,0 +1,16 @@
+//! digits: train and inspect neural networks that read handwritten digits, on Burn.
+//!
+//! One path from the command line to a run folder: [`config`] → [`data`] → [`model`] →
+//! [`training`] (Burn's Learner, rendered by [`renderer`]) → [`run`].
+
+pub mod backend;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod idx;
+pub mod model;
+pub mod renderer;
+pub mod run;
+pub mod training;
+
+pub use error::{Error, Result};

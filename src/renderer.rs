@@ -1,0 +1,332 @@
+//! What the user sees while training, and the per-epoch record behind it.
+//!
+//! [`RunRenderer`] wraps Burn's TUI dashboard (the CLI asks for it when stdout is a terminal:
+//! once a renderer is given Burn no longer checks itself); otherwise it prints one
+//! line per split per epoch (Burn's CLI renderer prints a Debug dump per batch). Either way it
+//! records each split's epoch-level metric values and timing into an [`EpochHistory`], which the
+//! run folder's `metrics.csv` and `summary.json` are written from.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
+use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining, tui::TuiMetricsRendererWrapper,
+};
+use burn::train::{Interrupter, LearnerSummary};
+
+/// One finished split (train or valid) of one epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitRecord {
+    pub epoch: usize,
+    pub split: String,
+    /// Epoch-level value of each metric, keyed by a column-friendly name (`loss`, `accuracy`,
+    /// `learning_rate`). Accuracy is a fraction in 0..1 (Burn reports percent).
+    pub metrics: BTreeMap<String, f64>,
+    /// Images processed in this split.
+    pub items: usize,
+    pub seconds: f64,
+}
+
+impl SplitRecord {
+    pub fn samples_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.items as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The records of a run so far; cheap to clone, shared with the renderer's thread.
+#[derive(Debug, Clone, Default)]
+pub struct EpochHistory(Arc<Mutex<Vec<SplitRecord>>>);
+
+impl EpochHistory {
+    pub fn records(&self) -> Vec<SplitRecord> {
+        self.0.lock().expect("history lock").clone()
+    }
+
+    fn push(&self, record: SplitRecord) {
+        self.0.lock().expect("history lock").push(record);
+    }
+
+    /// The last record of `split`, if any epoch finished it.
+    pub fn last(&self, split: &str) -> Option<SplitRecord> {
+        self.records().into_iter().rev().find(|r| r.split == split)
+    }
+}
+
+/// A split in progress.
+struct OpenSplit {
+    name: String,
+    started: Instant,
+    items: usize,
+    metrics: BTreeMap<String, f64>,
+}
+
+/// Burn's dashboard on a terminal, one line per split per epoch elsewhere; records both ways.
+pub struct RunRenderer {
+    tui: Option<Box<dyn MetricsRenderer>>,
+    history: EpochHistory,
+    metric_names: HashMap<MetricId, String>,
+    total_epochs: usize,
+    epoch: usize,
+    open: Option<OpenSplit>,
+}
+
+impl RunRenderer {
+    /// Burn's TUI when `dashboard`, plain lines otherwise.
+    pub fn new(interrupter: Interrupter, history: EpochHistory, dashboard: bool) -> Self {
+        let tui = dashboard.then(|| {
+            Box::new(TuiMetricsRendererWrapper::new(interrupter, None)) as Box<dyn MetricsRenderer>
+        });
+        RunRenderer {
+            tui,
+            history,
+            metric_names: HashMap::new(),
+            total_epochs: 0,
+            epoch: 1,
+            open: None,
+        }
+    }
+
+    fn record(&mut self, state: &MetricState) {
+        if let (MetricState::Numeric(entry, Some(NumericEntry::Final(value))), Some(open)) =
+            (state, self.open.as_mut())
+            && let Some(name) = self.metric_names.get(&entry.metric_id)
+        {
+            let value = if name == "accuracy" {
+                value / 100.0
+            } else {
+                *value
+            };
+            open.metrics.insert(name.clone(), value);
+        }
+    }
+}
+
+/// `Learning Rate` → `learning_rate`: names usable as CSV columns and JSON keys.
+fn column_name(metric_name: &str) -> String {
+    metric_name.trim().to_lowercase().replace([' ', '-'], "_")
+}
+
+/// The off-terminal line for a finished split.
+pub fn format_line(record: &SplitRecord, total_epochs: usize) -> String {
+    let mut line = format!(
+        "epoch {:>width$}/{total_epochs}  {:<5}",
+        record.epoch,
+        record.split,
+        width = total_epochs.to_string().len()
+    );
+    for (name, value) in &record.metrics {
+        match name.as_str() {
+            "accuracy" => line.push_str(&format!("  accuracy {:6.2} %", value * 100.0)),
+            "learning_rate" => line.push_str(&format!("  lr {value:.3e}")),
+            _ => line.push_str(&format!("  {name} {value:.4}")),
+        }
+    }
+    line.push_str(&format!(
+        "  | {} images in {:.2} s, {:.0} images/s",
+        record.items,
+        record.seconds,
+        record.samples_per_second()
+    ));
+    line
+}
+
+impl MetricsRendererTraining for RunRenderer {
+    fn update_train(&mut self, state: MetricState) {
+        self.record(&state);
+        if let Some(tui) = &mut self.tui {
+            tui.update_train(state);
+        }
+    }
+
+    fn update_valid(&mut self, state: MetricState) {
+        self.record(&state);
+        if let Some(tui) = &mut self.tui {
+            tui.update_valid(state);
+        }
+    }
+
+    fn on_train_end(
+        &mut self,
+        summary: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
+        match &mut self.tui {
+            Some(tui) => tui.on_train_end(summary),
+            None => Ok(()),
+        }
+    }
+}
+
+impl TrainingProgressLogger for RunRenderer {
+    fn start(
+        &mut self,
+        total_epochs: usize,
+        starting_epoch: usize,
+        total_items: Option<usize>,
+        label: Option<&str>,
+    ) {
+        self.total_epochs = total_epochs;
+        self.epoch = starting_epoch;
+        if let Some(tui) = &mut self.tui {
+            tui.start(total_epochs, starting_epoch, total_items, label);
+        }
+    }
+
+    fn update_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch + 1;
+        if let Some(tui) = &mut self.tui {
+            tui.update_epoch(epoch);
+        }
+    }
+
+    fn start_split(&mut self, split: &str, total_items: usize) {
+        self.open = Some(OpenSplit {
+            name: split.to_string(),
+            started: Instant::now(),
+            items: 0,
+            metrics: BTreeMap::new(),
+        });
+        if let Some(tui) = &mut self.tui {
+            tui.start_split(split, total_items);
+        }
+    }
+
+    fn update_split(&mut self, items_processed: usize) {
+        if let Some(open) = &mut self.open {
+            open.items = items_processed;
+        }
+        if let Some(tui) = &mut self.tui {
+            tui.update_split(items_processed);
+        }
+    }
+
+    fn end_split(&mut self) {
+        if let Some(open) = self.open.take() {
+            let record = SplitRecord {
+                epoch: self.epoch,
+                split: open.name,
+                metrics: open.metrics,
+                items: open.items,
+                seconds: open.started.elapsed().as_secs_f64(),
+            };
+            if self.tui.is_none() {
+                println!("{}", format_line(&record, self.total_epochs));
+            }
+            self.history.push(record);
+        }
+        if let Some(tui) = &mut self.tui {
+            tui.end_split();
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(tui) = &mut self.tui {
+            tui.end();
+        }
+    }
+
+    fn log_event_training(&mut self, event: String) {
+        if let Some(tui) = &mut self.tui {
+            tui.log_event_training(event);
+        }
+    }
+}
+
+// Burn's evaluator is not used (the test split is evaluated by `training::evaluate`), but a
+// renderer must accept its events; they go to the dashboard when there is one.
+impl EvaluationProgressLogger for RunRenderer {
+    fn start_global_progress(&mut self, total_tests: usize) {
+        if let Some(tui) = &mut self.tui {
+            tui.start_global_progress(total_tests);
+        }
+    }
+
+    fn start_test(&mut self, name: &str, total_items: usize) {
+        if let Some(tui) = &mut self.tui {
+            tui.start_test(name, total_items);
+        }
+    }
+
+    fn update_test_progress(&mut self, items_processed: usize) {
+        if let Some(tui) = &mut self.tui {
+            tui.update_test_progress(items_processed);
+        }
+    }
+
+    fn end_test(&mut self) {
+        if let Some(tui) = &mut self.tui {
+            tui.end_test();
+        }
+    }
+
+    fn end_global_progress(&mut self) {
+        if let Some(tui) = &mut self.tui {
+            tui.end_global_progress();
+        }
+    }
+
+    fn log_event_evaluation(&mut self, event: String) {
+        if let Some(tui) = &mut self.tui {
+            tui.log_event_evaluation(event);
+        }
+    }
+}
+
+impl MetricsRendererEvaluation for RunRenderer {
+    fn update_test(&mut self, name: EvaluationName, state: MetricState) {
+        if let Some(tui) = &mut self.tui {
+            tui.update_test(name, state);
+        }
+    }
+}
+
+impl MetricsRenderer for RunRenderer {
+    fn manual_close(&mut self) {
+        if let Some(tui) = &mut self.tui {
+            tui.manual_close();
+        }
+    }
+
+    fn register_metric(&mut self, definition: MetricDefinition) {
+        self.metric_names
+            .insert(definition.metric_id.clone(), column_name(&definition.name));
+        if let Some(tui) = &mut self.tui {
+            tui.register_metric(definition);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_show_epoch_split_metrics_and_speed() {
+        let record = SplitRecord {
+            epoch: 3,
+            split: "train".into(),
+            metrics: BTreeMap::from([("loss".into(), 0.31234), ("accuracy".into(), 0.91)]),
+            items: 9000,
+            seconds: 0.5,
+        };
+        let line = format_line(&record, 10);
+        assert_eq!(
+            line,
+            "epoch  3/10  train  accuracy  91.00 %  loss 0.3123  | 9000 images in 0.50 s, \
+             18000 images/s"
+        );
+    }
+
+    #[test]
+    fn metric_names_become_columns() {
+        assert_eq!(column_name("Learning Rate"), "learning_rate");
+        assert_eq!(column_name("Accuracy"), "accuracy");
+    }
+}

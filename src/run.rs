@@ -1,0 +1,228 @@
+//! The run folder: where one training run's outputs live.
+//!
+//! `config.toml` (resolved) · `model.bpk` · `summary.json` · `metrics.csv`, next to Burn's own
+//! `checkpoint/`, `train/`, `valid/` and `experiment.log`. Every file of ours is written to a
+//! temporary name and renamed, so a crash never leaves a half-written file under the real name.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::renderer::SplitRecord;
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const MODEL_FILE: &str = "model.bpk";
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const METRICS_FILE: &str = "metrics.csv";
+
+/// The folder of one run.
+#[derive(Debug, Clone)]
+pub struct RunFolder {
+    pub dir: PathBuf,
+}
+
+impl RunFolder {
+    /// Creates the run folder: `explicit` if given (refused when it exists and is not empty,
+    /// unless `force`), else `artifacts/<config stem>/run-N` with the next free N.
+    pub fn create(config_path: &Path, explicit: Option<&Path>, force: bool) -> Result<RunFolder> {
+        match explicit {
+            Some(dir) => {
+                let occupied = std::fs::read_dir(dir)
+                    .map(|mut entries| entries.next().is_some())
+                    .unwrap_or(false);
+                if occupied && !force {
+                    return Err(Error::Usage(format!(
+                        "output folder {} already exists and is not empty; nothing was \
+                         written. Choose another --out (or output.dir), or pass --force to \
+                         write into it anyway",
+                        dir.display()
+                    )));
+                }
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::io("cannot create output folder", dir, e))?;
+                Ok(RunFolder {
+                    dir: dir.to_path_buf(),
+                })
+            }
+            None => {
+                let stem = config_path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "run".into());
+                RunFolder::next_free(&Path::new("artifacts").join(stem))
+            }
+        }
+    }
+
+    /// Claims `parent/run-N` for the lowest N above every existing one. `create_dir` fails if
+    /// the folder exists, so two runs started together never share a folder.
+    fn next_free(parent: &Path) -> Result<RunFolder> {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::io("cannot create output folder", parent, e))?;
+        let highest = std::fs::read_dir(parent)
+            .map_err(|e| Error::io("cannot list output folder", parent, e))?
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| {
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| name.strip_prefix("run-"))
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .max()
+            .unwrap_or(0);
+        for n in highest + 1.. {
+            let dir = parent.join(format!("run-{n}"));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(RunFolder { dir }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io("cannot create run folder", &dir, e)),
+            }
+        }
+        unreachable!("run numbers are unbounded")
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// Writes `file` in the run folder atomically.
+    pub fn write(&self, file: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.path(file), bytes)
+    }
+
+    /// Writes a value as pretty JSON.
+    pub fn write_json(&self, file: &str, value: &impl Serialize) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(value)
+            .map_err(|e| Error::Internal(format!("cannot serialise {file}: {e}")))?;
+        text.push('\n');
+        self.write(file, text.as_bytes())
+    }
+}
+
+/// Writes to `path` through a temporary file in the same folder, synced, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.tmp"));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        Error::io("cannot write", path, e)
+    })
+}
+
+/// `metrics.csv`: one row per epoch and split. The metric columns are the union of those
+/// recorded; `wall_seconds` and `samples_per_second` are the timing columns (they differ from
+/// run to run, everything else is reproducible).
+pub fn metrics_csv(records: &[SplitRecord]) -> String {
+    let columns: BTreeSet<&str> = records
+        .iter()
+        .flat_map(|r| r.metrics.keys().map(String::as_str))
+        .collect();
+    let mut csv = String::from("epoch,split");
+    for column in &columns {
+        csv.push(',');
+        csv.push_str(column);
+    }
+    csv.push_str(",items,wall_seconds,samples_per_second\n");
+    for record in records {
+        csv.push_str(&format!("{},{}", record.epoch, record.split));
+        for column in &columns {
+            csv.push(',');
+            if let Some(value) = record.metrics.get(*column) {
+                csv.push_str(&value.to_string());
+            }
+        }
+        csv.push_str(&format!(
+            ",{},{:.4},{:.1}\n",
+            record.items,
+            record.seconds,
+            record.samples_per_second()
+        ));
+    }
+    csv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn csv_has_a_column_per_metric_and_blank_cells_for_missing_ones() {
+        let records = vec![
+            SplitRecord {
+                epoch: 1,
+                split: "train".into(),
+                metrics: BTreeMap::from([
+                    ("loss".into(), 0.5),
+                    ("accuracy".into(), 0.75),
+                    ("learning_rate".into(), 1.0),
+                ]),
+                items: 100,
+                seconds: 0.5,
+            },
+            SplitRecord {
+                epoch: 1,
+                split: "valid".into(),
+                metrics: BTreeMap::from([("loss".into(), 0.25), ("accuracy".into(), 0.5)]),
+                items: 10,
+                seconds: 0.1,
+            },
+        ];
+        assert_eq!(
+            metrics_csv(&records),
+            "epoch,split,accuracy,learning_rate,loss,items,wall_seconds,samples_per_second\n\
+             1,train,0.75,1,0.5,100,0.5000,200.0\n\
+             1,valid,0.5,,0.25,10,0.1000,100.0\n"
+        );
+    }
+
+    #[test]
+    fn run_folders_are_numbered_and_never_reused() {
+        let root = tempfile::tempdir().unwrap();
+        let first = RunFolder::next_free(root.path()).unwrap();
+        let second = RunFolder::next_free(root.path()).unwrap();
+        assert_eq!(first.dir, root.path().join("run-1"));
+        assert_eq!(second.dir, root.path().join("run-2"));
+        std::fs::remove_dir(&first.dir).unwrap();
+        assert_eq!(
+            RunFolder::next_free(root.path()).unwrap().dir,
+            root.path().join("run-3")
+        );
+    }
+
+    #[test]
+    fn an_occupied_explicit_folder_is_refused_without_force() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("keep.txt"), "precious").unwrap();
+        let config = Path::new("config/mlp.toml");
+        let err = RunFolder::create(config, Some(root.path()), false).unwrap_err();
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert!(RunFolder::create(config, Some(root.path()), true).is_ok());
+        let empty = root.path().join("fresh");
+        assert!(RunFolder::create(config, Some(&empty), false).is_ok());
+    }
+
+    #[test]
+    fn atomic_writes_replace_whole_files_and_leave_no_temporaries() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("summary.json");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+}

@@ -1,0 +1,248 @@
+//! Training: config → data → model → Burn's `SupervisedTraining` + `Learner` → test
+//! evaluation → run folder.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, SgdConfig};
+use burn::prelude::*;
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
+use burn::train::{Interrupter, Learner, SupervisedTraining};
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::config::{Config, Optimizer, TrainingConfig};
+use crate::data::{self, DigitBatcher, DigitDataset};
+use crate::error::{Error, Result};
+use crate::model::{self, Mlp};
+use crate::renderer::{EpochHistory, RunRenderer, SplitRecord};
+use crate::run::{self, RunFolder};
+
+/// The Burn release digits is built and tested against (pinned exactly in Cargo.toml).
+pub const BURN_VERSION: &str = "0.22.1";
+
+/// Loss and accuracy (a fraction in 0..1) of one split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Scores {
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetSummary {
+    pub source: String,
+    pub train: usize,
+    pub valid: usize,
+    pub test: usize,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub digits_version: &'static str,
+    pub burn_version: &'static str,
+    pub backend: &'static str,
+    pub config: String,
+    pub parameters: usize,
+    pub epochs: usize,
+    pub epochs_completed: usize,
+    pub interrupted: bool,
+    pub dataset: DatasetSummary,
+    pub train: Option<Scores>,
+    pub valid: Option<Scores>,
+    pub test: Scores,
+    /// Training images per second over the train splits only (validation excluded).
+    pub train_samples_per_second: f64,
+    pub wall_seconds: f64,
+}
+
+/// How to run a training, beyond its config.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub backend: Backend,
+    /// Write into an explicit output folder even if it holds files.
+    pub force: bool,
+    /// Show Burn's terminal dashboard (the CLI does when stdout is a terminal); plain
+    /// per-epoch lines otherwise.
+    pub dashboard: bool,
+}
+
+/// What a finished `train` returns.
+pub struct TrainReport {
+    pub run: RunFolder,
+    pub summary: Summary,
+}
+
+/// Trains the configured network and writes the run folder.
+pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Result<TrainReport> {
+    let started = Instant::now();
+    let backend = options.backend;
+    let splits = data::load(&config.data, config.training.seed)?;
+    let run = RunFolder::create(config_path, config.output.dir.as_deref(), options.force)?;
+    run.write(run::CONFIG_FILE, config.to_toml().as_bytes())?;
+
+    let device = backend.device();
+    device.seed(config.training.seed);
+    let model = Mlp::new(
+        &config.model,
+        config.training.loss,
+        &device.clone().autodiff(),
+    );
+    let parameters = model.num_params();
+    println!(
+        "digits: training {} on {backend} ({parameters} parameters; {} train, {} valid, {} \
+         test images from {}); run folder {}",
+        config_path.display(),
+        splits.train.len(),
+        splits.valid.len(),
+        splits.test.len(),
+        splits.source,
+        run.dir.display()
+    );
+
+    let t = &config.training;
+    let train_loader = DataLoaderBuilder::new(DigitBatcher)
+        .batch_size(t.batch_size)
+        .shuffle(t.seed)
+        .num_workers(t.num_workers)
+        .set_device(device.clone())
+        .build(splits.train.clone());
+    let valid_loader = DataLoaderBuilder::new(DigitBatcher)
+        .batch_size(t.batch_size)
+        .num_workers(t.num_workers)
+        .set_device(device.clone())
+        .build(splits.valid.clone());
+
+    let history = EpochHistory::default();
+    let interrupter = Interrupter::new();
+    let training = SupervisedTraining::new(&run.dir, train_loader, valid_loader)
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .metric_train_numeric(LearningRateMetric::new())
+        .with_default_checkpointers()
+        .num_epochs(t.epochs)
+        .with_interrupter(interrupter.clone())
+        .renderer(Box::new(RunRenderer::new(
+            interrupter,
+            history.clone(),
+            options.dashboard,
+        )));
+    let result = training.launch(Learner::new(model, optimizer(t), t.learning_rate));
+    // Dropping the renderer closes the dashboard, giving the terminal back before we print.
+    drop(result.renderer);
+    if let Some(error) = result.error {
+        return Err(Error::Internal(format!("training failed: {error}")));
+    }
+    let model = result.model;
+
+    let record_bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| Error::Internal(format!("cannot serialise the model: {e}")))?;
+    run.write(run::MODEL_FILE, &record_bytes)?;
+
+    let test = evaluate(&model, &splits.test, &device);
+    println!(
+        "test         accuracy {:6.2} %  loss {:.4}  ({} images)",
+        test.accuracy * 100.0,
+        test.loss,
+        splits.test.len()
+    );
+
+    let records = history.records();
+    run.write(run::METRICS_FILE, run::metrics_csv(&records).as_bytes())?;
+    let summary = Summary {
+        digits_version: env!("CARGO_PKG_VERSION"),
+        burn_version: BURN_VERSION,
+        backend: backend.name(),
+        config: config_path.display().to_string(),
+        parameters,
+        epochs: t.epochs,
+        epochs_completed: records.iter().filter(|r| r.split == "valid").count(),
+        interrupted: result.interrupted.is_some(),
+        dataset: DatasetSummary {
+            source: splits.source.clone(),
+            train: splits.train.len(),
+            valid: splits.valid.len(),
+            test: splits.test.len(),
+        },
+        train: history.last("train").and_then(|r| scores(&r)),
+        valid: history.last("valid").and_then(|r| scores(&r)),
+        test,
+        train_samples_per_second: train_speed(&records),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    run.write_json(run::SUMMARY_FILE, &summary)?;
+    Ok(TrainReport { run, summary })
+}
+
+/// The optimizer the config names. Momentum uses no dampening, as in PyTorch's SGD.
+fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
+    let weight_decay =
+        (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
+    match t.optimizer {
+        Optimizer::Sgd => SgdConfig::new().with_weight_decay(weight_decay).init(),
+        Optimizer::Momentum => SgdConfig::new()
+            .with_weight_decay(weight_decay)
+            .with_momentum(Some(
+                MomentumConfig::new()
+                    .with_momentum(t.momentum)
+                    .with_dampening(0.0),
+            ))
+            .init(),
+        Optimizer::Adam => AdamConfig::new().with_weight_decay(weight_decay).init(),
+    }
+}
+
+/// Mean loss and accuracy of `model` (in inference mode) over `dataset`, computed by us:
+/// Burn's evaluator renders metrics but does not return their values.
+pub fn evaluate(model: &Mlp, dataset: &DigitDataset, device: &Device) -> Scores {
+    // The batch size does not change the result (inference-mode normalisation is per image),
+    // only the speed.
+    let loader = DataLoaderBuilder::new(DigitBatcher)
+        .batch_size(1024)
+        .set_device(device.clone())
+        .build(dataset.clone());
+    let model = model.valid();
+    let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0i64, 0usize);
+    for batch in loader.iter().flatten() {
+        let n = batch.targets.dims()[0];
+        let logits = model.forward(batch.images);
+        let loss = model::loss(model.loss, logits.clone(), batch.targets.clone());
+        loss_sum += f64::from(loss.into_scalar::<f32>()) * n as f64;
+        correct += logits
+            .argmax(1)
+            .reshape([n])
+            .equal(batch.targets)
+            .int()
+            .sum()
+            .into_scalar::<i64>();
+        seen += n;
+    }
+    Scores {
+        loss: loss_sum / seen.max(1) as f64,
+        accuracy: correct as f64 / seen.max(1) as f64,
+    }
+}
+
+fn scores(record: &SplitRecord) -> Option<Scores> {
+    Some(Scores {
+        loss: *record.metrics.get("loss")?,
+        accuracy: *record.metrics.get("accuracy")?,
+    })
+}
+
+fn train_speed(records: &[SplitRecord]) -> f64 {
+    let (items, seconds) = records
+        .iter()
+        .filter(|r| r.split == "train")
+        .fold((0usize, 0.0f64), |(i, s), r| (i + r.items, s + r.seconds));
+    if seconds > 0.0 {
+        items as f64 / seconds
+    } else {
+        0.0
+    }
+}
