@@ -54,15 +54,32 @@ pub const NO_DOWNLOAD_ENV: &str = "DIGITS_NO_DOWNLOAD";
 
 /// Loads the data the config names and splits it.
 pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
-    let (files, source) = match &config.dir {
-        Some(dir) => (IdxFiles::in_dir(dir)?, dir.display().to_string()),
+    let (files, source, cached) = match &config.dir {
+        Some(dir) => (IdxFiles::in_dir(dir)?, dir.display().to_string(), false),
         None => {
             let dir = burn_cache_dir()?;
-            (IdxFiles::from_burn_cache(&dir)?, dir.display().to_string())
+            (
+                IdxFiles::from_burn_cache(&dir)?,
+                dir.display().to_string(),
+                true,
+            )
         }
     };
-    let train = read_pair(&files.train_images, &files.train_labels, config.train_limit)?;
-    let test = read_pair(&files.test_images, &files.test_labels, config.test_limit)?;
+    let read = |images: &Path, labels: &Path, limit| {
+        read_pair(images, labels, limit).map_err(|error| match error {
+            // A download cut short leaves a partial file that Burn would keep reusing.
+            Error::Data { path, message } if cached => Error::Data {
+                message: format!(
+                    "{message}. The file is in Burn's download cache: delete it and run \
+                     again to download it afresh"
+                ),
+                path,
+            },
+            other => other,
+        })
+    };
+    let train = read(&files.train_images, &files.train_labels, config.train_limit)?;
+    let test = read(&files.test_images, &files.test_labels, config.test_limit)?;
 
     let total = train.len();
     let valid_len = ((total as f64 * config.validation_fraction).round() as usize).max(1);

@@ -7,6 +7,7 @@
 //! run folder's `metrics.csv` and `summary.json` are written from.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -43,15 +44,25 @@ impl SplitRecord {
 
 /// The records of a run so far; cheap to clone, shared with the renderer's thread.
 #[derive(Debug, Clone, Default)]
-pub struct EpochHistory(Arc<Mutex<Vec<SplitRecord>>>);
+pub struct EpochHistory {
+    records: Arc<Mutex<Vec<SplitRecord>>>,
+    stopped_early: Arc<AtomicBool>,
+}
 
 impl EpochHistory {
     pub fn records(&self) -> Vec<SplitRecord> {
-        self.0.lock().expect("history lock").clone()
+        self.records.lock().expect("history lock").clone()
     }
 
     fn push(&self, record: SplitRecord) {
-        self.0.lock().expect("history lock").push(record);
+        self.records.lock().expect("history lock").push(record);
+    }
+
+    /// Whether training was stopped before its last epoch (dashboard `q`, `s`, or another
+    /// interrupter). Recorded here because Burn's dashboard resets the interrupter when
+    /// training ends, so `LearningResult::interrupted` comes back empty.
+    pub fn stopped_early(&self) -> bool {
+        self.stopped_early.load(Ordering::Relaxed)
     }
 
     /// The last record of `split`, if any epoch finished it.
@@ -71,6 +82,7 @@ struct OpenSplit {
 /// Burn's dashboard on a terminal, one line per split per epoch elsewhere; records both ways.
 pub struct RunRenderer {
     tui: Option<Box<dyn MetricsRenderer>>,
+    interrupter: Interrupter,
     history: EpochHistory,
     metric_names: HashMap<MetricId, String>,
     total_epochs: usize,
@@ -82,10 +94,12 @@ impl RunRenderer {
     /// Burn's TUI when `dashboard`, plain lines otherwise.
     pub fn new(interrupter: Interrupter, history: EpochHistory, dashboard: bool) -> Self {
         let tui = dashboard.then(|| {
-            Box::new(TuiMetricsRendererWrapper::new(interrupter, None)) as Box<dyn MetricsRenderer>
+            Box::new(TuiMetricsRendererWrapper::new(interrupter.clone(), None))
+                as Box<dyn MetricsRenderer>
         });
         RunRenderer {
             tui,
+            interrupter,
             history,
             metric_names: HashMap::new(),
             total_epochs: 0,
@@ -157,6 +171,9 @@ impl MetricsRendererTraining for RunRenderer {
         &mut self,
         summary: Option<LearnerSummary>,
     ) -> Result<(), Box<dyn core::error::Error>> {
+        if self.interrupter.interruption().is_some() {
+            self.history.stopped_early.store(true, Ordering::Relaxed);
+        }
         match &mut self.tui {
             Some(tui) => tui.on_train_end(summary),
             None => Ok(()),

@@ -162,7 +162,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         parameters,
         epochs: t.epochs,
         epochs_completed: records.iter().filter(|r| r.split == "valid").count(),
-        interrupted: result.interrupted.is_some(),
+        interrupted: result.interrupted.is_some() || history.stopped_early(),
         dataset: DatasetSummary {
             source: splits.source.clone(),
             train: splits.train.len(),

@@ -1,0 +1,230 @@
+//! The built `digits` binary, end to end.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{assert_user_error, digits, mnist_dir, root, stderr, stdout};
+
+fn config(name: &str) -> String {
+    root().join("config").join(name).display().to_string()
+}
+
+/// `digits train config/mlp.toml --data-dir <the test MNIST> ARGS...`, run in `work`.
+fn train_mlp(work: &Path, args: &[&str]) -> Output {
+    let config = config("mlp.toml");
+    let data = mnist_dir().display().to_string();
+    let mut all = vec!["train", &config, "--data-dir", &data];
+    all.extend(args);
+    digits(work, &all)
+}
+
+#[test]
+fn train_writes_the_run_folder_and_one_line_per_split_per_epoch() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let output = train_mlp(
+        work.path(),
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "data.train_limit=2000",
+            "--set",
+            "data.test_limit=1000",
+            "--set",
+            "training.epochs=3",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+
+    // Off-terminal output: a header, 3 epochs × (train, valid), the test line, the folder.
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 9, "{text}");
+    assert!(
+        lines[0].contains("on ") && lines[0].contains("13002 parameters"),
+        "{text}"
+    );
+    let epoch_lines: Vec<&&str> = lines.iter().filter(|l| l.starts_with("epoch ")).collect();
+    assert_eq!(epoch_lines.len(), 6, "{text}");
+    assert!(epoch_lines[0].contains("1/3  train") && epoch_lines[5].contains("3/3  valid"));
+    assert!(lines[7].starts_with("test"), "{text}");
+
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "backend",
+        "burn_version",
+        "parameters",
+        "epochs",
+        "dataset",
+        "train",
+        "valid",
+        "test",
+        "train_samples_per_second",
+        "wall_seconds",
+    ] {
+        assert!(
+            summary.get(key).is_some(),
+            "summary.json lacks `{key}`: {summary}"
+        );
+    }
+    assert_eq!(summary["parameters"], 13_002);
+    assert_eq!(summary["burn_version"], "0.22.1");
+    assert_eq!(summary["dataset"]["train"], 1800);
+    assert_eq!(summary["dataset"]["valid"], 200);
+    assert_eq!(summary["dataset"]["test"], 1000);
+    for split in ["train", "valid", "test"] {
+        let accuracy = summary[split]["accuracy"].as_f64().unwrap();
+        let loss = summary[split]["loss"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy) && loss.is_finite() && loss > 0.0);
+    }
+    assert!(summary["train_samples_per_second"].as_f64().unwrap() > 0.0);
+
+    // The resolved config records the overrides and reloads as is.
+    let resolved = digits::config::Config::load(&out.join("config.toml"), &[]).unwrap();
+    assert_eq!(resolved.training.epochs, 3);
+    assert_eq!(resolved.data.train_limit, Some(2000));
+
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 6, "{csv}");
+    assert!(
+        csv.starts_with("epoch,split,accuracy,learning_rate,loss,"),
+        "{csv}"
+    );
+    assert!(out.join("model.bpk").is_file());
+}
+
+#[test]
+fn default_run_folders_are_numbered_so_reruns_never_collide() {
+    let work = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let output = train_mlp(
+            work.path(),
+            &[
+                "--set",
+                "data.train_limit=200",
+                "--set",
+                "data.test_limit=100",
+                "--set",
+                "training.epochs=1",
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    for run in ["run-1", "run-2"] {
+        let dir = work.path().join("artifacts/mlp").join(run);
+        assert!(
+            dir.join("summary.json").is_file(),
+            "{} missing",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn an_occupied_out_folder_is_refused_and_left_as_it_was() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("precious");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("summary.json"), "keep me").unwrap();
+    let output = train_mlp(work.path(), &["--out", out.to_str().unwrap()]);
+    assert_user_error(&output, &["precious", "--force"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.json")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_the_key() {
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("typo.toml");
+    std::fs::write(&path, "[model]\nhiden = [16, 16]\n").unwrap();
+    let output = digits(work.path(), &["train", path.to_str().unwrap()]);
+    assert_user_error(&output, &["typo.toml", "model.hiden"]);
+
+    let output = digits(
+        work.path(),
+        &[
+            "train",
+            &config("mlp.toml"),
+            "--set",
+            "training.batch_size=0",
+        ],
+    );
+    assert_user_error(&output, &["mlp.toml", "training.batch_size"]);
+
+    let output = digits(work.path(), &["train", "no/such/config.toml"]);
+    assert_user_error(&output, &["no/such/config.toml"]);
+    assert!(
+        !work.path().join("artifacts").exists(),
+        "nothing is written"
+    );
+}
+
+#[test]
+fn missing_or_malformed_data_exits_2_with_the_fix() {
+    let work = tempfile::tempdir().unwrap();
+    let output = digits(
+        work.path(),
+        &["train", &config("mlp.toml"), "--data-dir", "no-such-folder"],
+    );
+    assert_user_error(&output, &["no-such-folder", "--data-dir"]);
+
+    let broken = work.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    for name in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::copy(mnist_dir().join(name), broken.join(name)).unwrap();
+    }
+    std::fs::write(broken.join("t10k-labels-idx1-ubyte.gz"), b"not an idx file").unwrap();
+    let output = digits(
+        work.path(),
+        &[
+            "train",
+            &config("mlp.toml"),
+            "--data-dir",
+            broken.to_str().unwrap(),
+        ],
+    );
+    assert_user_error(&output, &["t10k-labels-idx1-ubyte.gz", "magic"]);
+}
+
+#[test]
+fn offline_with_nothing_cached_says_what_to_do() {
+    let work = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_digits"))
+        .current_dir(work.path())
+        .args(["train", &config("mlp.toml")])
+        .env("XDG_CACHE_HOME", work.path().join("empty-cache"))
+        .env("DIGITS_NO_DOWNLOAD", "1")
+        .output()
+        .unwrap();
+    assert_user_error(&output, &["empty-cache", "--data-dir", "internet"]);
+}
+
+#[test]
+fn a_backend_this_build_lacks_is_a_usage_error() {
+    let work = tempfile::tempdir().unwrap();
+    let output = digits(
+        work.path(),
+        &["train", &config("mlp.toml"), "--backend", "cuda"],
+    );
+    assert_user_error(&output, &["cuda", "unknown backend"]);
+}
+
+#[test]
+fn help_lists_the_train_options() {
+    // `--help` works without data or a GPU: the quickest sign the binary starts at all.
+    let output = digits(Path::new("."), &["train", "--help"]);
+    assert!(output.status.success());
+    assert!(stdout(&output).contains("--data-dir"));
+}

@@ -1,0 +1,87 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use digits::backend::Backend;
+use digits::config::Config;
+use digits::training::{self, TrainOptions, TrainReport};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Real MNIST in IDX .gz form: the first 10,000 training images and the 10,000 test images.
+pub fn mnist_dir() -> PathBuf {
+    let dir = root().join("../shared/data/mnist-20k");
+    assert!(
+        dir.join("train-images-idx3-ubyte.gz").is_file(),
+        "the test data is missing: expected MNIST IDX files in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// Every config the project ships.
+pub fn shipped_configs() -> Vec<PathBuf> {
+    let mut configs: Vec<PathBuf> = std::fs::read_dir(root().join("config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    configs.sort();
+    assert!(!configs.is_empty());
+    configs
+}
+
+/// Loads `config` with the given overrides, pointed at the test data and at `out`.
+pub fn config_on_slice(config: &Path, overrides: &[&str], out: &Path) -> Config {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let mut config = Config::load(config, &overrides).unwrap();
+    config.data.dir = Some(mnist_dir());
+    config.output.dir = Some(out.to_path_buf());
+    config
+}
+
+/// Trains in this process with plain output on the default backend.
+pub fn train(config: &Config, config_path: &Path) -> TrainReport {
+    let options = TrainOptions {
+        backend: Backend::select(None).unwrap(),
+        force: false,
+        dashboard: false,
+    };
+    training::train(config, config_path, &options).unwrap()
+}
+
+/// The `digits` binary, run in `dir`.
+pub fn digits(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_digits"))
+        .current_dir(dir)
+        .args(args)
+        .env("DIGITS_NO_DOWNLOAD", "1")
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a failed run: exit code 2, a message containing each of `needles`, no panic.
+pub fn assert_user_error(output: &Output, needles: &[&str]) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "stderr: {err}");
+    assert!(
+        !err.contains("panicked"),
+        "panic instead of a message: {err}"
+    );
+    for needle in needles {
+        assert!(err.contains(needle), "`{needle}` missing from: {err}");
+    }
+}

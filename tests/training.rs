@@ -1,0 +1,85 @@
+//! The network and its training, through the library API.
+
+mod common;
+
+use digits::backend::Backend;
+use digits::config::{Config, Loss};
+use digits::model::Mlp;
+
+/// A 2,000-image training slice (1,800 train + 200 valid) and 1,000 test images, 20 epochs:
+/// random guessing scores 10 %.
+const SLICE: [&str; 3] = [
+    "data.train_limit=2000",
+    "data.test_limit=1000",
+    "training.epochs=20",
+];
+
+#[test]
+fn the_seed_network_has_12960_weights_and_42_biases() {
+    let config = Config::load(&common::root().join("config/mlp.toml"), &[]).unwrap();
+    let device = Backend::select(None).unwrap().device();
+    let model = Mlp::new(&config.model, config.training.loss, &device);
+
+    let linears = model
+        .hidden
+        .iter()
+        .map(|block| &block.linear)
+        .chain([&model.output]);
+    let (mut weights, mut biases) = (0, 0);
+    for linear in linears {
+        weights += linear.weight.shape().num_elements();
+        biases += linear.bias.as_ref().unwrap().shape().num_elements();
+    }
+    assert_eq!(weights, 784 * 16 + 16 * 16 + 16 * 10);
+    assert_eq!(weights, 12_960);
+    assert_eq!(biases, 42);
+    assert_eq!(burn::module::Module::num_params(&model), 13_002);
+}
+
+#[test]
+fn every_shipped_config_learns_to_read_digits_on_a_slice() {
+    for path in common::shipped_configs() {
+        let out = tempfile::tempdir().unwrap();
+        let config = common::config_on_slice(&path, &SLICE, out.path());
+        let report = common::train(&config, &path);
+        let summary = &report.summary;
+        assert_eq!(summary.dataset.train, 1800, "{}", path.display());
+        assert_eq!(summary.dataset.test, 1000);
+        assert_eq!(summary.epochs_completed, 20);
+        assert!(
+            summary.test.accuracy > 0.70,
+            "{} reached only {:.1} % test accuracy",
+            path.display(),
+            summary.test.accuracy * 100.0
+        );
+    }
+}
+
+#[test]
+fn both_losses_train_the_seed_network() {
+    let path = common::root().join("config/mlp.toml");
+    // The quadratic loss's gradient is damped by the output sigmoid's slope, so it takes a
+    // larger learning rate for the same epoch cap.
+    for (loss, learning_rate) in [("cross_entropy", "1.0"), ("quadratic", "5.0")] {
+        let out = tempfile::tempdir().unwrap();
+        let loss_key = format!("training.loss={loss}");
+        let lr_key = format!("training.learning_rate={learning_rate}");
+        let mut overrides = SLICE.to_vec();
+        overrides.extend([loss_key.as_str(), lr_key.as_str()]);
+        let config = common::config_on_slice(&path, &overrides, out.path());
+        assert_eq!(
+            config.training.loss,
+            if loss == "quadratic" {
+                Loss::Quadratic
+            } else {
+                Loss::CrossEntropy
+            }
+        );
+        let accuracy = common::train(&config, &path).summary.test.accuracy;
+        assert!(
+            accuracy > 0.70,
+            "{loss} reached only {:.1} %",
+            accuracy * 100.0
+        );
+    }
+}
