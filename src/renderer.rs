@@ -19,6 +19,8 @@ use burn::train::renderer::{
 };
 use burn::train::{Interrupter, LearnerSummary};
 
+use crate::training::Scores;
+
 /// One finished split (train or valid) of one epoch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SplitRecord {
@@ -150,6 +152,17 @@ pub fn format_line(record: &SplitRecord, total_epochs: usize) -> String {
         record.samples_per_second()
     ));
     line
+}
+
+/// The test result, aligned with the epoch lines above it.
+pub fn format_test_line(test: &Scores, images: usize, total_epochs: usize) -> String {
+    let prefix_width = format!("epoch {total_epochs}/{total_epochs}  train").len();
+    format!(
+        "{:<prefix_width$}  accuracy {:6.2} %  loss {:.4}  | {images} images",
+        "test",
+        test.accuracy * 100.0,
+        test.loss
+    )
 }
 
 impl MetricsRendererTraining for RunRenderer {
@@ -339,6 +352,21 @@ mod tests {
             "epoch  3/10  train  accuracy  91.00 %  loss 0.3123  | 9000 images in 0.50 s, \
              18000 images/s"
         );
+    }
+
+    #[test]
+    fn the_test_line_lines_up_with_the_epoch_lines() {
+        let test = Scores {
+            loss: 0.3,
+            accuracy: 0.9159,
+        };
+        let line = format_test_line(&test, 10_000, 20);
+        assert_eq!(
+            line,
+            "test                accuracy  91.59 %  loss 0.3000  | 10000 images"
+        );
+        let epoch = "epoch 20/20  train  accuracy  97.48 %";
+        assert_eq!(line.find("accuracy"), epoch.find("accuracy"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::config::{Config, Optimizer, TrainingConfig};
 use crate::data::{self, DigitBatcher, DigitDataset};
 use crate::error::{Error, Result};
 use crate::model::{self, Mlp};
-use crate::renderer::{EpochHistory, RunRenderer, SplitRecord};
+use crate::renderer::{EpochHistory, RunRenderer, SplitRecord, format_test_line};
 use crate::run::{self, RunFolder};
 
 /// The Burn release digits is built and tested against (pinned exactly in Cargo.toml).
@@ -144,13 +144,8 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         .map_err(|e| Error::Internal(format!("cannot serialise the model: {e}")))?;
     run.write(run::MODEL_FILE, &record_bytes)?;
 
-    let test = evaluate(&model, &splits.test, &device);
-    println!(
-        "test         accuracy {:6.2} %  loss {:.4}  ({} images)",
-        test.accuracy * 100.0,
-        test.loss,
-        splits.test.len()
-    );
+    let test = evaluate(&model, &splits.test, &device)?;
+    println!("{}", format_test_line(&test, splits.test.len(), t.epochs));
 
     let records = history.records();
     run.write(run::METRICS_FILE, run::metrics_csv(&records).as_bytes())?;
@@ -199,7 +194,7 @@ fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
 
 /// Mean loss and accuracy of `model` (in inference mode) over `dataset`, computed by us:
 /// Burn's evaluator renders metrics but does not return their values.
-pub fn evaluate(model: &Mlp, dataset: &DigitDataset, device: &Device) -> Scores {
+pub fn evaluate(model: &Mlp, dataset: &DigitDataset, device: &Device) -> Result<Scores> {
     // The batch size does not change the result (inference-mode normalisation is per image),
     // only the speed.
     let loader = DataLoaderBuilder::new(DigitBatcher)
@@ -208,7 +203,8 @@ pub fn evaluate(model: &Mlp, dataset: &DigitDataset, device: &Device) -> Scores 
         .build(dataset.clone());
     let model = model.valid();
     let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0i64, 0usize);
-    for batch in loader.iter().flatten() {
+    for batch in loader.iter() {
+        let batch = batch.map_err(|e| Error::Internal(format!("cannot read a test batch: {e}")))?;
         let n = batch.targets.dims()[0];
         let logits = model.forward(batch.images);
         let loss = model::loss(model.loss, logits.clone(), batch.targets.clone());
@@ -222,10 +218,10 @@ pub fn evaluate(model: &Mlp, dataset: &DigitDataset, device: &Device) -> Scores 
             .into_scalar::<i64>();
         seen += n;
     }
-    Scores {
+    Ok(Scores {
         loss: loss_sum / seen.max(1) as f64,
         accuracy: correct as f64 / seen.max(1) as f64,
-    }
+    })
 }
 
 fn scores(record: &SplitRecord) -> Option<Scores> {

@@ -140,6 +140,16 @@ fn an_occupied_out_folder_is_refused_and_left_as_it_was() {
 }
 
 #[test]
+fn an_unwritable_out_folder_exits_2() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let out = file.join("run");
+    let output = train_mlp(work.path(), &["--out", out.to_str().unwrap()]);
+    assert_user_error(&output, &["cannot create output folder", "a-file"]);
+}
+
+#[test]
 fn a_bad_config_exits_2_naming_the_key() {
     let work = tempfile::tempdir().unwrap();
     let path = work.path().join("typo.toml");
