@@ -54,38 +54,23 @@ pub const NO_DOWNLOAD_ENV: &str = "DIGITS_NO_DOWNLOAD";
 
 /// Loads the data the config names and splits it.
 pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
-    let (files, source, cached) = match &config.dir {
-        Some(dir) => (IdxFiles::in_dir(dir)?, dir.display().to_string(), false),
-        None => {
-            let dir = burn_cache_dir()?;
-            (
-                IdxFiles::from_burn_cache(&dir)?,
-                dir.display().to_string(),
-                true,
-            )
-        }
-    };
-    let read = |images: &Path, labels: &Path, limit| {
-        read_pair(images, labels, limit).map_err(|error| match error {
-            // A download cut short leaves a partial file that Burn would keep reusing.
-            Error::Data { path, message } if cached => Error::Data {
-                message: format!(
-                    "{message}. The file is in Burn's download cache: delete it and run \
-                     again to download it afresh"
-                ),
-                path,
-            },
-            other => other,
-        })
-    };
-    let train = read(&files.train_images, &files.train_labels, config.train_limit)?;
-    let test = read(&files.test_images, &files.test_labels, config.test_limit)?;
+    let source = DataSource::locate(config)?;
+    let train = source.read(
+        &source.files.train_images,
+        &source.files.train_labels,
+        config.train_limit,
+    )?;
+    let test = source.read(
+        &source.files.test_images,
+        &source.files.test_labels,
+        config.test_limit,
+    )?;
 
     let total = train.len();
     let valid_len = ((total as f64 * config.validation_fraction).round() as usize).max(1);
     if valid_len >= total {
         return Err(Error::data(
-            &files.train_images,
+            &source.files.train_images,
             format!(
                 "{total} training image(s) cannot be split into train and validation with \
                  validation_fraction {}: use more images (data.train_limit) or a smaller fraction",
@@ -99,8 +84,61 @@ pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
         train: Arc::new(PartialDataset::new(shuffled.clone(), 0, train_len)),
         valid: Arc::new(PartialDataset::new(shuffled, train_len, total)),
         test: Arc::new(InMemDataset::new(test)),
-        source,
+        source: source.description,
     })
+}
+
+/// Only the test split (honouring `test_limit`), without reading the training files.
+pub fn load_test(config: &DataConfig) -> Result<(DigitDataset, String)> {
+    let source = DataSource::locate(config)?;
+    let test = source.read(
+        &source.files.test_images,
+        &source.files.test_labels,
+        config.test_limit,
+    )?;
+    Ok((Arc::new(InMemDataset::new(test)), source.description))
+}
+
+/// The IDX files a config points at, and where they came from.
+struct DataSource {
+    files: IdxFiles,
+    description: String,
+    /// The files are Burn's download cache, not the user's own.
+    cached: bool,
+}
+
+impl DataSource {
+    fn locate(config: &DataConfig) -> Result<DataSource> {
+        Ok(match &config.dir {
+            Some(dir) => DataSource {
+                files: IdxFiles::in_dir(dir)?,
+                description: dir.display().to_string(),
+                cached: false,
+            },
+            None => {
+                let dir = burn_cache_dir()?;
+                DataSource {
+                    files: IdxFiles::from_burn_cache(&dir)?,
+                    description: dir.display().to_string(),
+                    cached: true,
+                }
+            }
+        })
+    }
+
+    fn read(&self, images: &Path, labels: &Path, limit: Option<usize>) -> Result<Vec<DigitImage>> {
+        read_pair(images, labels, limit).map_err(|error| match error {
+            // A download cut short leaves a partial file that Burn would keep reusing.
+            Error::Data { path, message } if self.cached => Error::Data {
+                message: format!(
+                    "{message}. The file is in Burn's download cache: delete it and run \
+                     again to download it afresh"
+                ),
+                path,
+            },
+            other => other,
+        })
+    }
 }
 
 /// Reads an image file and its label file, checks they agree, keeps the first `limit` items.

@@ -4,11 +4,16 @@
 //! [`training`] (Burn's Learner, rendered by [`renderer`]) → [`run`].
 
 pub mod backend;
+pub mod commands;
 pub mod config;
 pub mod data;
 pub mod error;
 pub mod idx;
+pub mod inference;
+pub mod metrics;
 pub mod model;
+pub mod plots;
+pub mod preprocess;
 pub mod renderer;
 pub mod run;
 pub mod training;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use digits::backend::Backend;
+use digits::commands::{self, predict, summary::ModelSummary};
 use digits::config::Config;
+use digits::model::Mlp;
 use digits::{Error, Result, training};
 
 #[derive(Parser)]
@@ -24,6 +26,60 @@ struct Cli {
 enum Command {
     /// Train the network a config describes; outputs go to a new run folder.
     Train(TrainArgs),
+    /// Show the network a config describes: layers, weights, biases, parameter totals.
+    Summary {
+        /// The TOML config, e.g. config/mlp.toml.
+        config: PathBuf,
+        /// Override any config key, e.g. --set model.hidden=[64,64] (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Evaluate a trained run on the test split: accuracy, per-digit report, confusion matrix.
+    Eval {
+        /// A run folder written by `digits train`, e.g. artifacts/mlp/run-1.
+        run_dir: PathBuf,
+        /// Read the test IDX files from this folder instead of the run's data.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        backend: BackendArg,
+    },
+    /// Classify pictures of digits (PNG/JPEG, any size) or a test image with a trained run.
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["images", "test_index"])))]
+    Predict {
+        /// A run folder written by `digits train`.
+        run_dir: PathBuf,
+        /// Pictures of single digits.
+        images: Vec<PathBuf>,
+        /// Classify image N of the run's test split instead.
+        #[arg(long, value_name = "N", conflicts_with = "images")]
+        test_index: Option<usize>,
+        /// With --test-index: read the test IDX files from this folder.
+        #[arg(long, value_name = "DIR", requires = "test_index")]
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        backend: BackendArg,
+    },
+    /// Redraw a run's weights.png and curves.png.
+    Plot {
+        /// A run folder written by `digits train`.
+        run_dir: PathBuf,
+        #[command(flatten)]
+        backend: BackendArg,
+    },
+}
+
+#[derive(Args)]
+struct BackendArg {
+    /// ndarray, flex or wgpu; default: the first of wgpu, flex, ndarray this binary has.
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
+}
+
+impl BackendArg {
+    fn select(&self) -> Result<Backend> {
+        Backend::select(self.backend.as_deref())
+    }
 }
 
 #[derive(Args)]
@@ -42,15 +98,34 @@ struct TrainArgs {
     /// Write into --out even if it already holds files.
     #[arg(long)]
     force: bool,
-    /// ndarray, flex or wgpu; default: the first of wgpu, flex, ndarray this binary has.
-    #[arg(long, value_name = "NAME")]
-    backend: Option<String>,
+    #[command(flatten)]
+    backend: BackendArg,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Train(args) => train(args),
+        Command::Summary { config, set } => summary(&config, &set),
+        Command::Eval {
+            run_dir,
+            data_dir,
+            backend,
+        } => eval(&run_dir, data_dir.as_deref(), &backend),
+        Command::Predict {
+            run_dir,
+            images,
+            test_index,
+            data_dir,
+            backend,
+        } => {
+            let inputs = match test_index {
+                Some(index) => predict::Inputs::TestIndex { index, data_dir },
+                None => predict::Inputs::Images(images),
+            };
+            predict(&run_dir, &inputs, &backend)
+        }
+        Command::Plot { run_dir, backend } => plot(&run_dir, &backend),
     };
     match outcome {
         Ok(code) => code,
@@ -62,7 +137,7 @@ fn main() -> ExitCode {
 }
 
 fn train(args: TrainArgs) -> Result<ExitCode> {
-    let backend = Backend::select(args.backend.as_deref())?;
+    let backend = args.backend.select()?;
     let config = load_config(&args.config, &args.set, args.data_dir, args.out)?;
     let options = training::TrainOptions {
         backend,
@@ -78,6 +153,40 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
             report.summary.epochs_completed, report.summary.epochs
         );
         return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(config_path: &Path, overrides: &[String]) -> Result<ExitCode> {
+    let config = Config::load(config_path, overrides)?;
+    let device = Backend::select(None)?.device();
+    let model = Mlp::new(&config.model, config.training.loss, &device);
+    println!("{}\n", config_path.display());
+    print!("{}", ModelSummary::of(&model, &config).render());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(run_dir: &Path, data_dir: Option<&Path>, backend: &BackendArg) -> Result<ExitCode> {
+    let report = commands::eval::eval(run_dir, data_dir, backend.select()?)?;
+    print!("{}", commands::eval::render(&report));
+    println!(
+        "\nwrote {} and {}",
+        run_dir.join(commands::eval::EVAL_FILE).display(),
+        run_dir.join(commands::eval::CONFUSION_FILE).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn predict(run_dir: &Path, inputs: &predict::Inputs, backend: &BackendArg) -> Result<ExitCode> {
+    for item in predict::predict(run_dir, inputs, backend.select()?)? {
+        println!("{}", predict::render(&item));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plot(run_dir: &Path, backend: &BackendArg) -> Result<ExitCode> {
+    for path in commands::plot::plot(run_dir, backend.select()?)? {
+        println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

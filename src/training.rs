@@ -15,11 +15,12 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::config::{Config, Optimizer, TrainingConfig};
-use crate::data::{self, DigitBatcher, DigitDataset};
+use crate::data::{self, DigitBatcher};
 use crate::error::{Error, Result};
-use crate::model::{self, Mlp};
+use crate::model::Mlp;
 use crate::renderer::{EpochHistory, RunRenderer, SplitRecord, format_test_line};
 use crate::run::{self, RunFolder};
+use crate::{commands, inference};
 
 /// The Burn release digits is built and tested against (pinned exactly in Cargo.toml).
 pub const BURN_VERSION: &str = "0.22.1";
@@ -144,11 +145,17 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         .map_err(|e| Error::Internal(format!("cannot serialise the model: {e}")))?;
     run.write(run::MODEL_FILE, &record_bytes)?;
 
-    let test = evaluate(&model, &splits.test, &device)?;
+    // Burn's evaluator renders metrics but does not return their values: evaluate ourselves.
+    let evaluation = inference::evaluate(&model, &splits.test, &device)?;
+    let test = Scores {
+        loss: evaluation.loss,
+        accuracy: evaluation.accuracy,
+    };
     println!("{}", format_test_line(&test, splits.test.len(), t.epochs));
 
     let records = history.records();
     run.write(run::METRICS_FILE, run::metrics_csv(&records).as_bytes())?;
+    commands::plot::draw(&run, &model, &records)?;
     let summary = Summary {
         digits_version: env!("CARGO_PKG_VERSION"),
         burn_version: BURN_VERSION,
@@ -190,38 +197,6 @@ fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
             .init(),
         Optimizer::Adam => AdamConfig::new().with_weight_decay(weight_decay).init(),
     }
-}
-
-/// Mean loss and accuracy of `model` (in inference mode) over `dataset`, computed by us:
-/// Burn's evaluator renders metrics but does not return their values.
-pub fn evaluate(model: &Mlp, dataset: &DigitDataset, device: &Device) -> Result<Scores> {
-    // The batch size does not change the result (inference-mode normalisation is per image),
-    // only the speed.
-    let loader = DataLoaderBuilder::new(DigitBatcher)
-        .batch_size(1024)
-        .set_device(device.clone())
-        .build(dataset.clone());
-    let model = model.valid();
-    let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0i64, 0usize);
-    for batch in loader.iter() {
-        let batch = batch.map_err(|e| Error::Internal(format!("cannot read a test batch: {e}")))?;
-        let n = batch.targets.dims()[0];
-        let logits = model.forward(batch.images);
-        let loss = model::loss(model.loss, logits.clone(), batch.targets.clone());
-        loss_sum += f64::from(loss.into_scalar::<f32>()) * n as f64;
-        correct += logits
-            .argmax(1)
-            .reshape([n])
-            .equal(batch.targets)
-            .int()
-            .sum()
-            .into_scalar::<i64>();
-        seen += n;
-    }
-    Ok(Scores {
-        loss: loss_sum / seen.max(1) as f64,
-        accuracy: correct as f64 / seen.max(1) as f64,
-    })
 }
 
 fn scores(record: &SplitRecord) -> Option<Scores> {

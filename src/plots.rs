@@ -1,0 +1,331 @@
+//! Pictures of a run: first-layer weights, learning curves, confusion matrix (PNG, plotters).
+
+use std::path::Path;
+use std::sync::Once;
+
+use image::{ImageFormat, RgbImage};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::error::{Error, Result};
+use crate::idx::{CLASSES, SIDE};
+use crate::metrics::ConfusionMatrix;
+use crate::model::Mlp;
+use crate::renderer::SplitRecord;
+use crate::run::write_atomic;
+
+const FONT: &str = "sans-serif";
+/// Screen pixels per weight in a tile.
+const WEIGHT_SCALE: u32 = 4;
+const TILE: u32 = SIDE as u32 * WEIGHT_SCALE;
+const PAD: u32 = 10;
+const LABEL: u32 = 18;
+const TITLE: u32 = 30;
+
+/// plotters draws text with a font it is given: Ubuntu Light, embedded by `epaint_default_fonts`, so
+/// pictures render the same everywhere without system fonts.
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The embedded font is valid TrueType; if it ever failed to parse, text would be
+        // missing from the pictures but nothing else.
+        let _ = plotters::style::register_font(
+            FONT,
+            FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        );
+    });
+}
+
+/// Where the tiles of `neurons` first-layer neurons go: a near-square grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeightGrid {
+    pub neurons: usize,
+    pub cols: u32,
+    pub rows: u32,
+}
+
+impl WeightGrid {
+    pub fn new(neurons: usize) -> WeightGrid {
+        let cols = (neurons as f64).sqrt().ceil().max(1.0) as u32;
+        let rows = (neurons as u32).div_ceil(cols);
+        WeightGrid {
+            neurons,
+            cols,
+            rows,
+        }
+    }
+
+    /// The picture's size in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        (
+            PAD + self.cols * (TILE + PAD),
+            TITLE + self.rows * (LABEL + TILE + PAD) + PAD,
+        )
+    }
+
+    /// Top-left pixel of neuron `i`'s 28×28 tile.
+    pub fn tile_origin(&self, i: usize) -> (u32, u32) {
+        let (col, row) = (i as u32 % self.cols, i as u32 / self.cols);
+        (
+            PAD + col * (TILE + PAD),
+            TITLE + row * (LABEL + TILE + PAD) + LABEL,
+        )
+    }
+}
+
+/// `weights.png`: each first-layer neuron's 784 input weights as a 28×28 tile. Blue is
+/// negative, red positive, white zero; each tile is scaled to its own largest |weight|
+/// (printed under it), so every neuron's pattern is visible.
+pub fn weights_png(model: &Mlp, path: &Path) -> Result<()> {
+    let first = &model
+        .hidden
+        .first()
+        .expect("a config always has a hidden layer")
+        .linear;
+    // Burn stores a Linear's weight as [inputs, outputs]: column j is neuron j's weights.
+    let [inputs, neurons] = first.weight.shape().dims();
+    let weights: Vec<f32> = first
+        .weight
+        .val()
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| Error::Internal(format!("reading weights: {e:?}")))?;
+    let grid = WeightGrid::new(neurons);
+    render(path, grid.size(), |area| {
+        area.draw(&Text::new(
+            format!("first hidden layer: {neurons} neurons × {inputs} input weights"),
+            (PAD as i32, 8),
+            (FONT, 16),
+        ))?;
+        for j in 0..neurons {
+            let column = (0..inputs).map(|i| weights[i * neurons + j]);
+            let scale = column.clone().fold(0.0f32, |m, w| m.max(w.abs()));
+            let (x0, y0) = grid.tile_origin(j);
+            for (pixel, w) in column.enumerate() {
+                let (x, y) = (
+                    x0 + (pixel % SIDE) as u32 * WEIGHT_SCALE,
+                    y0 + (pixel / SIDE) as u32 * WEIGHT_SCALE,
+                );
+                let colour = diverging(if scale > 0.0 { w / scale } else { 0.0 });
+                area.draw(&Rectangle::new(
+                    [
+                        (x as i32, y as i32),
+                        ((x + WEIGHT_SCALE) as i32, (y + WEIGHT_SCALE) as i32),
+                    ],
+                    colour.filled(),
+                ))?;
+            }
+            area.draw(&Text::new(
+                format!("{} ±{scale:.2}", j + 1),
+                (x0 as i32, (y0 - LABEL + 2) as i32),
+                (FONT, 13),
+            ))?;
+        }
+        Ok(())
+    })
+}
+
+/// White at 0, towards red for positive and blue for negative values in -1..1.
+fn diverging(v: f32) -> RGBColor {
+    let t = v.clamp(-1.0, 1.0).abs();
+    let (r, g, b) = if v >= 0.0 {
+        (178.0, 24.0, 43.0)
+    } else {
+        (33.0, 102.0, 172.0)
+    };
+    let mix = |c: f32| (255.0 + (c - 255.0) * t).round() as u8;
+    RGBColor(mix(r), mix(g), mix(b))
+}
+
+pub const CURVES_SIZE: (u32, u32) = (1000, 420);
+
+/// `curves.png`: loss and accuracy per epoch, train and valid.
+pub fn curves_png(records: &[SplitRecord], path: &Path) -> Result<()> {
+    render(path, CURVES_SIZE, |area| {
+        let panels = area.split_evenly((1, 2));
+        for (panel, (metric, label)) in panels
+            .iter()
+            .zip([("loss", "loss"), ("accuracy", "accuracy (%)")])
+        {
+            let series = |split: &str| -> Vec<(f64, f64)> {
+                records
+                    .iter()
+                    .filter(|r| r.split == split)
+                    .filter_map(|r| {
+                        let v = *r.metrics.get(metric)?;
+                        Some((
+                            r.epoch as f64,
+                            if metric == "accuracy" { v * 100.0 } else { v },
+                        ))
+                    })
+                    .collect()
+            };
+            let (train, valid) = (series("train"), series("valid"));
+            let all = train.iter().chain(&valid);
+            let last_epoch = all.clone().map(|p| p.0).fold(1.0, f64::max);
+            let (lo, hi) = all.clone().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+                (lo.min(p.1), hi.max(p.1))
+            });
+            let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
+            let margin = ((hi - lo) * 0.05).max(1e-6);
+            let mut chart = ChartBuilder::on(panel)
+                .caption(format!("{metric} per epoch"), (FONT, 18))
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(56)
+                .build_cartesian_2d(0.5..last_epoch + 0.5, lo - margin..hi + margin)?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .y_desc(label)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .light_line_style(WHITE)
+                .label_style((FONT, 12))
+                .draw()?;
+            for (name, points, colour) in [("train", &train, BLUE), ("valid", &valid, RED)] {
+                chart
+                    .draw_series(LineSeries::new(
+                        points.iter().copied(),
+                        colour.stroke_width(2),
+                    ))?
+                    .label(name)
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2))
+                    });
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+            }
+            chart
+                .configure_series_labels()
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.8))
+                .label_font((FONT, 13))
+                .draw()?;
+        }
+        Ok(())
+    })
+}
+
+const CELL: i32 = 44;
+const GRID_LEFT: i32 = 70;
+const GRID_TOP: i32 = 70;
+pub const CONFUSION_SIZE: (u32, u32) = (
+    (GRID_LEFT + CELL * CLASSES as i32 + 20) as u32,
+    (GRID_TOP + CELL * CLASSES as i32 + 20) as u32,
+);
+
+/// `confusion.png`: rows are the true digit, columns the predicted one; each cell shows its
+/// count, shaded by its share of the row.
+pub fn confusion_png(matrix: &ConfusionMatrix, path: &Path) -> Result<()> {
+    render(path, CONFUSION_SIZE, |area| {
+        let centred = |size: u32| {
+            (FONT, size)
+                .into_font()
+                .into_text_style(area)
+                .pos(Pos::new(HPos::Center, VPos::Center))
+        };
+        let grid_width = CELL * CLASSES as i32;
+        area.draw(&Text::new(
+            "confusion matrix (test split): rows true digit, columns predicted",
+            (GRID_LEFT + grid_width / 2, 16),
+            centred(15),
+        ))?;
+        area.draw(&Text::new(
+            "predicted",
+            (GRID_LEFT + grid_width / 2, 38),
+            centred(13),
+        ))?;
+        area.draw(&Text::new("true", (22, GRID_TOP - 14), centred(13)))?;
+        for digit in 0..CLASSES as i32 {
+            let middle = CELL * digit + CELL / 2;
+            let label = digit.to_string();
+            area.draw(&Text::new(
+                label.clone(),
+                (GRID_LEFT + middle, GRID_TOP - 12),
+                centred(14),
+            ))?;
+            area.draw(&Text::new(
+                label,
+                (GRID_LEFT - 16, GRID_TOP + middle),
+                centred(14),
+            ))?;
+        }
+        for truth in 0..CLASSES {
+            let row_total = matrix.support(truth).max(1) as f64;
+            for predicted in 0..CLASSES {
+                let count = matrix.counts[truth][predicted];
+                let share = count as f64 / row_total;
+                let shade = (255.0 * (1.0 - share.sqrt())).round() as u8;
+                let x = GRID_LEFT + CELL * predicted as i32;
+                let y = GRID_TOP + CELL * truth as i32;
+                area.draw(&Rectangle::new(
+                    [(x, y), (x + CELL, y + CELL)],
+                    RGBColor(shade, shade, 255).filled(),
+                ))?;
+                area.draw(&Rectangle::new(
+                    [(x, y), (x + CELL, y + CELL)],
+                    RGBColor(200, 200, 200),
+                ))?;
+                let text = if share > 0.4 { WHITE } else { BLACK };
+                area.draw(&Text::new(
+                    count.to_string(),
+                    (x + CELL / 2, y + CELL / 2),
+                    centred(13).color(&text),
+                ))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// Draws on a white RGB canvas of `size`, then writes it as a PNG (atomically).
+fn render(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> DrawResult,
+) -> Result<()> {
+    register_font();
+    let mut buffer = vec![255u8; (size.0 * size.1 * 3) as usize];
+    {
+        let area = BitMapBackend::with_buffer(&mut buffer, size).into_drawing_area();
+        draw(&area)
+            .and_then(|()| area.present().map_err(Into::into))
+            .map_err(|e| Error::Internal(format!("drawing {}: {e}", path.display())))?;
+    }
+    let image = RgbImage::from_raw(size.0, size.1, buffer).expect("buffer sized to the image");
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
+        .map_err(|e| Error::Internal(format!("encoding {}: {e}", path.display())))?;
+    write_atomic(path, &png)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weight_grid_is_near_square_and_tiles_do_not_overlap() {
+        let grid = WeightGrid::new(16);
+        assert_eq!((grid.cols, grid.rows), (4, 4));
+        let grid = WeightGrid::new(10);
+        assert_eq!((grid.cols, grid.rows), (4, 3));
+        let (w, h) = grid.size();
+        for i in 0..10 {
+            let (x, y) = grid.tile_origin(i);
+            assert!(x + TILE <= w && y + TILE <= h);
+        }
+        assert_eq!(grid.tile_origin(1).0 - grid.tile_origin(0).0, TILE + PAD);
+    }
+
+    #[test]
+    fn diverging_colours_are_white_at_zero() {
+        assert_eq!(diverging(0.0), RGBColor(255, 255, 255));
+        assert_eq!(diverging(1.0), RGBColor(178, 24, 43));
+        assert_eq!(diverging(-1.0), RGBColor(33, 102, 172));
+    }
+}
