@@ -33,6 +33,10 @@ pub struct ModelConfig {
     pub norm_groups: usize,
     /// Dropout probability after each hidden activation (0 = off).
     pub dropout: f64,
+    /// How every Linear layer's weights start (biases always start as Burn's default).
+    pub init: Init,
+    /// Standard deviation for `init = "normal"`.
+    pub init_std: f64,
 }
 
 impl Default for ModelConfig {
@@ -43,6 +47,8 @@ impl Default for ModelConfig {
             norm: Norm::None,
             norm_groups: 2,
             dropout: 0.0,
+            init: Init::Default,
+            init_std: 0.01,
         }
     }
 }
@@ -54,6 +60,19 @@ pub enum Activation {
     Tanh,
     Relu,
     Gelu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// Burn's default: Kaiming uniform with gain 1/√3, as PyTorch's `nn.Linear`.
+    Default,
+    /// Glorot: normal with std √(2 / (fan_in + fan_out)).
+    XavierNormal,
+    /// Kaiming/He: normal with std √(2 / fan_in), made for ReLU.
+    HeNormal,
+    /// Normal with mean 0 and std `init_std`.
+    Normal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +101,11 @@ pub struct TrainingConfig {
     /// Threads that build batches; 0 builds them on the training thread, which keeps batch
     /// order deterministic.
     pub num_workers: usize,
+    /// Measure each layer's weight-gradient norm every step (shown live, in metrics.csv).
+    pub gradient_norms: bool,
+    /// Clip each parameter's gradient to this L2 norm before the optimizer step (unset = off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_clip_norm: Option<f64>,
 }
 
 impl Default for TrainingConfig {
@@ -96,6 +120,8 @@ impl Default for TrainingConfig {
             loss: Loss::CrossEntropy,
             seed: 42,
             num_workers: 0,
+            gradient_norms: true,
+            grad_clip_norm: None,
         }
     }
 }
@@ -225,6 +251,20 @@ impl Config {
                 "key `model.dropout` = {} must be in [0, 1): it is the probability of zeroing \
                  a neuron",
                 m.dropout
+            ));
+        }
+        if !(m.init_std.is_finite() && m.init_std > 0.0) {
+            return Err(format!(
+                "key `model.init_std` = {} must be a finite number above 0",
+                m.init_std
+            ));
+        }
+        if let Some(clip) = t.grad_clip_norm
+            && !(clip.is_finite() && clip > 0.0)
+        {
+            return Err(format!(
+                "key `training.grad_clip_norm` = {clip} must be above 0 (remove it to turn \
+                 clipping off)"
             ));
         }
         if t.epochs == 0 {
@@ -381,6 +421,7 @@ mod tests {
             ("[model]\nnorm = \"instance\"\n", "model.norm"),
             ("[training]\nloss = \"hinge\"\n", "training.loss"),
             ("[training]\noptimizer = \"lbfgs\"\n", "training.optimizer"),
+            ("[model]\ninit = \"zeros\"\n", "model.init"),
         ] {
             let message = error_of(text, &[]);
             assert!(message.contains(key), "{text}: {message}");
@@ -410,6 +451,11 @@ mod tests {
                 "data.validation_fraction",
             ),
             (&["data.train_limit=0"][..], "data.train_limit"),
+            (&["model.init_std=0"][..], "model.init_std"),
+            (
+                &["training.grad_clip_norm=-1"][..],
+                "training.grad_clip_norm",
+            ),
         ] {
             let message = error_of("", overrides);
             assert!(message.contains(key), "{overrides:?}: {message}");

@@ -33,6 +33,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The training loss became NaN or infinite (the message says why and what to change).
+    #[error("{0}")]
+    Diverged(String),
+
     /// Something that should not happen whatever the user does: a bug to report.
     #[error("internal error: {0}")]
     Internal(String),
@@ -65,6 +69,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Internal(_) => 1,
+            Error::Diverged(_) => 3,
             _ => 2,
         }
     }

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use digits::backend::Backend;
-use digits::commands::{self, predict, summary::ModelSummary};
+use digits::commands::{self, compare, predict, summary::ModelSummary};
 use digits::config::Config;
 use digits::model::Mlp;
+use digits::run::RunFolder;
 use digits::{Error, Result, training};
 
 #[derive(Parser)]
@@ -60,6 +61,24 @@ enum Command {
         #[command(flatten)]
         backend: BackendArg,
     },
+    /// Train several configs on the same data and seed; compare results and gradient
+    /// profiles in compare.md and compare.png.
+    Compare {
+        /// The configs, e.g. config/deep-sigmoid.toml config/deep-sigmoid-batchnorm.toml.
+        #[arg(required = true)]
+        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        series: SeriesArgs,
+    },
+    /// Train one config under every combination of the varied keys; compare them.
+    Sweep {
+        /// The base config.
+        config: PathBuf,
+        #[command(flatten)]
+        vary: VaryArgs,
+        #[command(flatten)]
+        series: SeriesArgs,
+    },
     /// Redraw a run's weights.png and curves.png.
     Plot {
         /// A run folder written by `digits train`.
@@ -67,6 +86,88 @@ enum Command {
         #[command(flatten)]
         backend: BackendArg,
     },
+}
+
+/// `--vary KEY V1 V2 ...`, repeatable. Written by hand because clap's derive cannot keep each
+/// occurrence's values apart (`Vec<Vec<String>>` needs an unstable clap feature).
+struct VaryArgs {
+    /// (key, values) per `--vary`, in order.
+    groups: Vec<(String, Vec<String>)>,
+}
+
+impl clap::FromArgMatches for VaryArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let groups = matches
+            .get_occurrences::<String>("vary")
+            .map(|occurrences| {
+                occurrences
+                    .map(|values| {
+                        let values: Vec<String> = values.cloned().collect();
+                        (values[0].clone(), values[1..].to_vec())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(VaryArgs { groups })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for VaryArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.arg(
+            clap::Arg::new("vary")
+                .long("vary")
+                .num_args(2..)
+                .value_names(["KEY", "VALUE"])
+                .action(clap::ArgAction::Append)
+                .required(true)
+                .help(
+                    "A key and the values to try, e.g. --vary training.learning_rate 0.1 1 3 \
+                     (repeatable: every combination is trained; values are TOML)",
+                ),
+        )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+/// Options shared by `compare` and `sweep`.
+#[derive(Args)]
+struct SeriesArgs {
+    /// Train each network for N epochs (= --set training.epochs=N).
+    #[arg(long, value_name = "N")]
+    epochs: Option<usize>,
+    /// Override any config key in every run (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Read the four MNIST-format IDX files from this folder (= data.dir).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Output folder; default artifacts/compare/run-N or artifacts/sweep-<config>/run-N.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write into --out even if it already holds files.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    backend: BackendArg,
+}
+
+impl SeriesArgs {
+    /// `--set` values plus `--epochs`, then `extra`.
+    fn overrides(&self, extra: &[String]) -> Vec<String> {
+        let mut all = self.set.clone();
+        all.extend(self.epochs.map(|n| format!("training.epochs={n}")));
+        all.extend_from_slice(extra);
+        all
+    }
 }
 
 #[derive(Args)]
@@ -125,6 +226,12 @@ fn main() -> ExitCode {
             };
             predict(&run_dir, &inputs, &backend)
         }
+        Command::Compare { configs, series } => compare(&configs, &series),
+        Command::Sweep {
+            config,
+            vary,
+            series,
+        } => sweep(&config, &vary.groups, &series),
         Command::Plot { run_dir, backend } => plot(&run_dir, &backend),
     };
     match outcome {
@@ -181,6 +288,61 @@ fn predict(run_dir: &Path, inputs: &predict::Inputs, backend: &BackendArg) -> Re
     for item in predict::predict(run_dir, inputs, backend.select()?)? {
         println!("{}", predict::render(&item));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(configs: &[PathBuf], series: &SeriesArgs) -> Result<ExitCode> {
+    let mut candidates: Vec<compare::Candidate> = Vec::new();
+    for path in configs {
+        let mut name = RunFolder::name_of(path);
+        // The same config twice (e.g. with different --set in a script) gets -2, -3, ...
+        let same = candidates
+            .iter()
+            .filter(|c| c.name.starts_with(&name))
+            .count();
+        if same > 0 {
+            name = format!("{name}-{}", same + 1);
+        }
+        let config = load_config(path, &series.overrides(&[]), series.data_dir.clone(), None)?;
+        candidates.push(compare::Candidate {
+            name,
+            config,
+            config_path: path.clone(),
+        });
+    }
+    run_series(candidates, "compare", series)
+}
+
+fn sweep(config: &Path, varied: &[(String, Vec<String>)], series: &SeriesArgs) -> Result<ExitCode> {
+    let candidates = compare::sweep_candidates(config, varied, |assignments| {
+        load_config(
+            config,
+            &series.overrides(assignments),
+            series.data_dir.clone(),
+            None,
+        )
+    })?;
+    run_series(
+        candidates,
+        &format!("sweep-{}", RunFolder::name_of(config)),
+        series,
+    )
+}
+
+fn run_series(
+    candidates: Vec<compare::Candidate>,
+    folder_name: &str,
+    series: &SeriesArgs,
+) -> Result<ExitCode> {
+    let backend = series.backend.select()?;
+    let out = RunFolder::create(folder_name, series.out.as_deref(), series.force)?;
+    let outcomes = compare::compare(candidates, &out, backend)?;
+    println!("\n{}", compare::table(&outcomes));
+    println!(
+        "wrote {} and {}",
+        out.path(compare::TABLE_FILE).display(),
+        out.path(compare::PLOT_FILE).display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

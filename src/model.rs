@@ -6,14 +6,17 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::norm::{
     BatchNormConfig, GroupNormConfig, LayerNormConfig, Normalization, NormalizationConfig,
 };
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::Gradients;
 use burn::tensor::activation::sigmoid;
-use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
-use crate::config::{Activation, Loss, ModelConfig, Norm};
+use crate::config::{Activation, Init, Loss, ModelConfig, Norm};
 use crate::data::DigitBatch;
 use crate::idx::{CLASSES, PIXELS};
+use crate::metrics::grad_norm::{GradNormInput, GradNorms};
 
 /// One hidden layer: `size` neurons, each a weighted sum plus bias, normalised, activated.
 #[derive(Module, Debug)]
@@ -43,6 +46,9 @@ pub struct Mlp {
     pub output: Linear,
     #[module(skip)]
     pub loss: Loss,
+    /// Whether training steps measure per-layer gradient norms (`training.gradient_norms`).
+    #[module(skip)]
+    pub gradient_norms: bool,
 }
 
 impl Mlp {
@@ -54,7 +60,7 @@ impl Mlp {
             .iter()
             .map(|&size| {
                 let block = HiddenBlock {
-                    linear: LinearConfig::new(inputs, size).init(device),
+                    linear: linear(inputs, size, config, device),
                     norm: norm_config(config, size).init(device),
                     activation: activation_config(config.activation).init(device),
                     dropout: (config.dropout > 0.0)
@@ -66,9 +72,41 @@ impl Mlp {
             .collect();
         Mlp {
             hidden,
-            output: LinearConfig::new(inputs, CLASSES).init(device),
+            output: linear(inputs, CLASSES, config, device),
             loss,
+            gradient_norms: true,
         }
+    }
+
+    /// Turns the per-step gradient-norm measurement on or off.
+    pub fn with_gradient_norms(mut self, on: bool) -> Mlp {
+        self.gradient_norms = on;
+        self
+    }
+
+    /// Every Linear layer, input side first.
+    pub fn linears(&self) -> impl Iterator<Item = &Linear> {
+        self.hidden
+            .iter()
+            .map(|block| &block.linear)
+            .chain(std::iter::once(&self.output))
+    }
+
+    /// L2 norm of each Linear layer's weight gradient, input side first, computed on the
+    /// device (no read back here).
+    pub fn weight_grad_norms(&self, grads: &Gradients) -> Tensor<1> {
+        let squared_sums: Vec<Tensor<1>> = self
+            .linears()
+            .map(|linear| {
+                let weight = linear.weight.val();
+                match weight.grad(grads) {
+                    Some(grad) => (grad.clone() * grad).sum(),
+                    None => Tensor::zeros([1], &weight.device().inner()),
+                }
+            })
+            .collect();
+        // One square root for all layers: each op is a dispatch, and this runs every step.
+        Tensor::cat(squared_sums, 0).sqrt()
     }
 
     /// Logits `[B, 10]` for images `[B, 784]` in 0..1.
@@ -77,11 +115,81 @@ impl Mlp {
         self.output.forward(x)
     }
 
-    /// Forward pass plus the configured loss, as Burn's classification metrics want it.
-    pub fn forward_classification(&self, batch: DigitBatch) -> ClassificationOutput {
+    /// Forward pass plus the configured loss.
+    pub fn forward_step(&self, batch: DigitBatch) -> StepOutput {
         let logits = self.forward(batch.images);
         let loss = loss(self.loss, logits.clone(), batch.targets.clone());
-        ClassificationOutput::new(loss, logits, batch.targets)
+        StepOutput {
+            loss,
+            logits,
+            targets: batch.targets,
+            grad_norms: None,
+        }
+    }
+}
+
+/// A Linear layer whose weights start as `config.init` says; biases keep Burn's default.
+fn linear(inputs: usize, outputs: usize, config: &ModelConfig, device: &Device) -> Linear {
+    let mut linear = LinearConfig::new(inputs, outputs).init(device);
+    let initializer = match config.init {
+        Init::Default => return linear,
+        Init::XavierNormal => Initializer::XavierNormal { gain: 1.0 },
+        Init::HeNormal => Initializer::KaimingNormal {
+            gain: std::f64::consts::SQRT_2,
+            fan_out_only: false,
+        },
+        Init::Normal => Initializer::Normal {
+            mean: 0.0,
+            std: config.init_std,
+        },
+    };
+    linear.weight = initializer.init_with([inputs, outputs], Some(inputs), Some(outputs), device);
+    linear
+}
+
+/// What one step hands to the metrics: the classification (loss, logits, targets) and, for
+/// training steps, the per-layer gradient norms.
+pub struct StepOutput {
+    /// Mean loss of the batch, `[1]`.
+    pub loss: Tensor<1>,
+    /// `[B, 10]`.
+    pub logits: Tensor<2>,
+    /// `[B]`.
+    pub targets: Tensor<1, Int>,
+    pub grad_norms: Option<GradNorms>,
+}
+
+impl ItemLazy for StepOutput {
+    fn sync(self) -> Result<Self, burn::tensor::ExecutionError> {
+        // As Burn's ClassificationOutput: dispatch pending work, leave the autodiff graph;
+        // the metric thread reads back what it needs.
+        self.loss.device().flush()?;
+        Ok(StepOutput {
+            loss: self.loss.without_autodiff(),
+            logits: self.logits.without_autodiff(),
+            targets: self.targets.without_autodiff(),
+            grad_norms: self.grad_norms.map(GradNorms::without_autodiff),
+        })
+    }
+}
+
+impl Adaptor<AccuracyInput> for StepOutput {
+    fn adapt(&self) -> AccuracyInput {
+        AccuracyInput::new(self.logits.clone(), self.targets.clone())
+    }
+}
+
+impl Adaptor<LossInput> for StepOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.loss.clone())
+    }
+}
+
+impl Adaptor<GradNormInput> for StepOutput {
+    fn adapt(&self) -> GradNormInput {
+        self.grad_norms
+            .clone()
+            .expect("gradient metrics are registered for training steps only")
     }
 }
 
@@ -124,20 +232,25 @@ fn activation_config(activation: Activation) -> ActivationConfig {
 
 impl TrainStep for Mlp {
     type Input = DigitBatch;
-    type Output = ClassificationOutput;
+    type Output = StepOutput;
 
-    fn step(&self, batch: DigitBatch) -> TrainOutput<ClassificationOutput> {
-        let item = self.forward_classification(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
+    fn step(&self, batch: DigitBatch) -> TrainOutput<StepOutput> {
+        let mut item = self.forward_step(batch);
+        let grads = item.loss.backward();
+        // Measured here, before the optimizer clips anything.
+        if self.gradient_norms {
+            item.grad_norms = Some(GradNorms::new(self.weight_grad_norms(&grads)));
+        }
+        TrainOutput::new(self, grads, item)
     }
 }
 
 impl InferenceStep for Mlp {
     type Input = DigitBatch;
-    type Output = ClassificationOutput;
+    type Output = StepOutput;
 
-    fn step(&self, batch: DigitBatch) -> ClassificationOutput {
-        self.forward_classification(batch)
+    fn step(&self, batch: DigitBatch) -> StepOutput {
+        self.forward_step(batch)
     }
 }
 

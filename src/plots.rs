@@ -208,6 +208,76 @@ pub fn curves_png(records: &[SplitRecord], path: &Path) -> Result<()> {
     })
 }
 
+pub const GRADIENT_PROFILE_SIZE: (u32, u32) = (900, 520);
+
+/// `compare.png`: each run's weight-gradient norm against layer depth (1 = nearest the
+/// input), log scale. A line falling steeply towards layer 1 is a vanishing gradient.
+pub fn gradient_profile_png(runs: &[(String, Vec<f64>)], path: &Path) -> Result<()> {
+    // Log scale: only positive, finite values can be drawn (a diverged run may have neither).
+    let drawable = |norms: &[f64]| -> Vec<(f64, f64)> {
+        norms
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite() && **v > 0.0)
+            .map(|(i, v)| ((i + 1) as f64, *v))
+            .collect()
+    };
+    let all: Vec<(f64, f64)> = runs.iter().flat_map(|(_, n)| drawable(n)).collect();
+    let layers = all.iter().map(|p| p.0).fold(1.0, f64::max);
+    let (lo, hi) = all.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    let (lo, hi) = if lo > hi {
+        (1e-3, 1.0)
+    } else {
+        (lo / 2.0, hi * 2.0)
+    };
+    render(path, GRADIENT_PROFILE_SIZE, |area| {
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                "weight-gradient norm by layer (last epoch's mean)",
+                (FONT, 18),
+            )
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.5..layers + 0.5, (lo..hi).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("layer (1 = nearest the input)")
+            .y_desc("|gradient| (log scale)")
+            .x_labels(layers as usize + 1)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0e}"))
+            .light_line_style(WHITE)
+            .label_style((FONT, 12))
+            .draw()?;
+        for (i, (name, norms)) in runs.iter().enumerate() {
+            let colour = Palette99::pick(i).to_rgba();
+            let points = drawable(norms);
+            chart
+                .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, colour.filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .label_font((FONT, 13))
+            .draw()?;
+        Ok(())
+    })
+}
+
 const CELL: i32 = 44;
 const GRID_LEFT: i32 = 70;
 const GRID_TOP: i32 = 70;

@@ -44,11 +44,21 @@ impl SplitRecord {
     }
 }
 
+/// Where training blew up: the first training step whose loss was not a finite number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Divergence {
+    pub epoch: usize,
+    /// Step within the epoch, 1-based.
+    pub step: usize,
+    pub loss: f64,
+}
+
 /// The records of a run so far; cheap to clone, shared with the renderer's thread.
 #[derive(Debug, Clone, Default)]
 pub struct EpochHistory {
     records: Arc<Mutex<Vec<SplitRecord>>>,
     stopped_early: Arc<AtomicBool>,
+    divergence: Arc<Mutex<Option<Divergence>>>,
 }
 
 impl EpochHistory {
@@ -67,6 +77,11 @@ impl EpochHistory {
         self.stopped_early.load(Ordering::Relaxed)
     }
 
+    /// The divergence that stopped training, if it diverged.
+    pub fn divergence(&self) -> Option<Divergence> {
+        *self.divergence.lock().expect("history lock")
+    }
+
     /// The last record of `split`, if any epoch finished it.
     pub fn last(&self, split: &str) -> Option<SplitRecord> {
         self.records().into_iter().rev().find(|r| r.split == split)
@@ -78,6 +93,8 @@ struct OpenSplit {
     name: String,
     started: Instant,
     items: usize,
+    /// Loss values seen, i.e. steps taken.
+    steps: usize,
     metrics: BTreeMap<String, f64>,
 }
 
@@ -110,6 +127,32 @@ impl RunRenderer {
         }
     }
 
+    /// The divergence guard: the first non-finite training loss stops training at once.
+    /// It lives here because this is where every step's metric values arrive.
+    fn watch_loss(&mut self, state: &MetricState) {
+        let (MetricState::Numeric(entry, Some(value)), Some(open)) = (state, self.open.as_mut())
+        else {
+            return;
+        };
+        if matches!(value, NumericEntry::Final(_))
+            || self.metric_names.get(&entry.metric_id).map(String::as_str) != Some("loss")
+        {
+            return;
+        }
+        open.steps += 1;
+        let loss = value.current();
+        let mut divergence = self.history.divergence.lock().expect("history lock");
+        if !loss.is_finite() && divergence.is_none() {
+            *divergence = Some(Divergence {
+                epoch: self.epoch,
+                step: open.steps,
+                loss,
+            });
+            self.interrupter
+                .stop(Some("the training loss is not a finite number"));
+        }
+    }
+
     fn record(&mut self, state: &MetricState) {
         if let (MetricState::Numeric(entry, Some(NumericEntry::Final(value))), Some(open)) =
             (state, self.open.as_mut())
@@ -125,6 +168,10 @@ impl RunRenderer {
     }
 }
 
+/// Column names of the gradient metrics (see `metrics::grad_norm`).
+pub const GRAD_NORM_PREFIX: &str = "grad_norm_";
+pub const GRAD_RATIO: &str = "grad_ratio";
+
 /// `Learning Rate` → `learning_rate`: names usable as CSV columns and JSON keys.
 fn column_name(metric_name: &str) -> String {
     metric_name.trim().to_lowercase().replace([' ', '-'], "_")
@@ -138,12 +185,28 @@ pub fn format_line(record: &SplitRecord, total_epochs: usize) -> String {
         record.split,
         width = total_epochs.to_string().len()
     );
+    let mut grad_norms: Vec<(usize, f64)> = Vec::new();
     for (name, value) in &record.metrics {
+        if let Some(layer) = name.strip_prefix(GRAD_NORM_PREFIX) {
+            grad_norms.push((layer.parse().unwrap_or(0), *value));
+            continue;
+        }
         match name.as_str() {
             "accuracy" => line.push_str(&format!("  accuracy {:6.2} %", value * 100.0)),
             "learning_rate" => line.push_str(&format!("  lr {value:.3e}")),
+            GRAD_RATIO => {}
             _ => line.push_str(&format!("  {name} {value:.4}")),
         }
+    }
+    if !grad_norms.is_empty() {
+        grad_norms.sort_by_key(|(layer, _)| *layer);
+        line.push_str("  |grad| by layer");
+        for (_, value) in &grad_norms {
+            line.push_str(&format!(" {value:.1e}"));
+        }
+    }
+    if let Some(ratio) = record.metrics.get(GRAD_RATIO) {
+        line.push_str(&format!("  first/last {ratio:.1e}"));
     }
     line.push_str(&format!(
         "  | {} images in {:.2} s, {:.0} images/s",
@@ -167,6 +230,7 @@ pub fn format_test_line(test: &Scores, images: usize, total_epochs: usize) -> St
 
 impl MetricsRendererTraining for RunRenderer {
     fn update_train(&mut self, state: MetricState) {
+        self.watch_loss(&state);
         self.record(&state);
         if let Some(tui) = &mut self.tui {
             tui.update_train(state);
@@ -221,6 +285,7 @@ impl TrainingProgressLogger for RunRenderer {
             name: split.to_string(),
             started: Instant::now(),
             items: 0,
+            steps: 0,
             metrics: BTreeMap::new(),
         });
         if let Some(tui) = &mut self.tui {

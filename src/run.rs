@@ -26,8 +26,8 @@ pub struct RunFolder {
 
 impl RunFolder {
     /// Creates the run folder: `explicit` if given (refused when it exists and is not empty,
-    /// unless `force`), else `artifacts/<config stem>/run-N` with the next free N.
-    pub fn create(config_path: &Path, explicit: Option<&Path>, force: bool) -> Result<RunFolder> {
+    /// unless `force`), else `artifacts/<name>/run-N` with the next free N.
+    pub fn create(name: &str, explicit: Option<&Path>, force: bool) -> Result<RunFolder> {
         match explicit {
             Some(dir) => {
                 let occupied = std::fs::read_dir(dir)
@@ -47,13 +47,7 @@ impl RunFolder {
                     dir: dir.to_path_buf(),
                 })
             }
-            None => {
-                let stem = config_path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "run".into());
-                RunFolder::next_free(&Path::new("artifacts").join(stem))
-            }
+            None => RunFolder::next_free(&Path::new("artifacts").join(name)),
         }
     }
 
@@ -94,6 +88,15 @@ impl RunFolder {
         write_atomic(&self.path(file), bytes)
     }
 
+    /// The file stem of a config, which names its default run folder (`config/mlp.toml` →
+    /// `mlp`).
+    pub fn name_of(config_path: &Path) -> String {
+        config_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into())
+    }
+
     /// Writes a value as pretty JSON.
     pub fn write_json(&self, file: &str, value: &impl Serialize) -> Result<()> {
         let mut text = serde_json::to_string_pretty(value)
@@ -126,10 +129,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// recorded; `wall_seconds` and `samples_per_second` are the timing columns (they differ from
 /// run to run, everything else is reproducible).
 pub fn metrics_csv(records: &[SplitRecord]) -> String {
-    let columns: BTreeSet<&str> = records
+    let mut columns: Vec<&str> = records
         .iter()
         .flat_map(|r| r.metrics.keys().map(String::as_str))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
+    // grad_norm_2 before grad_norm_10.
+    columns.sort_by_key(|name| {
+        let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (stem, number) = name.split_at(name.len() - digits);
+        (stem.to_string(), number.parse::<u64>().unwrap_or(0))
+    });
     let mut csv = String::from("epoch,split");
     for column in &columns {
         csv.push(',');
@@ -275,12 +286,11 @@ mod tests {
     fn an_occupied_explicit_folder_is_refused_without_force() {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("keep.txt"), "precious").unwrap();
-        let config = Path::new("config/mlp.toml");
-        let err = RunFolder::create(config, Some(root.path()), false).unwrap_err();
+        let err = RunFolder::create("mlp", Some(root.path()), false).unwrap_err();
         assert!(err.to_string().contains("--force"), "{err}");
-        assert!(RunFolder::create(config, Some(root.path()), true).is_ok());
+        assert!(RunFolder::create("mlp", Some(root.path()), true).is_ok());
         let empty = root.path().join("fresh");
-        assert!(RunFolder::create(config, Some(&empty), false).is_ok());
+        assert!(RunFolder::create("mlp", Some(&empty), false).is_ok());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoaderBuilder;
+use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, SgdConfig};
@@ -17,8 +18,9 @@ use crate::backend::Backend;
 use crate::config::{Config, Optimizer, TrainingConfig};
 use crate::data::{self, DigitBatcher};
 use crate::error::{Error, Result};
+use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
 use crate::model::Mlp;
-use crate::renderer::{EpochHistory, RunRenderer, SplitRecord, format_test_line};
+use crate::renderer::{Divergence, EpochHistory, RunRenderer, SplitRecord, format_test_line};
 use crate::run::{self, RunFolder};
 use crate::{commands, inference};
 
@@ -51,13 +53,25 @@ pub struct Summary {
     pub epochs: usize,
     pub epochs_completed: usize,
     pub interrupted: bool,
+    /// The training loss became NaN or infinite; training stopped there.
+    pub diverged: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diverged_at: Option<DivergedAt>,
     pub dataset: DatasetSummary,
     pub train: Option<Scores>,
     pub valid: Option<Scores>,
-    pub test: Scores,
+    /// None when training diverged (the network is not worth testing).
+    pub test: Option<Scores>,
     /// Training images per second over the train splits only (validation excluded).
     pub train_samples_per_second: f64,
     pub wall_seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DivergedAt {
+    pub epoch: usize,
+    /// Training step within that epoch, 1-based.
+    pub step: usize,
 }
 
 /// How to run a training, beyond its config.
@@ -82,7 +96,11 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     let started = Instant::now();
     let backend = options.backend;
     let splits = data::load(&config.data, config.training.seed)?;
-    let run = RunFolder::create(config_path, config.output.dir.as_deref(), options.force)?;
+    let run = RunFolder::create(
+        &RunFolder::name_of(config_path),
+        config.output.dir.as_deref(),
+        options.force,
+    )?;
     run.write(run::CONFIG_FILE, config.to_toml().as_bytes())?;
 
     let device = backend.device();
@@ -91,7 +109,8 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         &config.model,
         config.training.loss,
         &device.clone().autodiff(),
-    );
+    )
+    .with_gradient_norms(config.training.gradient_norms);
     let parameters = model.num_params();
     println!(
         "digits: training {} on {backend} ({parameters} parameters; {} train, {} valid, {} \
@@ -119,9 +138,17 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
 
     let history = EpochHistory::default();
     let interrupter = Interrupter::new();
-    let training = SupervisedTraining::new(&run.dir, train_loader, valid_loader)
+    let mut training = SupervisedTraining::new(&run.dir, train_loader, valid_loader)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
-        .metric_train_numeric(LearningRateMetric::new())
+        .metric_train_numeric(LearningRateMetric::new());
+    if t.gradient_norms {
+        // One series per Linear layer (layer 1 = nearest the input), and first/last.
+        for layer in 1..=config.model.hidden.len() + 1 {
+            training = training.metric_train_numeric(GradNormMetric::layer(layer));
+        }
+        training = training.metric_train_numeric(GradRatioMetric::new());
+    }
+    let training = training
         .with_default_checkpointers()
         .num_epochs(t.epochs)
         .with_interrupter(interrupter.clone())
@@ -136,8 +163,43 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     if let Some(error) = result.error {
         return Err(Error::Internal(format!("training failed: {error}")));
     }
-    let model = result.model;
+    let records = history.records();
+    run.write(run::METRICS_FILE, run::metrics_csv(&records).as_bytes())?;
+    let divergence = history.divergence();
+    let mut summary = Summary {
+        digits_version: env!("CARGO_PKG_VERSION"),
+        burn_version: BURN_VERSION,
+        backend: backend.name(),
+        config: config_path.display().to_string(),
+        parameters,
+        epochs: t.epochs,
+        epochs_completed: records.iter().filter(|r| r.split == "valid").count(),
+        interrupted: divergence.is_none()
+            && (result.interrupted.is_some() || history.stopped_early()),
+        diverged: divergence.is_some(),
+        diverged_at: divergence.map(|d| DivergedAt {
+            epoch: d.epoch,
+            step: d.step,
+        }),
+        dataset: DatasetSummary {
+            source: splits.source.clone(),
+            train: splits.train.len(),
+            valid: splits.valid.len(),
+            test: splits.test.len(),
+        },
+        train: history.last("train").and_then(|r| scores(&r)),
+        valid: history.last("valid").and_then(|r| scores(&r)),
+        test: None,
+        train_samples_per_second: train_speed(&records),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    if let Some(divergence) = divergence {
+        // The weights are NaN now: keep Burn's checkpoints, write no model.bpk.
+        run.write_json(run::SUMMARY_FILE, &summary)?;
+        return Err(Error::Diverged(divergence_message(&divergence, t, &run)));
+    }
 
+    let model = result.model;
     let record_bytes = model
         .clone()
         .into_record()
@@ -152,31 +214,9 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         accuracy: evaluation.accuracy,
     };
     println!("{}", format_test_line(&test, splits.test.len(), t.epochs));
-
-    let records = history.records();
-    run.write(run::METRICS_FILE, run::metrics_csv(&records).as_bytes())?;
     commands::plot::draw(&run, &model, &records)?;
-    let summary = Summary {
-        digits_version: env!("CARGO_PKG_VERSION"),
-        burn_version: BURN_VERSION,
-        backend: backend.name(),
-        config: config_path.display().to_string(),
-        parameters,
-        epochs: t.epochs,
-        epochs_completed: records.iter().filter(|r| r.split == "valid").count(),
-        interrupted: result.interrupted.is_some() || history.stopped_early(),
-        dataset: DatasetSummary {
-            source: splits.source.clone(),
-            train: splits.train.len(),
-            valid: splits.valid.len(),
-            test: splits.test.len(),
-        },
-        train: history.last("train").and_then(|r| scores(&r)),
-        valid: history.last("valid").and_then(|r| scores(&r)),
-        test,
-        train_samples_per_second: train_speed(&records),
-        wall_seconds: started.elapsed().as_secs_f64(),
-    };
+    summary.test = Some(test);
+    summary.wall_seconds = started.elapsed().as_secs_f64();
     run.write_json(run::SUMMARY_FILE, &summary)?;
     Ok(TrainReport { run, summary })
 }
@@ -185,18 +225,66 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
 fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
     let weight_decay =
         (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
+    let clipping = t
+        .grad_clip_norm
+        .map(|norm| GradientClippingConfig::Norm(norm as f32));
+    let momentum = (t.optimizer == Optimizer::Momentum).then(|| {
+        MomentumConfig::new()
+            .with_momentum(t.momentum)
+            .with_dampening(0.0)
+    });
     match t.optimizer {
-        Optimizer::Sgd => SgdConfig::new().with_weight_decay(weight_decay).init(),
-        Optimizer::Momentum => SgdConfig::new()
+        Optimizer::Sgd | Optimizer::Momentum => SgdConfig::new()
             .with_weight_decay(weight_decay)
-            .with_momentum(Some(
-                MomentumConfig::new()
-                    .with_momentum(t.momentum)
-                    .with_dampening(0.0),
-            ))
+            .with_momentum(momentum)
+            .with_gradient_clipping(clipping)
             .init(),
-        Optimizer::Adam => AdamConfig::new().with_weight_decay(weight_decay).init(),
+        Optimizer::Adam => AdamConfig::new()
+            .with_weight_decay(weight_decay)
+            .with_grad_clipping(clipping)
+            .init(),
     }
+}
+
+/// What to tell the user when the loss blew up: where, the likely cause, the fixes, and what
+/// is left on disk.
+fn divergence_message(divergence: &Divergence, t: &TrainingConfig, run: &RunFolder) -> String {
+    let kept = match last_checkpoint_before(&run.dir.join("checkpoint"), divergence.epoch) {
+        Some((epoch, path)) => format!(
+            "The last good checkpoint, from epoch {epoch}, is kept: {}.",
+            path.display()
+        ),
+        None => "There is no checkpoint yet: it diverged during the first epoch.".into(),
+    };
+    format!(
+        "training diverged at epoch {}, step {}: the training loss became {}. The likely \
+         cause is a learning rate too large for this network (training.learning_rate = {}). \
+         Fixes: lower training.learning_rate (try {}), cap each step with \
+         training.grad_clip_norm (e.g. 1.0), or normalise the hidden layers (model.norm = \
+         \"batch\" or \"layer\"). {kept} summary.json records \"diverged\": true.",
+        divergence.epoch,
+        divergence.step,
+        divergence.loss,
+        t.learning_rate,
+        t.learning_rate / 10.0,
+    )
+}
+
+/// The newest `model-E.bpk` Burn's checkpointer left in `dir` with E before `epoch`.
+pub fn last_checkpoint_before(dir: &Path, epoch: usize) -> Option<(usize, std::path::PathBuf)> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_name()?.to_str()?;
+            let n: usize = name
+                .strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()?;
+            (n < epoch).then_some((n, path))
+        })
+        .max_by_key(|(n, _)| *n)
 }
 
 fn scores(record: &SplitRecord) -> Option<Scores> {

@@ -91,7 +91,9 @@ fn train_writes_the_run_folder_and_one_line_per_split_per_epoch() {
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 6, "{csv}");
     assert!(
-        csv.starts_with("epoch,split,accuracy,learning_rate,loss,"),
+        csv.starts_with(
+            "epoch,split,accuracy,grad_norm_1,grad_norm_2,grad_norm_3,grad_ratio,learning_rate,loss,"
+        ),
         "{csv}"
     );
     assert!(out.join("model.bpk").is_file());

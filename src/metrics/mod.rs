@@ -1,5 +1,6 @@
 //! Metrics of ours, for what burn-train does not have.
 
 pub mod confusion;
+pub mod grad_norm;
 
 pub use confusion::ConfusionMatrix;

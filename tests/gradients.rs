@@ -1,0 +1,356 @@
+//! Vanishing and exploding gradients: the per-layer gradient metric, the divergence guard,
+//! weight initialisation, clipping, `compare` and `sweep`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_user_error, digits, mnist_dir, root, stderr};
+use digits::config::Config;
+use digits::model::Mlp;
+use digits::renderer::SplitRecord;
+use digits::run::read_metrics_csv;
+
+/// Trains `config` for one epoch on a 2,000-image slice and returns its train record.
+fn one_epoch(config: &str, overrides: &[&str]) -> SplitRecord {
+    let out = tempfile::tempdir().unwrap();
+    let path = root().join("config").join(config);
+    let mut all = vec![
+        "data.train_limit=2000",
+        "data.test_limit=200",
+        "training.epochs=1",
+    ];
+    all.extend_from_slice(overrides);
+    let config = common::config_on_slice(&path, &all, out.path());
+    common::train(&config, &path);
+    let records = read_metrics_csv(&out.path().join("metrics.csv")).unwrap();
+    records.into_iter().find(|r| r.split == "train").unwrap()
+}
+
+#[test]
+fn deep_sigmoid_gradients_vanish_and_batchnorm_brings_them_back() {
+    let plain = one_epoch("deep-sigmoid.toml", &[]);
+    let layers = 9; // 8 hidden + output
+    let norm = |r: &SplitRecord, layer: usize| r.metrics[&format!("grad_norm_{layer}")];
+    let ratio = plain.metrics["grad_ratio"];
+    assert!(
+        norm(&plain, 1) < norm(&plain, layers) / 10.0,
+        "first {} vs last {}",
+        norm(&plain, 1),
+        norm(&plain, layers)
+    );
+    assert!(ratio < 0.1, "{ratio}");
+
+    let batch = one_epoch("deep-sigmoid.toml", &["model.norm=batch"]);
+    let batch_ratio = batch.metrics["grad_ratio"];
+    assert!(
+        batch_ratio >= 10.0 * ratio,
+        "BatchNorm ratio {batch_ratio} vs plain {ratio}"
+    );
+}
+
+#[test]
+fn metrics_csv_has_one_gradient_column_per_layer_filled_on_train_rows() {
+    let out = tempfile::tempdir().unwrap();
+    let path = root().join("config/mlp.toml");
+    let config = common::config_on_slice(
+        &path,
+        &[
+            "data.train_limit=500",
+            "data.test_limit=100",
+            "training.epochs=2",
+        ],
+        out.path(),
+    );
+    common::train(&config, &path);
+    let csv = std::fs::read_to_string(out.path().join("metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    for column in ["grad_norm_1", "grad_norm_2", "grad_norm_3", "grad_ratio"] {
+        assert!(header.contains(&column), "{column} missing: {header:?}");
+    }
+    assert!(
+        !header.contains(&"grad_norm_4"),
+        "3 Linear layers: {header:?}"
+    );
+    for record in read_metrics_csv(&out.path().join("metrics.csv")).unwrap() {
+        for layer in 1..=3 {
+            let value = record.metrics.get(&format!("grad_norm_{layer}"));
+            match record.split.as_str() {
+                "train" => {
+                    let v = *value.unwrap();
+                    assert!(v.is_finite() && v > 0.0, "epoch {}: {v}", record.epoch);
+                }
+                _ => assert!(value.is_none(), "validation takes no gradient"),
+            }
+        }
+    }
+}
+
+/// `train config/mlp-relu.toml` at learning rate 1e6 on the first `images` training images.
+fn train_exploding(work: &Path, images: &str) -> std::process::Output {
+    let config = root().join("config/mlp-relu.toml");
+    let data = mnist_dir();
+    let out = work.join("run");
+    digits(
+        work,
+        &[
+            "train",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "training.learning_rate=1e6",
+            "--set",
+            &format!("data.train_limit={images}"),
+            "--set",
+            "data.test_limit=100",
+        ],
+    )
+}
+
+fn summary(run: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn an_exploding_run_stops_at_once_with_exit_3_and_the_fixes() {
+    let work = tempfile::tempdir().unwrap();
+    let output = train_exploding(work.path(), "2000");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let message = stderr(&output);
+    for needle in [
+        "diverged",
+        "learning_rate",
+        "grad_clip_norm",
+        "model.norm",
+        "no checkpoint",
+    ] {
+        assert!(message.contains(needle), "`{needle}` missing: {message}");
+    }
+    assert!(!message.contains("panicked"), "{message}");
+    let run = work.path().join("run");
+    let summary = summary(&run);
+    assert_eq!(summary["diverged"], true);
+    assert_eq!(summary["diverged_at"]["epoch"], 1);
+    assert!(summary["test"].is_null());
+    assert!(
+        !run.join("model.bpk").exists(),
+        "NaN weights are not saved as the model"
+    );
+    // Stopped at once: the first epoch is 57 steps, a handful ran.
+    let train = read_metrics_csv(&run.join("metrics.csv")).unwrap();
+    assert!(
+        train[0].items < 1800 / 4,
+        "{} images trained",
+        train[0].items
+    );
+}
+
+#[test]
+fn a_run_that_diverges_after_an_epoch_keeps_a_loadable_checkpoint() {
+    let work = tempfile::tempdir().unwrap();
+    // 36 training images: two steps an epoch, so an epoch completes before the blow-up.
+    let output = train_exploding(work.path(), "40");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let run = work.path().join("run");
+    let epoch = summary(&run)["diverged_at"]["epoch"].as_u64().unwrap() as usize;
+    assert!(epoch >= 2, "diverged in epoch {epoch}");
+    let (kept, path) = digits::training::last_checkpoint_before(&run.join("checkpoint"), epoch)
+        .expect("a checkpoint before the divergence");
+    assert!(stderr(&output).contains(&path.display().to_string()));
+    assert_eq!(kept, epoch - 1);
+
+    let config = Config::load(&run.join("config.toml"), &[]).unwrap();
+    let device = digits::backend::Backend::select(None).unwrap().device();
+    let record = burn::store::ModuleRecord::load(&path).unwrap();
+    let model = burn::module::Module::try_load_record(
+        Mlp::new(&config.model, config.training.loss, &device),
+        record,
+    )
+    .unwrap();
+    let weights: Vec<f32> = model.output.weight.val().into_data().try_to_vec().unwrap();
+    assert!(weights.iter().all(|w| w.is_finite()));
+}
+
+#[test]
+fn gradient_clipping_tames_the_same_learning_rate() {
+    let out = tempfile::tempdir().unwrap();
+    let path = root().join("config/mlp-relu.toml");
+    let config = common::config_on_slice(
+        &path,
+        &[
+            "training.learning_rate=1e6",
+            "training.grad_clip_norm=1e-7",
+            "data.train_limit=2000",
+            "data.test_limit=500",
+            "training.epochs=2",
+        ],
+        out.path(),
+    );
+    let summary = common::train(&config, &path).summary;
+    assert!(!summary.diverged);
+    assert!(summary.test.unwrap().accuracy > 0.5);
+}
+
+#[test]
+fn initialisers_set_the_weight_scale_and_keep_burns_biases() {
+    let device = digits::backend::Backend::select(None).unwrap().device();
+    let std_of = |init: &str| {
+        let config = Config::parse(
+            Path::new("test.toml"),
+            "",
+            &[
+                format!("model.init={init}"),
+                "model.init_std=0.5".into(),
+                "model.hidden=[400]".into(),
+            ],
+        )
+        .unwrap();
+        let model = Mlp::new(&config.model, config.training.loss, &device);
+        let w: Vec<f32> = model.hidden[0]
+            .linear
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let b: Vec<f32> = model.hidden[0]
+            .linear
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let std = (w.iter().map(|v| (v * v) as f64).sum::<f64>() / w.len() as f64).sqrt();
+        // Burn's default bias: uniform within ±1/√fan_in.
+        assert!(b.iter().all(|v| v.abs() <= 1.0 / 784f32.sqrt()), "{init}");
+        std
+    };
+    let close = |got: f64, want: f64| (got / want - 1.0).abs() < 0.05;
+    assert!(close(std_of("he_normal"), (2.0f64 / 784.0).sqrt()));
+    assert!(close(
+        std_of("xavier_normal"),
+        (2.0f64 / (784.0 + 400.0)).sqrt()
+    ));
+    assert!(close(std_of("normal"), 0.5));
+    // Burn's default, Kaiming uniform with gain 1/√3 (PyTorch's): std 1/√(3·fan_in).
+    assert!(close(std_of("default"), (1.0f64 / (3.0 * 784.0)).sqrt()));
+}
+
+fn table_rows(md: &str) -> Vec<&str> {
+    md.lines().skip(2).filter(|l| l.starts_with('|')).collect()
+}
+
+#[test]
+fn sweep_with_two_values_produces_two_rows_and_a_plot() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("sweep");
+    let data = mnist_dir();
+    let output = digits(
+        work.path(),
+        &[
+            "sweep",
+            root().join("config/mlp.toml").to_str().unwrap(),
+            "--vary",
+            "training.learning_rate",
+            "0.5",
+            "2",
+            "--epochs",
+            "1",
+            "--set",
+            "data.train_limit=500",
+            "--set",
+            "data.test_limit=100",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    let rows = table_rows(&md);
+    assert_eq!(rows.len(), 2, "{md}");
+    assert!(rows[0].starts_with("| learning_rate=0.5 |"), "{md}");
+    assert!(rows[1].starts_with("| learning_rate=2 |"), "{md}");
+    assert!(out.join("learning_rate=0.5/summary.json").is_file());
+    let plot = image::open(out.join("compare.png")).unwrap().to_rgb8();
+    assert_eq!(plot.dimensions(), digits::plots::GRADIENT_PROFILE_SIZE);
+}
+
+#[test]
+fn compare_tabulates_each_config_and_keeps_going_past_a_divergence() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("cmp");
+    let data = mnist_dir();
+    let output = digits(
+        work.path(),
+        &[
+            "compare",
+            root().join("config/mlp.toml").to_str().unwrap(),
+            root().join("config/mlp-relu.toml").to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--set",
+            "data.train_limit=300",
+            "--set",
+            "data.test_limit=100",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert_eq!(table_rows(&md).len(), 2, "{md}");
+    assert!(
+        md.contains("| mlp |") && md.contains("| mlp-relu |"),
+        "{md}"
+    );
+
+    // The same with a learning rate that explodes the ReLU network: its row says so.
+    let out2 = work.path().join("cmp2");
+    let output = digits(
+        work.path(),
+        &[
+            "compare",
+            root().join("config/mlp-relu.toml").to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--set",
+            "training.learning_rate=1e6",
+            "--set",
+            "data.train_limit=2000",
+            "--set",
+            "data.test_limit=100",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            out2.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let md = std::fs::read_to_string(out2.join("compare.md")).unwrap();
+    assert!(md.contains("diverged (epoch 1, step"), "{md}");
+}
+
+#[test]
+fn a_bad_vary_is_a_usage_error() {
+    let work = tempfile::tempdir().unwrap();
+    let output = digits(
+        work.path(),
+        &[
+            "sweep",
+            root().join("config/mlp.toml").to_str().unwrap(),
+            "--vary",
+            "model.activation",
+            "swish",
+        ],
+    );
+    assert_user_error(&output, &["model.activation"]);
+}
