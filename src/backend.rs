@@ -88,21 +88,57 @@ impl Backend {
         }
     }
 
-    /// The device (without autodiff) for this backend.
-    pub fn device(self) -> Device {
+    /// The device (without autodiff) for this backend. For wgpu this opens the GPU adapter, so
+    /// a machine without one gets an error here instead of a panic at the first tensor.
+    pub fn device(self) -> Result<Device> {
         match self {
             #[cfg(feature = "ndarray")]
             // ndarray is deprecated upstream in favour of flex; our users asked to keep it.
             #[allow(deprecated)]
-            Backend::Ndarray => Device::ndarray(),
+            Backend::Ndarray => Ok(Device::ndarray()),
             #[cfg(feature = "flex")]
-            Backend::Flex => Device::flex(),
+            Backend::Flex => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
-            Backend::Wgpu => Device::wgpu(Default::default()),
+            Backend::Wgpu => wgpu_device(),
             #[allow(unreachable_patterns)]
             other => unreachable!("backend {other} is not compiled in; select() refuses it"),
         }
     }
+}
+
+impl Backend {
+    /// The backend and, for a GPU, the adapter it runs on: `wgpu (NVIDIA H100, spirv...)`.
+    pub fn describe(self, device: &Device) -> String {
+        #[cfg(feature = "wgpu")]
+        if self == Backend::Wgpu
+            && let Some(identity) = device.identity()
+        {
+            return format!("wgpu ({}, {})", identity.name, identity.fingerprint);
+        }
+        let _ = device;
+        self.name().to_string()
+    }
+}
+
+/// cubecl acquires the wgpu adapter on first use and panics when there is none: use it once
+/// here, quietly, and say what to install if it fails.
+#[cfg(feature = "wgpu")]
+fn wgpu_device() -> Result<Device> {
+    let device = Device::wgpu(Default::default());
+    let probe = device.clone();
+    crate::error::catch_quietly(move || {
+        burn::tensor::Tensor::<1>::zeros([1], &probe).into_data();
+    })
+    .map(|()| device)
+    .map_err(|reason| {
+        Error::Environment(format!(
+            "no GPU adapter found for the wgpu backend ({reason}). wgpu needs a Vulkan, Metal, \
+             DX12 or OpenGL driver: on Debian or Ubuntu `sudo apt install mesa-vulkan-drivers` \
+             installs Mesa's (including lavapipe, which runs Vulkan on the CPU); otherwise \
+             install your GPU vendor's driver. Or train on the CPU with --backend ndarray \
+             (or flex, with --features flex)"
+        ))
+    })
 }
 
 impl fmt::Display for Backend {

@@ -260,7 +260,7 @@ fn burn_cache_dir() -> Result<PathBuf> {
     dirs::cache_dir()
         .map(|d| d.join("burn-dataset").join("mnist"))
         .ok_or_else(|| {
-            Error::Usage(
+            Error::Environment(
                 "no cache folder is known for this user (is $HOME set?), so MNIST cannot be \
                  downloaded: pass --data-dir DIR with the four MNIST IDX files instead"
                     .into(),
@@ -272,19 +272,11 @@ fn burn_cache_dir() -> Result<PathBuf> {
 /// kept quiet, and turned into an error that says what to do.
 fn download_split(cache: &Path, split: &str, offline_help: &str) -> Result<()> {
     use burn_dataset::vision::MnistDataset;
-    let quiet = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let outcome = std::panic::catch_unwind(|| match split {
+    crate::error::catch_quietly(|| match split {
         "train" => drop(MnistDataset::train()),
         _ => drop(MnistDataset::test()),
-    });
-    std::panic::set_hook(quiet);
-    outcome.map_err(|panic| {
-        let reason = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown failure");
+    })
+    .map_err(|reason| {
         Error::data(
             cache,
             format!(

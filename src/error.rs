@@ -33,6 +33,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// Something missing from the machine (a GPU driver, a cache folder).
+    #[error("{0}")]
+    Environment(String),
+
     /// The training loss became NaN or infinite (the message says why and what to change).
     #[error("{0}")]
     Diverged(String),
@@ -76,3 +80,34 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Runs `f`, turning a panic into its message without printing it. For the few Burn calls that
+/// panic on conditions a user can cause (no network for a download, no GPU adapter). A panic
+/// on another thread meanwhile (cubecl opens devices on its own threads) is the more telling
+/// message, so the first one seen on any thread is returned.
+pub fn catch_quietly<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    use std::sync::{Arc, Mutex};
+    let first: Arc<Mutex<Option<String>>> = Arc::default();
+    let seen = first.clone();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown failure".into());
+        if let Ok(mut slot) = seen.lock() {
+            slot.get_or_insert(message);
+        }
+    }));
+    let outcome = std::panic::catch_unwind(f);
+    std::panic::set_hook(hook);
+    outcome.map_err(|_| {
+        first
+            .lock()
+            .ok()
+            .and_then(|m| m.clone())
+            .unwrap_or_else(|| "unknown failure".into())
+    })
+}

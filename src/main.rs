@@ -266,7 +266,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
 
 fn summary(config_path: &Path, overrides: &[String]) -> Result<ExitCode> {
     let config = Config::load(config_path, overrides)?;
-    let device = Backend::select(None)?.device();
+    let device = Backend::select(None)?.device()?;
     let model = Mlp::new(&config.model, config.training.loss, &device);
     println!("{}\n", config_path.display());
     print!("{}", ModelSummary::of(&model, &config).render());

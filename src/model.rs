@@ -260,7 +260,10 @@ mod tests {
 
     #[test]
     fn quadratic_loss_is_half_the_summed_squared_error_averaged_over_the_batch() {
-        let device = crate::backend::Backend::select(None).unwrap().device();
+        let device = crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap();
         // Logit 0 → sigmoid 0.5 everywhere: per image ½·(9·0.25 + 0.25) = 1.25.
         let logits = Tensor::<2>::zeros([2, CLASSES], &device);
         let targets = Tensor::<1, Int>::from_data([3, 7], &device);
@@ -270,7 +273,10 @@ mod tests {
 
     #[test]
     fn cross_entropy_of_uniform_logits_is_ln_10() {
-        let device = crate::backend::Backend::select(None).unwrap().device();
+        let device = crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap();
         let logits = Tensor::<2>::zeros([4, CLASSES], &device);
         let targets = Tensor::<1, Int>::from_data([0, 1, 2, 3], &device);
         let value: f32 = loss(Loss::CrossEntropy, logits, targets).into_scalar();

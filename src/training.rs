@@ -48,6 +48,8 @@ pub struct Summary {
     pub digits_version: &'static str,
     pub burn_version: &'static str,
     pub backend: &'static str,
+    /// The backend with its adapter, for GPUs.
+    pub device: String,
     pub config: String,
     pub parameters: usize,
     pub epochs: usize,
@@ -95,6 +97,8 @@ pub struct TrainReport {
 pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Result<TrainReport> {
     let started = Instant::now();
     let backend = options.backend;
+    // Everything that can fail on the user's input or machine comes before the run folder.
+    let device = backend.device()?;
     let splits = data::load(&config.data, config.training.seed)?;
     let run = RunFolder::create(
         &RunFolder::name_of(config_path),
@@ -103,7 +107,6 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     )?;
     run.write(run::CONFIG_FILE, config.to_toml().as_bytes())?;
 
-    let device = backend.device();
     device.seed(config.training.seed);
     let model = Mlp::new(
         &config.model,
@@ -113,9 +116,10 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     .with_gradient_norms(config.training.gradient_norms);
     let parameters = model.num_params();
     println!(
-        "digits: training {} on {backend} ({parameters} parameters; {} train, {} valid, {} \
-         test images from {}); run folder {}",
+        "digits: training {} on {} ({parameters} parameters; {} train, {} valid, {} test \
+         images from {}); run folder {}",
         config_path.display(),
+        backend.describe(&device),
         splits.train.len(),
         splits.valid.len(),
         splits.test.len(),
@@ -170,6 +174,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         digits_version: env!("CARGO_PKG_VERSION"),
         burn_version: BURN_VERSION,
         backend: backend.name(),
+        device: backend.describe(&device),
         config: config_path.display().to_string(),
         parameters,
         epochs: t.epochs,

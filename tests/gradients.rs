@@ -163,7 +163,10 @@ fn a_run_that_diverges_after_an_epoch_keeps_a_loadable_checkpoint() {
     assert_eq!(kept, epoch - 1);
 
     let config = Config::load(&run.join("config.toml"), &[]).unwrap();
-    let device = digits::backend::Backend::select(None).unwrap().device();
+    let device = digits::backend::Backend::select(None)
+        .unwrap()
+        .device()
+        .unwrap();
     let record = burn::store::ModuleRecord::load(&path).unwrap();
     let model = burn::module::Module::try_load_record(
         Mlp::new(&config.model, config.training.loss, &device),
@@ -196,7 +199,10 @@ fn gradient_clipping_tames_the_same_learning_rate() {
 
 #[test]
 fn initialisers_set_the_weight_scale_and_keep_burns_biases() {
-    let device = digits::backend::Backend::select(None).unwrap().device();
+    let device = digits::backend::Backend::select(None)
+        .unwrap()
+        .device()
+        .unwrap();
     let std_of = |init: &str| {
         let config = Config::parse(
             Path::new("test.toml"),

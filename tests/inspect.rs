@@ -110,7 +110,7 @@ fn summary_lists_batchnorm_statistics_as_buffers() {
 
 #[test]
 fn summary_totals_match_burns_own_count_for_every_norm() {
-    let device = Backend::select(None).unwrap().device();
+    let device = Backend::select(None).unwrap().device().unwrap();
     for norm in ["none", "batch", "layer", "group"] {
         let set = format!("model.norm={norm}");
         let config = Config::load(

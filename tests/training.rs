@@ -17,7 +17,7 @@ const SLICE: [&str; 3] = [
 #[test]
 fn the_seed_network_has_12960_weights_and_42_biases() {
     let config = Config::load(&common::root().join("config/mlp.toml"), &[]).unwrap();
-    let device = Backend::select(None).unwrap().device();
+    let device = Backend::select(None).unwrap().device().unwrap();
     let model = Mlp::new(&config.model, config.training.loss, &device);
 
     let linears = model

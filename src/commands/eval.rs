@@ -34,7 +34,7 @@ pub struct EvalReport {
 /// Evaluates the run's model on its test split (or the one in `data_dir`), writes
 /// `eval.json` and `confusion.png` into the run folder, and returns the report.
 pub fn eval(run_dir: &Path, data_dir: Option<&Path>, backend: Backend) -> Result<EvalReport> {
-    let device = backend.device();
+    let device = backend.device()?;
     let loaded = inference::load_run(run_dir, &device)?;
     let mut data_config = loaded.config.data.clone();
     if let Some(dir) = data_dir {

@@ -13,7 +13,7 @@ pub const CURVES_FILE: &str = "curves.png";
 
 /// Draws both pictures of a finished run; returns their paths.
 pub fn plot(run_dir: &Path, backend: Backend) -> Result<Vec<PathBuf>> {
-    let loaded = inference::load_run(run_dir, &backend.device())?;
+    let loaded = inference::load_run(run_dir, &backend.device()?)?;
     let folder = RunFolder {
         dir: run_dir.to_path_buf(),
     };

@@ -29,7 +29,7 @@ pub struct Classified {
 }
 
 pub fn predict(run_dir: &Path, inputs: &Inputs, backend: Backend) -> Result<Vec<Classified>> {
-    let device = backend.device();
+    let device = backend.device()?;
     let loaded = inference::load_run(run_dir, &device)?;
     let named: Vec<(String, Option<u8>, [u8; PIXELS])> = match inputs {
         Inputs::Images(paths) => paths
