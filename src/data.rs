@@ -55,16 +55,8 @@ pub const NO_DOWNLOAD_ENV: &str = "DIGITS_NO_DOWNLOAD";
 /// Loads the data the config names and splits it.
 pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
     let source = DataSource::locate(config)?;
-    let train = source.read(
-        &source.files.train_images,
-        &source.files.train_labels,
-        config.train_limit,
-    )?;
-    let test = source.read(
-        &source.files.test_images,
-        &source.files.test_labels,
-        config.test_limit,
-    )?;
+    let train = source.read("train", config.train_limit)?;
+    let test = source.read("test", config.test_limit)?;
 
     let total = train.len();
     let valid_len = ((total as f64 * config.validation_fraction).round() as usize).max(1);
@@ -91,11 +83,7 @@ pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
 /// Only the test split (honouring `test_limit`), without reading the training files.
 pub fn load_test(config: &DataConfig) -> Result<(DigitDataset, String)> {
     let source = DataSource::locate(config)?;
-    let test = source.read(
-        &source.files.test_images,
-        &source.files.test_labels,
-        config.test_limit,
-    )?;
+    let test = source.read("test", config.test_limit)?;
     Ok((Arc::new(InMemDataset::new(test)), source.description))
 }
 
@@ -126,25 +114,65 @@ impl DataSource {
         })
     }
 
-    fn read(&self, images: &Path, labels: &Path, limit: Option<usize>) -> Result<Vec<DigitImage>> {
-        read_pair(images, labels, limit).map_err(|error| match error {
-            // A download cut short leaves a partial file that Burn would keep reusing.
-            Error::Data { path, message } if self.cached => Error::Data {
-                message: format!(
-                    "{message}. The file is in Burn's download cache: delete it and run \
-                     again to download it afresh"
-                ),
-                path,
-            },
+    /// The first `limit` items of the "train" or "test" split.
+    fn read(&self, split: &str, limit: Option<usize>) -> Result<Vec<DigitImage>> {
+        let (images, labels) = self.files.split(split);
+        if !self.cached {
+            return read_pair(images, labels, None, limit);
+        }
+        // Burn writes its cache in place, not atomically: a download cut short leaves a
+        // partial file it would reuse forever. Check the official counts and size, and fetch
+        // a bad split again (once).
+        let expected = Some(if split == "train" { 60_000 } else { 10_000 });
+        match read_pair(images, labels, expected, limit) {
+            Err(Error::Data { path, message }) => {
+                let cache = images.parent().and_then(Path::parent).unwrap_or(images);
+                let refetched = std::env::var_os(NO_DOWNLOAD_ENV).is_none()
+                    && [images, labels]
+                        .iter()
+                        .all(|f| std::fs::remove_file(f).is_ok())
+                    && {
+                        eprintln!("{}: {message}; downloading it again", path.display());
+                        download_split(cache, split, "").is_ok()
+                    };
+                if refetched {
+                    return read_pair(images, labels, expected, limit);
+                }
+                Err(Error::Data {
+                    message: format!(
+                        "{message}. The file is in Burn's download cache, which holds a bad \
+                         copy: delete it and run again to download it afresh, or use \
+                         --data-dir"
+                    ),
+                    path,
+                })
+            }
             other => other,
-        })
+        }
     }
 }
 
-/// Reads an image file and its label file, checks they agree, keeps the first `limit` items.
-fn read_pair(images: &Path, labels: &Path, limit: Option<usize>) -> Result<Vec<DigitImage>> {
+/// Reads an image file and its label file, checks they agree (and hold `expected` items, when
+/// known), keeps the first `limit` items.
+fn read_pair(
+    images: &Path,
+    labels: &Path,
+    expected: Option<usize>,
+    limit: Option<usize>,
+) -> Result<Vec<DigitImage>> {
     let images_idx = idx::read_images(images)?;
     let labels_idx = idx::read_labels(labels)?;
+    if let Some(expected) = expected
+        && images_idx.count != expected
+    {
+        return Err(Error::data(
+            images,
+            format!(
+                "holds {} images, not the {expected} it should",
+                images_idx.count
+            ),
+        ));
+    }
     if images_idx.count != labels_idx.len() {
         return Err(Error::data(
             images,
@@ -173,6 +201,14 @@ fn read_pair(images: &Path, labels: &Path, limit: Option<usize>) -> Result<Vec<D
 }
 
 impl IdxFiles {
+    /// The image and label files of the "train" or "test" split.
+    fn split(&self, split: &str) -> (&Path, &Path) {
+        match split {
+            "train" => (&self.train_images, &self.train_labels),
+            _ => (&self.test_images, &self.test_labels),
+        }
+    }
+
     /// Finds the four files in `dir`, each raw or `.gz`, named `train-images-idx3-ubyte` or
     /// `train-images.idx3-ubyte` (both spellings are in circulation).
     pub fn in_dir(dir: &Path) -> Result<IdxFiles> {

@@ -69,10 +69,15 @@ pub enum IdxError {
 /// Parses an image file's bytes (raw or gzip).
 pub fn parse_images(bytes: &[u8]) -> Result<IdxImages, IdxError> {
     let mut reader = open(bytes);
-    let header = read_header::<16>(&mut reader)?;
-    check_magic(&header, IMAGE_MAGIC, "an IDX image file, 0x803")?;
-    let count = be_u32(&header[4..8]) as usize;
-    let (rows, cols) = (be_u32(&header[8..12]), be_u32(&header[12..16]));
+    // The magic number first, so a label file given as images is named as such.
+    check_magic(
+        &read_header::<4>(&mut reader, 16)?,
+        IMAGE_MAGIC,
+        "an IDX image file, 0x803",
+    )?;
+    let dims = read_header::<12>(&mut reader, 16)?;
+    let count = be_u32(&dims[0..4]) as usize;
+    let (rows, cols) = (be_u32(&dims[4..8]), be_u32(&dims[8..12]));
     if rows as usize != SIDE || cols as usize != SIDE {
         return Err(IdxError::WrongDimensions { rows, cols });
     }
@@ -83,9 +88,12 @@ pub fn parse_images(bytes: &[u8]) -> Result<IdxImages, IdxError> {
 /// Parses a label file's bytes (raw or gzip); every label must be a digit 0-9.
 pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
     let mut reader = open(bytes);
-    let header = read_header::<8>(&mut reader)?;
-    check_magic(&header, LABEL_MAGIC, "an IDX label file, 0x801")?;
-    let count = be_u32(&header[4..8]) as usize;
+    check_magic(
+        &read_header::<4>(&mut reader, 8)?,
+        LABEL_MAGIC,
+        "an IDX label file, 0x801",
+    )?;
+    let count = be_u32(&read_header::<4>(&mut reader, 8)?) as usize;
     let labels = read_body(reader, count, 1)?;
     if let Some(index) = labels.iter().position(|&l| l as usize >= CLASSES) {
         return Err(IdxError::BadLabel {
@@ -135,12 +143,16 @@ fn open(bytes: &[u8]) -> Box<dyn Read + '_> {
     }
 }
 
-fn read_header<const N: usize>(reader: &mut dyn Read) -> Result<[u8; N], IdxError> {
+/// The next `N` bytes of a header `header_len` bytes long.
+fn read_header<const N: usize>(
+    reader: &mut dyn Read,
+    header_len: usize,
+) -> Result<[u8; N], IdxError> {
     let mut header = [0u8; N];
     let mut filled = 0;
     while filled < N {
         match reader.read(&mut header[filled..]) {
-            Ok(0) => return Err(IdxError::ShortHeader(N)),
+            Ok(0) => return Err(IdxError::ShortHeader(header_len)),
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(IdxError::Gzip(e.to_string())),

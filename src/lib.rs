@@ -4,17 +4,21 @@
 //! [`training`] (Burn's Learner, rendered by [`renderer`]) → [`run`].
 
 pub mod backend;
+pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod data;
 pub mod error;
 pub mod idx;
 pub mod inference;
+pub mod interrupt;
+pub mod loader;
 pub mod metrics;
 pub mod model;
 pub mod plots;
 pub mod preprocess;
 pub mod renderer;
+pub mod resume;
 pub mod run;
 pub mod training;
 

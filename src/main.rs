@@ -9,7 +9,8 @@ use digits::backend::Backend;
 use digits::commands::{self, compare, predict, summary::ModelSummary};
 use digits::config::Config;
 use digits::model::Mlp;
-use digits::run::RunFolder;
+use digits::resume;
+use digits::run::{self, RunFolder};
 use digits::{Error, Result, training};
 
 #[derive(Parser)]
@@ -185,8 +186,13 @@ impl BackendArg {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// The TOML config, e.g. config/mlp.toml.
-    config: PathBuf,
+    /// The TOML config, e.g. config/mlp.toml (not with --resume).
+    #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Continue a run from its last complete epoch, with the run's own config (--set may
+    /// change e.g. training.epochs, not the network or the data).
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
     /// Override any config key, e.g. --set training.epochs=2 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -194,7 +200,7 @@ struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Run folder (= output.dir); default artifacts/<config name>/run-N.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     out: Option<PathBuf>,
     /// Write into --out even if it already holds files.
     #[arg(long)]
@@ -245,23 +251,53 @@ fn main() -> ExitCode {
 
 fn train(args: TrainArgs) -> Result<ExitCode> {
     let backend = args.backend.select()?;
-    let config = load_config(&args.config, &args.set, args.data_dir, args.out)?;
+    let (config, config_path, resume) = match (&args.resume, &args.config) {
+        (Some(run_dir), _) => {
+            let mut overrides = args.set.clone();
+            if let Some(dir) = &args.data_dir {
+                overrides.push(path_assignment("data.dir", &absolute(dir)?));
+            }
+            let (config, point) = resume::prepare(run_dir, &overrides)?;
+            (config, run_dir.join(run::CONFIG_FILE), Some(point))
+        }
+        (None, Some(path)) => {
+            let config = load_config(path, &args.set, args.data_dir.clone(), args.out.clone())?;
+            (config, path.clone(), None)
+        }
+        (None, None) => unreachable!("clap requires a config or --resume"),
+    };
     let options = training::TrainOptions {
         backend,
         force: args.force,
         dashboard: std::io::stdout().is_terminal(),
+        resume,
     };
-    let report = training::train(&config, &args.config, &options)?;
+    let report = training::train(&config, &config_path, &options)?;
     println!("run folder: {}", report.run.dir.display());
     if report.summary.interrupted {
         eprintln!(
-            "training was stopped after {} of {} epochs; the model and summary above are \
-             from that point",
-            report.summary.epochs_completed, report.summary.epochs
+            "training was stopped after {} of {} epochs. Resume it from its last complete \
+             epoch with:\n  digits train --resume {}",
+            report.summary.epochs_completed,
+            report.summary.epochs,
+            report.run.dir.display()
         );
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `key="path"` as a `--set` assignment, quoted as TOML needs.
+fn path_assignment(key: &str, path: &Path) -> String {
+    let value = toml::Value::String(path.display().to_string());
+    format!("{key}={value}")
+}
+
+/// An absolute form of `dir`, so a resolved config works from any working directory.
+fn absolute(dir: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .map_err(|e| Error::io("cannot resolve", dir, e))
 }
 
 fn summary(config_path: &Path, overrides: &[String]) -> Result<ExitCode> {
@@ -369,10 +405,7 @@ fn load_config(
     }
     // An absolute data folder keeps the resolved config usable from any working directory.
     if let Some(dir) = &config.data.dir {
-        let absolute = std::fs::canonicalize(dir)
-            .or_else(|_| std::path::absolute(dir))
-            .map_err(|e| Error::io("cannot resolve", dir, e))?;
-        config.data.dir = Some(absolute);
+        config.data.dir = Some(absolute(dir)?);
     }
     Ok(config)
 }

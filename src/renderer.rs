@@ -81,11 +81,6 @@ impl EpochHistory {
     pub fn divergence(&self) -> Option<Divergence> {
         *self.divergence.lock().expect("history lock")
     }
-
-    /// The last record of `split`, if any epoch finished it.
-    pub fn last(&self, split: &str) -> Option<SplitRecord> {
-        self.records().into_iter().rev().find(|r| r.split == split)
-    }
 }
 
 /// A split in progress.
@@ -99,9 +94,13 @@ struct OpenSplit {
 }
 
 /// Burn's dashboard on a terminal, one line per split per epoch elsewhere; records both ways.
+/// Called with every record so far each time a split ends (to keep `metrics.csv` current).
+pub type RecordSink = Box<dyn Fn(&[SplitRecord]) + Send + Sync>;
+
 pub struct RunRenderer {
     tui: Option<Box<dyn MetricsRenderer>>,
     interrupter: Interrupter,
+    on_record: Option<RecordSink>,
     history: EpochHistory,
     metric_names: HashMap<MetricId, String>,
     total_epochs: usize,
@@ -119,12 +118,19 @@ impl RunRenderer {
         RunRenderer {
             tui,
             interrupter,
+            on_record: None,
             history,
             metric_names: HashMap::new(),
             total_epochs: 0,
             epoch: 1,
             open: None,
         }
+    }
+
+    /// Calls `sink` with all records each time a split ends.
+    pub fn with_record_sink(mut self, sink: RecordSink) -> Self {
+        self.on_record = Some(sink);
+        self
     }
 
     /// The divergence guard: the first non-finite training loss stops training at once.
@@ -315,6 +321,9 @@ impl TrainingProgressLogger for RunRenderer {
                 println!("{}", format_line(&record, self.total_epochs));
             }
             self.history.push(record);
+            if let Some(sink) = &self.on_record {
+                sink(&self.history.records());
+            }
         }
         if let Some(tui) = &mut self.tui {
             tui.end_split();

@@ -2,27 +2,32 @@
 //! evaluation → run folder.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, SgdConfig};
 use burn::prelude::*;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
-use burn::train::{Interrupter, Learner, SupervisedTraining};
+use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingError};
 use serde::Serialize;
 
 use crate::backend::Backend;
+use crate::checkpoint::{self, AtomicFileCheckpointer};
 use crate::config::{Config, Optimizer, TrainingConfig};
-use crate::data::{self, DigitBatcher};
+use crate::data;
 use crate::error::{Error, Result};
+use crate::loader::EpochLoader;
 use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
 use crate::model::Mlp;
-use crate::renderer::{Divergence, EpochHistory, RunRenderer, SplitRecord, format_test_line};
+use crate::renderer::{
+    Divergence, EpochHistory, RecordSink, RunRenderer, SplitRecord, format_test_line,
+};
+use crate::resume::ResumePoint;
 use crate::run::{self, RunFolder};
-use crate::{commands, inference};
+use crate::{commands, inference, interrupt};
 
 /// The Burn release digits is built and tested against (pinned exactly in Cargo.toml).
 pub const BURN_VERSION: &str = "0.22.1";
@@ -85,9 +90,11 @@ pub struct TrainOptions {
     /// Show Burn's terminal dashboard (the CLI does when stdout is a terminal); plain
     /// per-epoch lines otherwise.
     pub dashboard: bool,
+    /// Continue a run from its last complete checkpoint instead of starting one.
+    pub resume: Option<ResumePoint>,
 }
 
-/// What a finished `train` returns.
+/// What a finished (or cleanly stopped) `train` returns.
 pub struct TrainReport {
     pub run: RunFolder,
     pub summary: Summary,
@@ -100,12 +107,18 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     // Everything that can fail on the user's input or machine comes before the run folder.
     let device = backend.device()?;
     let splits = data::load(&config.data, config.training.seed)?;
-    let run = RunFolder::create(
-        &RunFolder::name_of(config_path),
-        config.output.dir.as_deref(),
-        options.force,
-    )?;
-    run.write(run::CONFIG_FILE, config.to_toml().as_bytes())?;
+    let (run, first_epoch, prior) = match &options.resume {
+        Some(point) => (point.run.clone(), point.epoch + 1, point.records.clone()),
+        None => {
+            let name = RunFolder::name_of(config_path);
+            let run = RunFolder::create(&name, config.output.dir.as_deref(), options.force)?;
+            (run, 1, Vec::new())
+        }
+    };
+    // The resolved config names its own folder, so `--resume`, `eval` and `plot` find it all.
+    let mut resolved = config.clone();
+    resolved.output.dir = Some(run.dir.clone());
+    run.write(run::CONFIG_FILE, resolved.to_toml().as_bytes())?;
 
     device.seed(config.training.seed);
     let model = Mlp::new(
@@ -115,9 +128,13 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     )
     .with_gradient_norms(config.training.gradient_norms);
     let parameters = model.num_params();
+    let starting = match first_epoch {
+        1 => String::new(),
+        e => format!(", resuming at epoch {e}"),
+    };
     println!(
         "digits: training {} on {} ({parameters} parameters; {} train, {} valid, {} test \
-         images from {}); run folder {}",
+         images from {}); run folder {}{starting}",
         config_path.display(),
         backend.describe(&device),
         splits.train.len(),
@@ -128,20 +145,24 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     );
 
     let t = &config.training;
-    let train_loader = DataLoaderBuilder::new(DigitBatcher)
-        .batch_size(t.batch_size)
-        .shuffle(t.seed)
-        .num_workers(t.num_workers)
-        .set_device(device.clone())
-        .build(splits.train.clone());
-    let valid_loader = DataLoaderBuilder::new(DigitBatcher)
-        .batch_size(t.batch_size)
-        .num_workers(t.num_workers)
-        .set_device(device.clone())
-        .build(splits.valid.clone());
+    let loader = |dataset, shuffle| {
+        Arc::new(EpochLoader::new(
+            dataset,
+            t.batch_size,
+            shuffle,
+            t.num_workers > 0,
+            first_epoch,
+            device.clone(),
+        ))
+    };
+    let train_loader = loader(splits.train.clone(), Some(t.seed));
+    let valid_loader = loader(splits.valid.clone(), None);
 
     let history = EpochHistory::default();
     let interrupter = Interrupter::new();
+    let renderer = RunRenderer::new(interrupter.clone(), history.clone(), options.dashboard)
+        .with_record_sink(metrics_writer(&run, prior.clone()));
+    let checkpoints = run.dir.join(checkpoint::FOLDER);
     let mut training = SupervisedTraining::new(&run.dir, train_loader, valid_loader)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
         .metric_train_numeric(LearningRateMetric::new());
@@ -152,22 +173,29 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         }
         training = training.metric_train_numeric(GradRatioMetric::new());
     }
-    let training = training
-        .with_default_checkpointers()
+    let mut training = training
+        .with_custom_checkpointers(
+            AtomicFileCheckpointer::new(&checkpoints, "model"),
+            AtomicFileCheckpointer::new(&checkpoints, "optim"),
+            AtomicFileCheckpointer::new(&checkpoints, "scheduler"),
+        )
         .num_epochs(t.epochs)
         .with_interrupter(interrupter.clone())
-        .renderer(Box::new(RunRenderer::new(
-            interrupter,
-            history.clone(),
-            options.dashboard,
-        )));
-    let result = training.launch(Learner::new(model, optimizer(t), t.learning_rate));
+        .renderer(Box::new(renderer));
+    if let Some(point) = &options.resume {
+        training = training.checkpoint(point.epoch);
+    }
+    let result = {
+        let _ctrl_c = interrupt::watch(&interrupter);
+        training.launch(Learner::new(model, optimizer(t), t.learning_rate))
+    };
     // Dropping the renderer closes the dashboard, giving the terminal back before we print.
     drop(result.renderer);
     if let Some(error) = result.error {
-        return Err(Error::Internal(format!("training failed: {error}")));
+        return Err(training_error(&error, &run));
     }
-    let records = history.records();
+    let mut records = prior;
+    records.extend(history.records());
     run.write(run::METRICS_FILE, run::metrics_csv(&records).as_bytes())?;
     let divergence = history.divergence();
     let mut summary = Summary {
@@ -192,16 +220,22 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
             valid: splits.valid.len(),
             test: splits.test.len(),
         },
-        train: history.last("train").and_then(|r| scores(&r)),
-        valid: history.last("valid").and_then(|r| scores(&r)),
+        train: last_scores(&records, "train"),
+        valid: last_scores(&records, "valid"),
         test: None,
         train_samples_per_second: train_speed(&records),
         wall_seconds: started.elapsed().as_secs_f64(),
     };
     if let Some(divergence) = divergence {
-        // The weights are NaN now: keep Burn's checkpoints, write no model.bpk.
+        // The weights are NaN now: keep the checkpoints, write no model.bpk.
         run.write_json(run::SUMMARY_FILE, &summary)?;
         return Err(Error::Diverged(divergence_message(&divergence, t, &run)));
+    }
+    if summary.interrupted {
+        // Mid-epoch weights are neither tested nor saved: the last checkpoint is the state to
+        // resume from.
+        run.write_json(run::SUMMARY_FILE, &summary)?;
+        return Ok(TrainReport { run, summary });
     }
 
     let model = result.model;
@@ -224,6 +258,33 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     summary.wall_seconds = started.elapsed().as_secs_f64();
     run.write_json(run::SUMMARY_FILE, &summary)?;
     Ok(TrainReport { run, summary })
+}
+
+/// Keeps `metrics.csv` current after every split, so a run killed at any moment still has
+/// its history up to then (`--resume` continues it).
+fn metrics_writer(run: &RunFolder, prior: Vec<SplitRecord>) -> RecordSink {
+    let path = run.path(run::METRICS_FILE);
+    Box::new(move |records| {
+        let mut all = prior.clone();
+        all.extend_from_slice(records);
+        // Best effort mid-run: the final write after training reports any error.
+        let _ = run::write_atomic(&path, run::metrics_csv(&all).as_bytes());
+    })
+}
+
+/// Burn stops training on a failed checkpoint write (full disk, read-only folder) or data
+/// read: the user's environment, not a bug.
+fn training_error(error: &TrainingError, run: &RunFolder) -> Error {
+    match error {
+        TrainingError::Checkpoint(e) => Error::Environment(format!(
+            "training stopped: a checkpoint could not be written in {} ({e}). Is the disk full \
+             or the folder read-only? Checkpoints written before are intact; free space and \
+             resume with `digits train --resume {}`",
+            run.dir.join(checkpoint::FOLDER).display(),
+            run.dir.display()
+        )),
+        other => Error::Internal(format!("training failed: {other}")),
+    }
 }
 
 /// The optimizer the config names. Momentum uses no dampening, as in PyTorch's SGD.
@@ -292,7 +353,9 @@ pub fn last_checkpoint_before(dir: &Path, epoch: usize) -> Option<(usize, std::p
         .max_by_key(|(n, _)| *n)
 }
 
-fn scores(record: &SplitRecord) -> Option<Scores> {
+/// The last epoch's loss and accuracy of `split`.
+fn last_scores(records: &[SplitRecord], split: &str) -> Option<Scores> {
+    let record = records.iter().rev().find(|r| r.split == split)?;
     Some(Scores {
         loss: *record.metrics.get("loss")?,
         accuracy: *record.metrics.get("accuracy")?,

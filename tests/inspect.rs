@@ -39,7 +39,7 @@ fn train_into(dir: &Path, extra: &[&str]) {
         "--set",
         "data.test_limit=1000",
         "--set",
-        "training.epochs=5",
+        "training.epochs=20",
     ];
     for e in extra {
         args.extend(["--set", e]);

@@ -50,6 +50,7 @@ pub fn compare(
             backend,
             force: false,
             dashboard: false,
+            resume: None,
         };
         println!("\n== {} ==", candidate.name);
         let started = std::time::Instant::now();

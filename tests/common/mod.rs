@@ -51,6 +51,7 @@ pub fn train(config: &Config, config_path: &Path) -> TrainReport {
         backend: Backend::select(None).unwrap(),
         force: false,
         dashboard: false,
+        resume: None,
     };
     training::train(config, config_path, &options).unwrap()
 }

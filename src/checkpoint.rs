@@ -1,0 +1,96 @@
+//! Burn's checkpoints, written atomically, and found again for `--resume`.
+//!
+//! Burn's `FileCheckpointer` writes straight to `model-E.bpk`: a crash mid-write leaves a
+//! truncated file under the real name. This one writes to a temporary name and renames, so a
+//! checkpoint file either is complete or does not exist.
+
+use std::path::{Path, PathBuf};
+
+use burn::lr_scheduler::LrSchedulerRecord;
+use burn::optim::OptimizerRecord;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
+
+use crate::run::write_atomic;
+
+/// The folder Burn's learner keeps its checkpoints in, inside a run folder.
+pub const FOLDER: &str = "checkpoint";
+/// The three records of one epoch's checkpoint, by file-name prefix.
+pub const PARTS: [&str; 3] = ["model", "optim", "scheduler"];
+
+/// Saves records as `<dir>/<name>-<epoch>.bpk`, atomically.
+pub struct AtomicFileCheckpointer {
+    dir: PathBuf,
+    name: &'static str,
+}
+
+impl AtomicFileCheckpointer {
+    pub fn new(dir: &Path, name: &'static str) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            name,
+        }
+    }
+}
+
+pub fn path(dir: &Path, name: &str, epoch: usize) -> PathBuf {
+    dir.join(format!("{name}-{epoch}.bpk"))
+}
+
+impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
+    fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
+        std::fs::create_dir_all(&self.dir).map_err(CheckpointerError::IOError)?;
+        let bytes = record
+            .checkpoint_into_bytes()
+            .map_err(CheckpointerError::Record)?;
+        write_atomic(&path(&self.dir, self.name, epoch), &bytes)
+            .map_err(|e| CheckpointerError::Unknown(e.to_string()))
+    }
+
+    fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
+        match std::fs::remove_file(path(&self.dir, self.name, epoch)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(CheckpointerError::IOError(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
+        let bytes =
+            std::fs::read(path(&self.dir, self.name, epoch)).map_err(CheckpointerError::IOError)?;
+        R::checkpoint_from_bytes(Bytes::from_bytes_vec(bytes)).map_err(CheckpointerError::Record)
+    }
+}
+
+/// Epochs that have all three checkpoint files, newest first.
+pub fn complete_epochs(dir: &Path) -> Vec<usize> {
+    let mut epochs: Vec<usize> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
+        })
+        .filter(|&epoch| PARTS.iter().all(|part| path(dir, part, epoch).is_file()))
+        .collect();
+    epochs.sort_unstable_by(|a, b| b.cmp(a));
+    epochs
+}
+
+/// Whether all three records of `epoch` read back (Burn's loading panics on a bad one).
+pub fn readable(dir: &Path, epoch: usize) -> Result<(), String> {
+    fn check<R: Checkpoint>(dir: &Path, name: &str, epoch: usize) -> Result<(), String> {
+        let file = path(dir, name, epoch);
+        R::load(file.clone())
+            .map(drop)
+            .map_err(|e| format!("{}: {e}", file.display()))
+    }
+    check::<ModuleRecord>(dir, "model", epoch)?;
+    check::<OptimizerRecord>(dir, "optim", epoch)?;
+    check::<LrSchedulerRecord>(dir, "scheduler", epoch)
+}

@@ -1,0 +1,264 @@
+//! A data loader whose batch order is a function of (seed, epoch) only.
+//!
+//! Burn's loader seeds its shuffle once and advances it every epoch, so a run resumed at epoch
+//! 5 would see epoch 1's order again; with workers it yields batches in arrival order. This one
+//! derives each epoch's permutation from the seed and the epoch number, and builds batches in
+//! that order — on the training thread, or on one background thread that keeps the order.
+//! Written by hand for that reason; it is Burn's `DataLoader` trait, so the Learner uses it as
+//! it would Burn's own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::data::dataset::{Dataset, DatasetError};
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::data::{DigitBatch, DigitBatcher, DigitDataset};
+
+/// Batches of a dataset, shuffled per epoch (training) or in order (validation).
+#[derive(Clone)]
+pub struct EpochLoader {
+    dataset: DigitDataset,
+    batch_size: usize,
+    /// Shuffle seed; None keeps the dataset's order.
+    shuffle: Option<u64>,
+    /// Build batches ahead on a background thread.
+    prefetch: bool,
+    /// The epoch the next `iter()` serves (Burn calls it once per epoch), 1-based.
+    next_epoch: Arc<AtomicUsize>,
+    device: Device,
+}
+
+impl EpochLoader {
+    /// A loader whose first `iter()` is epoch `first_epoch` (1 for a fresh run, E+1 when
+    /// resuming after epoch E).
+    pub fn new(
+        dataset: DigitDataset,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        prefetch: bool,
+        first_epoch: usize,
+        device: Device,
+    ) -> Self {
+        Self {
+            dataset,
+            batch_size,
+            shuffle,
+            prefetch,
+            next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
+            device,
+        }
+    }
+
+    /// The order of the dataset's items in `epoch`.
+    pub fn order(&self, epoch: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
+        if let Some(seed) = self.shuffle {
+            order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(seed, epoch)));
+        }
+        order
+    }
+}
+
+/// A seed for `epoch` of a run seeded with `seed` (SplitMix64's mixing of the pair).
+pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl DataLoader<DigitBatch> for EpochLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<DigitBatch> + 'a> {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(seed) = self.shuffle {
+            // The device's random state (dropout masks) also restarts from (seed, epoch), so a
+            // resumed run draws what the uninterrupted one drew.
+            self.device.seed(epoch_seed(seed, epoch).rotate_left(1));
+        }
+        let batches: Vec<Vec<usize>> = self
+            .order(epoch)
+            .chunks(self.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect();
+        let total = self.dataset.len();
+        let source: Box<dyn Iterator<Item = Result<(DigitBatch, usize), DatasetError>> + 'a> =
+            if self.prefetch {
+                Box::new(prefetched(
+                    self.dataset.clone(),
+                    batches,
+                    self.device.clone(),
+                ))
+            } else {
+                let (dataset, device) = (self.dataset.clone(), self.device.clone());
+                Box::new(
+                    batches
+                        .into_iter()
+                        .map(move |ids| build(&dataset, &ids, &device)),
+                )
+            };
+        Box::new(EpochIter {
+            source,
+            processed: 0,
+            total,
+        })
+    }
+
+    fn num_items(&self) -> usize {
+        self.dataset.len()
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<DigitBatch>> {
+        let mut moved = self.clone();
+        moved.device = device.clone();
+        Arc::new(moved)
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<DigitBatch>> {
+        let mut part = self.clone();
+        part.dataset = Arc::new(burn::data::dataset::transform::PartialDataset::new(
+            self.dataset.clone(),
+            start,
+            end.min(self.dataset.len()),
+        ));
+        part.next_epoch = Arc::new(AtomicUsize::new(self.next_epoch.load(Ordering::SeqCst)));
+        Arc::new(part)
+    }
+}
+
+/// One batch from the items `ids`, and how many items it holds.
+fn build(
+    dataset: &DigitDataset,
+    ids: &[usize],
+    device: &Device,
+) -> Result<(DigitBatch, usize), DatasetError> {
+    let items = ids
+        .iter()
+        .map(|&i| dataset.get(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((DigitBatcher.batch(items, device), ids.len()))
+}
+
+/// Builds the batches on one background thread, two ahead, in order.
+fn prefetched(
+    dataset: DigitDataset,
+    batches: Vec<Vec<usize>>,
+    device: Device,
+) -> impl Iterator<Item = Result<(DigitBatch, usize), DatasetError>> {
+    let (sender, receiver) = mpsc::sync_channel(2);
+    std::thread::spawn(move || {
+        for ids in batches {
+            // A closed channel means the epoch was cut short: stop building.
+            if sender.send(build(&dataset, &ids, &device)).is_err() {
+                return;
+            }
+        }
+    });
+    receiver.into_iter()
+}
+
+struct EpochIter<'a> {
+    source: Box<dyn Iterator<Item = Result<(DigitBatch, usize), DatasetError>> + 'a>,
+    processed: usize,
+    total: usize,
+}
+
+impl Iterator for EpochIter<'_> {
+    type Item = Result<DigitBatch, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (batch, items) = match self.source.next()? {
+            Ok(built) => built,
+            Err(error) => return Some(Err(error)),
+        };
+        self.processed += items;
+        Some(Ok(batch))
+    }
+}
+
+impl DataLoaderIterator<DigitBatch> for EpochIter<'_> {
+    fn progress(&self) -> Progress {
+        Progress::new(self.processed, self.total, Some("items".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::DigitImage;
+    use burn::data::dataset::InMemDataset;
+
+    fn loader(shuffle: Option<u64>, first_epoch: usize) -> EpochLoader {
+        let items = (0..10)
+            .map(|i| DigitImage {
+                pixels: [i as u8; crate::idx::PIXELS],
+                label: i as u8,
+            })
+            .collect();
+        let device = crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap();
+        EpochLoader::new(
+            Arc::new(InMemDataset::new(items)),
+            4,
+            shuffle,
+            false,
+            first_epoch,
+            device,
+        )
+    }
+
+    fn labels(loader: &EpochLoader) -> Vec<i64> {
+        loader
+            .iter()
+            .flat_map(|batch| {
+                batch
+                    .unwrap()
+                    .targets
+                    .into_data()
+                    .try_into_vec_as::<i64>()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_epochs_order_depends_on_seed_and_epoch_only() {
+        let fresh = loader(Some(7), 1);
+        let epoch1 = labels(&fresh);
+        let epoch2 = labels(&fresh);
+        assert_ne!(epoch1, epoch2, "a new order every epoch");
+        let resumed = loader(Some(7), 2);
+        assert_eq!(
+            labels(&resumed),
+            epoch2,
+            "epoch 2 is epoch 2, resumed or not"
+        );
+        let mut sorted = epoch1.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..10).collect::<Vec<_>>(), "a permutation");
+    }
+
+    #[test]
+    fn without_shuffle_the_order_is_the_datasets() {
+        assert_eq!(labels(&loader(None, 1)), (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn progress_counts_items_and_the_last_batch_is_short() {
+        let loader = loader(None, 1);
+        let mut iter = loader.iter();
+        let sizes: Vec<usize> = std::iter::from_fn(|| iter.next())
+            .map(|b| b.unwrap().targets.dims()[0])
+            .collect();
+        assert_eq!(sizes, [4, 4, 2]);
+        assert_eq!(iter.progress().items_processed, 10);
+    }
+}

@@ -1,0 +1,117 @@
+//! `digits train --resume RUN_DIR`: where to pick a run up again, checked before Burn loads
+//! anything (its checkpoint loading panics on a missing or corrupt file).
+
+use std::path::Path;
+
+use crate::checkpoint;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::renderer::SplitRecord;
+use crate::run::{self, RunFolder};
+
+/// A run folder and the last epoch it can continue from.
+#[derive(Debug, Clone)]
+pub struct ResumePoint {
+    pub run: RunFolder,
+    /// The last complete epoch with a readable checkpoint; training continues at epoch + 1.
+    pub epoch: usize,
+    /// The run's per-epoch records up to `epoch`, continued by the resumed training.
+    pub records: Vec<SplitRecord>,
+}
+
+/// Reads the run's resolved config (with `overrides` on top), refuses changes that would make
+/// the resume meaningless, and finds the newest readable checkpoint.
+pub fn prepare(run_dir: &Path, overrides: &[String]) -> Result<(Config, ResumePoint)> {
+    if !run_dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--resume {}: no such run folder (give a folder written by `digits train`, e.g. \
+             artifacts/mlp/run-1)",
+            run_dir.display()
+        )));
+    }
+    let config_path = run_dir.join(run::CONFIG_FILE);
+    let saved = Config::load(&config_path, &[])?;
+    let config = Config::load(&config_path, overrides)?;
+    refuse_changes(&saved, &config, run_dir)?;
+
+    let dir = run_dir.join(checkpoint::FOLDER);
+    let mut epoch = None;
+    for candidate in checkpoint::complete_epochs(&dir) {
+        match checkpoint::readable(&dir, candidate) {
+            Ok(()) => {
+                epoch = Some(candidate);
+                break;
+            }
+            Err(why) => eprintln!(
+                "the checkpoint of epoch {candidate} cannot be read ({why}); trying the one \
+                 before it"
+            ),
+        }
+    }
+    let epoch = epoch.ok_or_else(|| {
+        Error::Usage(format!(
+            "--resume {}: no complete checkpoint in {}: the run stopped before its first \
+             epoch ended, so there is nothing to resume. Start it again with `digits train`",
+            run_dir.display(),
+            dir.display()
+        ))
+    })?;
+    if epoch >= config.training.epochs {
+        return Err(Error::Usage(format!(
+            "--resume {}: all {} epochs are done. To train longer, raise the count: \
+             --resume {} --set training.epochs={}",
+            run_dir.display(),
+            config.training.epochs,
+            run_dir.display(),
+            config.training.epochs * 2
+        )));
+    }
+    let metrics = run_dir.join(run::METRICS_FILE);
+    let records = if metrics.is_file() {
+        run::read_metrics_csv(&metrics)?
+            .into_iter()
+            .filter(|r| r.epoch <= epoch)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let run = RunFolder {
+        dir: run_dir.to_path_buf(),
+    };
+    Ok((
+        config,
+        ResumePoint {
+            run,
+            epoch,
+            records,
+        },
+    ))
+}
+
+/// The network, the data and the loss make the checkpoint what it is: changing them would
+/// start a different experiment from weights made for another. Epochs, learning rate and
+/// the like may change.
+fn refuse_changes(saved: &Config, wanted: &Config, run_dir: &Path) -> Result<()> {
+    // The data folder may move (another machine); what is read from it may not.
+    let without_dir = |c: &Config| crate::config::DataConfig {
+        dir: None,
+        ..c.data.clone()
+    };
+    let changed = if saved.model != wanted.model {
+        Some("[model]")
+    } else if without_dir(saved) != without_dir(wanted) {
+        Some("[data]")
+    } else if saved.training.loss != wanted.training.loss {
+        Some("training.loss")
+    } else {
+        None
+    };
+    match changed {
+        Some(what) => Err(Error::Usage(format!(
+            "--resume {}: {what} cannot change when resuming: the checkpoints were trained \
+             with the run's own {what}. Train a new run instead (`digits train CONFIG`)",
+            run_dir.display()
+        ))),
+        None => Ok(()),
+    }
+}

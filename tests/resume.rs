@@ -1,0 +1,263 @@
+//! Never lose a run: kill -9, Ctrl-C and resume; determinism; checkpoints that fail to load.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{assert_user_error, digits, mnist_dir, root, stderr};
+
+/// `train config/mlp.toml` on the test data into `out`, 12 epochs, as arguments.
+fn train_args(out: &Path) -> Vec<String> {
+    let config = root().join("config/mlp.toml");
+    [
+        "train",
+        config.to_str().unwrap(),
+        "--data-dir",
+        mnist_dir().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "training.epochs=12",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn spawn(args: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_digits"))
+        .args(args)
+        .env("DIGITS_NO_DOWNLOAD", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the run has its first complete checkpoint (model, optimizer and scheduler,
+/// written on three threads) while the child is still training; polls every millisecond.
+fn wait_for_first_checkpoint(run: &Path, child: &mut Child) {
+    let started = Instant::now();
+    while digits::checkpoint::complete_epochs(&run.join("checkpoint")).is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "training ended before its first checkpoint"
+        );
+        assert!(started.elapsed() < Duration::from_secs(120), "timed out");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// metrics.csv without its two timing columns (named as such in its header).
+fn metrics_without_timing(run: &Path) -> String {
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        &header[header.len() - 2..],
+        ["wall_seconds", "samples_per_second"]
+    );
+    csv.lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            cells[..cells.len() - 2].join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn summary(run: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The same training, never interrupted: what every resumed run must end up equal to.
+fn uninterrupted() -> &'static Path {
+    static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, run) = RUN.get_or_init(|| {
+        let work = tempfile::tempdir().unwrap();
+        let run = work.path().join("run");
+        let output = Command::new(env!("CARGO_BIN_EXE_digits"))
+            .args(train_args(&run))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        (work, run)
+    });
+    run
+}
+
+fn resume(run: &Path) -> Output {
+    digits(
+        Path::new("."),
+        &["train", "--resume", run.to_str().unwrap()],
+    )
+}
+
+fn assert_same_end(resumed: &Path) {
+    let reference = uninterrupted();
+    assert_eq!(
+        metrics_without_timing(resumed),
+        metrics_without_timing(reference)
+    );
+    let (a, b) = (summary(resumed), summary(reference));
+    assert_eq!(a["test"], b["test"]);
+    assert_eq!(a["epochs_completed"], 12);
+    assert_eq!(a["interrupted"], false);
+}
+
+#[test]
+fn a_run_killed_after_its_first_checkpoint_resumes_to_the_same_end() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    let mut child = spawn(&train_args(&run));
+    wait_for_first_checkpoint(&run, &mut child);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert!(!run.join("summary.json").exists(), "killed before the end");
+
+    let output = resume(&run);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(common::stdout(&output).contains("resuming at epoch"));
+    assert_same_end(&run);
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_with_exit_130_and_the_run_resumes() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    let mut child = spawn(&train_args(&run));
+    wait_for_first_checkpoint(&run, &mut child);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--resume"), "{}", stderr(&output));
+    let partial = summary(&run);
+    assert_eq!(partial["interrupted"], true);
+    assert!(partial["test"].is_null());
+    assert!(run.join("metrics.csv").is_file());
+
+    let output = resume(&run);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_same_end(&run);
+}
+
+#[test]
+fn two_identical_runs_write_identical_metrics_apart_from_timing() {
+    let work = tempfile::tempdir().unwrap();
+    let runs: Vec<PathBuf> = ["a", "b"].iter().map(|n| work.path().join(n)).collect();
+    for run in &runs {
+        let mut args = train_args(run);
+        args.extend(["--set".into(), "data.train_limit=2000".into()]);
+        let output = Command::new(env!("CARGO_BIN_EXE_digits"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    assert_eq!(
+        metrics_without_timing(&runs[0]),
+        metrics_without_timing(&runs[1])
+    );
+    assert_eq!(summary(&runs[0])["test"], summary(&runs[1])["test"]);
+}
+
+/// A finished 3-epoch run on a slice (checkpoints of epochs 2 and 3 are kept).
+fn short_run(work: &Path) -> PathBuf {
+    let run = work.join("run");
+    let mut args = train_args(&run);
+    args.extend(
+        [
+            "--set",
+            "training.epochs=3",
+            "--set",
+            "data.train_limit=500",
+        ]
+        .map(String::from),
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_digits"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    run
+}
+
+#[test]
+fn a_checkpoint_that_fails_to_load_is_reported_and_the_previous_one_used() {
+    let work = tempfile::tempdir().unwrap();
+    let run = short_run(work.path());
+    let newest = run.join("checkpoint/model-3.bpk");
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 3]).unwrap();
+
+    let output = digits(
+        Path::new("."),
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--set",
+            "training.epochs=4",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("epoch 3 cannot be read"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(common::stdout(&output).contains("resuming at epoch 3"));
+    assert_eq!(summary(&run)["epochs_completed"], 4);
+}
+
+#[test]
+fn resume_refuses_what_would_make_it_meaningless() {
+    let work = tempfile::tempdir().unwrap();
+    let run = short_run(work.path());
+    let dir = run.to_str().unwrap();
+
+    let output = digits(
+        Path::new("."),
+        &["train", "--resume", dir, "--set", "model.hidden=[32]"],
+    );
+    assert_user_error(&output, &["[model]", "cannot change"]);
+    let output = digits(Path::new("."), &["train", "--resume", dir]);
+    assert_user_error(&output, &["all 3 epochs are done", "training.epochs="]);
+    let output = digits(Path::new("."), &["train", "--resume", "no/such/run"]);
+    assert_user_error(&output, &["no/such/run"]);
+
+    for entry in std::fs::read_dir(run.join("checkpoint")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let output = digits(
+        Path::new("."),
+        &["train", "--resume", dir, "--set", "training.epochs=9"],
+    );
+    assert_user_error(&output, &["no complete checkpoint"]);
+}
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_stops_training_with_exit_2() {
+    // A file where the checkpoint folder should be: every checkpoint write fails, as on a full
+    // disk or a read-only folder (which root, running the tests, would not notice).
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("checkpoint"), "in the way").unwrap();
+    let mut args = train_args(&run);
+    args.extend(["--force", "--set", "data.train_limit=500"].map(String::from));
+    let output = Command::new(env!("CARGO_BIN_EXE_digits"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_user_error(&output, &["checkpoint could not be written", "disk full"]);
+}
