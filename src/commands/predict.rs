@@ -99,10 +99,9 @@ pub fn render(item: &Classified) -> String {
         let score = p.scores[digit].clamp(0.0, 1.0);
         let bar = "█".repeat((score * 40.0).round() as usize);
         let marker = if digit == p.digit { "◀" } else { "" };
-        out.push_str(&format!(
-            "  {digit} {:>6.2} % {bar}{marker}\n",
-            score * 100.0
-        ));
+        let line = format!("  {digit} {:>6.2} % {bar}{marker}", score * 100.0);
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out.push_str("what the network saw (28×28, after preprocessing):\n");
     out.push_str(&ascii_art(&item.pixels));
