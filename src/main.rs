@@ -13,6 +13,11 @@ use digits::resume;
 use digits::run::{self, RunFolder};
 use digits::{Error, Result, training};
 
+// Every step allocates and frees tensors of ~100 KB; glibc hands such blocks back to the OS and
+// faults them in again. mimalloc keeps them: +9 to +25 % training speed (`digits bench`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "digits",
@@ -79,6 +84,29 @@ enum Command {
         vary: VaryArgs,
         #[command(flatten)]
         series: SeriesArgs,
+    },
+    /// Measure training and inference throughput: bare step loop, the real training path,
+    /// inference; one row per batch size.
+    Bench {
+        /// The TOML config, e.g. config/mlp.toml.
+        config: PathBuf,
+        /// Override any config key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Read the four MNIST-format IDX files from this folder (= data.dir).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Batch sizes to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "32,64,128")]
+        batch_sizes: Vec<usize>,
+        /// Seconds each figure is measured for, after a warm-up.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        /// One JSON object per row instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backend: BackendArg,
     },
     /// Redraw a run's weights.png and curves.png.
     Plot {
@@ -238,6 +266,23 @@ fn main() -> ExitCode {
             vary,
             series,
         } => sweep(&config, &vary.groups, &series),
+        Command::Bench {
+            config,
+            set,
+            data_dir,
+            batch_sizes,
+            seconds,
+            json,
+            backend,
+        } => bench(
+            &config,
+            &set,
+            data_dir,
+            &batch_sizes,
+            seconds,
+            json,
+            &backend,
+        ),
         Command::Plot { run_dir, backend } => plot(&run_dir, &backend),
     };
     match outcome {
@@ -379,6 +424,45 @@ fn run_series(
         out.path(compare::TABLE_FILE).display(),
         out.path(compare::PLOT_FILE).display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(
+    config_path: &Path,
+    overrides: &[String],
+    data_dir: Option<PathBuf>,
+    batch_sizes: &[usize],
+    seconds: f64,
+    json: bool,
+    backend: &BackendArg,
+) -> Result<ExitCode> {
+    if batch_sizes.is_empty() || batch_sizes.contains(&0) {
+        return Err(Error::Usage(
+            "--batch-sizes: give sizes of at least 1, e.g. 32,64,128".into(),
+        ));
+    }
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(Error::Usage(format!(
+            "--seconds {seconds}: give a duration above 0"
+        )));
+    }
+    let config = load_config(config_path, overrides, data_dir, None)?;
+    let backend = backend.select()?;
+    if !json {
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        println!(
+            "digits bench: {} on {backend}, {cores} CPU threads, {seconds} s per figure\n{}",
+            config_path.display(),
+            commands::bench::TABLE_HEADER
+        );
+    }
+    commands::bench::bench(&config, backend, batch_sizes, seconds, |row| {
+        if json {
+            println!("{}", serde_json::to_string(row).expect("rows serialise"));
+        } else {
+            println!("{}", commands::bench::render_row(row));
+        }
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -101,6 +101,8 @@ pub struct RunRenderer {
     tui: Option<Box<dyn MetricsRenderer>>,
     interrupter: Interrupter,
     on_record: Option<RecordSink>,
+    /// Print nothing off-terminal (benchmarks); still records.
+    quiet: bool,
     history: EpochHistory,
     metric_names: HashMap<MetricId, String>,
     total_epochs: usize,
@@ -119,12 +121,19 @@ impl RunRenderer {
             tui,
             interrupter,
             on_record: None,
+            quiet: false,
             history,
             metric_names: HashMap::new(),
             total_epochs: 0,
             epoch: 1,
             open: None,
         }
+    }
+
+    /// Prints no epoch lines (the records are still kept).
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
     }
 
     /// Calls `sink` with all records each time a split ends.
@@ -317,7 +326,7 @@ impl TrainingProgressLogger for RunRenderer {
                 items: open.items,
                 seconds: open.started.elapsed().as_secs_f64(),
             };
-            if self.tui.is_none() {
+            if self.tui.is_none() && !self.quiet {
                 println!("{}", format_line(&record, self.total_epochs));
             }
             self.history.push(record);

@@ -17,9 +17,10 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::checkpoint::{self, AtomicFileCheckpointer};
 use crate::config::{Config, Optimizer, TrainingConfig};
-use crate::data;
+use crate::data::{self, DigitDataset};
 use crate::error::{Error, Result};
 use crate::loader::EpochLoader;
+use crate::metrics::epoch_logger::EpochMetricLogger;
 use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
 use crate::model::Mlp;
 use crate::renderer::{
@@ -121,12 +122,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     run.write(run::CONFIG_FILE, resolved.to_toml().as_bytes())?;
 
     device.seed(config.training.seed);
-    let model = Mlp::new(
-        &config.model,
-        config.training.loss,
-        &device.clone().autodiff(),
-    )
-    .with_gradient_norms(config.training.gradient_norms);
+    let model = new_model(config, &device);
     let parameters = model.num_params();
     let starting = match first_epoch {
         1 => String::new(),
@@ -145,43 +141,19 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     );
 
     let t = &config.training;
-    let loader = |dataset, shuffle| {
-        Arc::new(EpochLoader::new(
-            dataset,
-            t.batch_size,
-            shuffle,
-            t.num_workers > 0,
-            first_epoch,
-            device.clone(),
-        ))
-    };
-    let train_loader = loader(splits.train.clone(), Some(t.seed));
-    let valid_loader = loader(splits.valid.clone(), None);
-
     let history = EpochHistory::default();
     let interrupter = Interrupter::new();
     let renderer = RunRenderer::new(interrupter.clone(), history.clone(), options.dashboard)
         .with_record_sink(metrics_writer(&run, prior.clone()));
-    let checkpoints = run.dir.join(checkpoint::FOLDER);
-    let mut training = SupervisedTraining::new(&run.dir, train_loader, valid_loader)
-        .metrics((AccuracyMetric::new(), LossMetric::new()))
-        .metric_train_numeric(LearningRateMetric::new());
-    if t.gradient_norms {
-        // One series per Linear layer (layer 1 = nearest the input), and first/last.
-        for layer in 1..=config.model.hidden.len() + 1 {
-            training = training.metric_train_numeric(GradNormMetric::layer(layer));
-        }
-        training = training.metric_train_numeric(GradRatioMetric::new());
-    }
-    let mut training = training
-        .with_custom_checkpointers(
-            AtomicFileCheckpointer::new(&checkpoints, "model"),
-            AtomicFileCheckpointer::new(&checkpoints, "optim"),
-            AtomicFileCheckpointer::new(&checkpoints, "scheduler"),
-        )
-        .num_epochs(t.epochs)
-        .with_interrupter(interrupter.clone())
-        .renderer(Box::new(renderer));
+    let mut training = supervised_training(
+        config,
+        &run,
+        (&splits.train, &splits.valid),
+        first_epoch,
+        &device,
+        renderer,
+        &interrupter,
+    );
     if let Some(point) = &options.resume {
         training = training.checkpoint(point.epoch);
     }
@@ -260,6 +232,63 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     Ok(TrainReport { run, summary })
 }
 
+/// A fresh network for `config` on the autodiff version of `device`.
+pub fn new_model(config: &Config, device: &Device) -> Mlp {
+    Mlp::new(
+        &config.model,
+        config.training.loss,
+        &device.clone().autodiff(),
+    )
+    .with_gradient_norms(config.training.gradient_norms)
+}
+
+/// Burn's training loop as digits runs it: our loaders, the metrics (accuracy, loss,
+/// learning rate, gradient norms), atomic checkpointers in the run folder, our renderer.
+/// `train` and `bench` share it, so the benchmark measures the real path.
+pub fn supervised_training(
+    config: &Config,
+    run: &RunFolder,
+    (train, valid): (&DigitDataset, &DigitDataset),
+    first_epoch: usize,
+    device: &Device,
+    renderer: RunRenderer,
+    interrupter: &Interrupter,
+) -> SupervisedTraining<Mlp> {
+    let t = &config.training;
+    let loader = |dataset: &DigitDataset, shuffle| {
+        Arc::new(EpochLoader::new(
+            dataset.clone(),
+            t.batch_size,
+            shuffle,
+            t.num_workers > 0,
+            first_epoch,
+            device.clone(),
+        ))
+    };
+    let checkpoints = run.dir.join(checkpoint::FOLDER);
+    let mut training =
+        SupervisedTraining::new(&run.dir, loader(train, Some(t.seed)), loader(valid, None))
+            .metrics((AccuracyMetric::new(), LossMetric::new()))
+            .metric_train_numeric(LearningRateMetric::new());
+    if t.gradient_norms {
+        // One series per Linear layer (layer 1 = nearest the input), and first/last.
+        for layer in 1..=config.model.hidden.len() + 1 {
+            training = training.metric_train_numeric(GradNormMetric::layer(layer));
+        }
+        training = training.metric_train_numeric(GradRatioMetric::new());
+    }
+    training
+        .with_metric_logger(EpochMetricLogger::new())
+        .with_custom_checkpointers(
+            AtomicFileCheckpointer::new(&checkpoints, "model"),
+            AtomicFileCheckpointer::new(&checkpoints, "optim"),
+            AtomicFileCheckpointer::new(&checkpoints, "scheduler"),
+        )
+        .num_epochs(t.epochs)
+        .with_interrupter(interrupter.clone())
+        .renderer(Box::new(renderer))
+}
+
 /// Keeps `metrics.csv` current after every split, so a run killed at any moment still has
 /// its history up to then (`--resume` continues it).
 fn metrics_writer(run: &RunFolder, prior: Vec<SplitRecord>) -> RecordSink {
@@ -288,7 +317,7 @@ fn training_error(error: &TrainingError, run: &RunFolder) -> Error {
 }
 
 /// The optimizer the config names. Momentum uses no dampening, as in PyTorch's SGD.
-fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
+pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
     let weight_decay =
         (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
     let clipping = t

@@ -240,3 +240,46 @@ fn help_lists_the_train_options() {
     assert!(output.status.success());
     assert!(stdout(&output).contains("--data-dir"));
 }
+
+#[test]
+fn bench_prints_one_parsable_json_row_per_batch_size() {
+    let work = tempfile::tempdir().unwrap();
+    let data = mnist_dir().display().to_string();
+    let output = digits(
+        work.path(),
+        &[
+            "bench",
+            &config("mlp.toml"),
+            "--data-dir",
+            &data,
+            "--set",
+            "data.train_limit=2000",
+            "--set",
+            "data.test_limit=500",
+            "--batch-sizes",
+            "32,64",
+            "--seconds",
+            "0.2",
+            "--json",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for (row, batch) in rows.iter().zip([32, 64]) {
+        assert_eq!(row["batch_size"], batch);
+        assert!(row["backend"].is_string());
+        for key in [
+            "raw_train_sps",
+            "learner_train_sps",
+            "infer_sps",
+            "peak_rss_mb",
+        ] {
+            let value = row[key].as_f64().unwrap_or_else(|| panic!("{key}: {row}"));
+            assert!(value > 0.0, "{key} = {value}");
+        }
+    }
+}

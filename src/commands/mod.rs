@@ -1,5 +1,6 @@
 //! The commands besides `train` (which is `training::train`), one file each.
 
+pub mod bench;
 pub mod compare;
 pub mod eval;
 pub mod plot;
