@@ -13,16 +13,13 @@ use digits::run::read_metrics_csv;
 
 /// Trains `config` for one epoch on a 2,000-image slice and returns its train record.
 fn one_epoch(config: &str, overrides: &[&str]) -> SplitRecord {
-    let out = tempfile::tempdir().unwrap();
-    let path = root().join("config").join(config);
     let mut all = vec![
         "data.train_limit=2000",
         "data.test_limit=200",
         "training.epochs=1",
     ];
     all.extend_from_slice(overrides);
-    let config = common::config_on_slice(&path, &all, out.path());
-    common::train(&config, &path);
+    let (out, _) = common::train_config(config, &all);
     let records = read_metrics_csv(&out.path().join("metrics.csv")).unwrap();
     records.into_iter().find(|r| r.split == "train").unwrap()
 }
@@ -51,18 +48,14 @@ fn deep_sigmoid_gradients_vanish_and_batchnorm_brings_them_back() {
 
 #[test]
 fn metrics_csv_has_one_gradient_column_per_layer_filled_on_train_rows() {
-    let out = tempfile::tempdir().unwrap();
-    let path = root().join("config/mlp.toml");
-    let config = common::config_on_slice(
-        &path,
+    let (out, _) = common::train_config(
+        "mlp.toml",
         &[
             "data.train_limit=500",
             "data.test_limit=100",
             "training.epochs=2",
         ],
-        out.path(),
     );
-    common::train(&config, &path);
     let csv = std::fs::read_to_string(out.path().join("metrics.csv")).unwrap();
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     for column in ["grad_norm_1", "grad_norm_2", "grad_norm_3", "grad_ratio"] {
@@ -191,10 +184,8 @@ fn a_run_that_diverges_after_an_epoch_keeps_a_loadable_checkpoint() {
 
 #[test]
 fn gradient_clipping_tames_the_same_learning_rate() {
-    let out = tempfile::tempdir().unwrap();
-    let path = root().join("config/mlp-relu.toml");
-    let config = common::config_on_slice(
-        &path,
+    let (_out, report) = common::train_config(
+        "mlp-relu.toml",
         &[
             "training.learning_rate=1e6",
             "training.grad_clip_norm=1e-7",
@@ -202,11 +193,9 @@ fn gradient_clipping_tames_the_same_learning_rate() {
             "data.test_limit=500",
             "training.epochs=2",
         ],
-        out.path(),
     );
-    let summary = common::train(&config, &path).summary;
-    assert!(!summary.diverged);
-    assert!(summary.test.unwrap().accuracy > 0.5);
+    assert!(!report.summary.diverged);
+    assert!(report.summary.test.unwrap().accuracy > 0.5);
 }
 
 #[test]

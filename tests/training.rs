@@ -37,7 +37,7 @@ fn the_seed_network_has_12960_weights_and_42_biases() {
 }
 
 /// Shipped configs built to show the vanishing gradient: 8 sigmoid layers that do not learn
-/// without BatchNorm (LayerNorm and GroupNorm lift the gradient ~1000x, not enough).
+/// without BatchNorm (LayerNorm and GroupNorm lift the gradient 100-1000x, not enough).
 const VANISHING: [&str; 3] = [
     "deep-sigmoid.toml",
     "deep-sigmoid-layernorm.toml",

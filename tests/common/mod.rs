@@ -45,6 +45,16 @@ pub fn config_on_slice(config: &Path, overrides: &[&str], out: &Path) -> Config 
     config
 }
 
+/// Trains `config/<name>` with `overrides` in this process, into a fresh temporary folder
+/// (returned with the report so it lives as long as the caller needs the files).
+pub fn train_config(name: &str, overrides: &[&str]) -> (tempfile::TempDir, TrainReport) {
+    let out = tempfile::tempdir().unwrap();
+    let path = root().join("config").join(name);
+    let config = config_on_slice(&path, overrides, out.path());
+    let report = train(&config, &path);
+    (out, report)
+}
+
 /// Trains in this process with plain output on the default backend.
 pub fn train(config: &Config, config_path: &Path) -> TrainReport {
     let options = TrainOptions {
