@@ -82,6 +82,14 @@ pub fn complete_epochs(dir: &Path) -> Vec<usize> {
     epochs
 }
 
+/// The newest complete checkpoint from before `epoch`, and its model file.
+pub fn last_complete_before(dir: &Path, epoch: usize) -> Option<(usize, PathBuf)> {
+    complete_epochs(dir)
+        .into_iter()
+        .find(|&e| e < epoch)
+        .map(|e| (e, path(dir, "model", e)))
+}
+
 /// Whether all three records of `epoch` read back (Burn's loading panics on a bad one).
 pub fn readable(dir: &Path, epoch: usize) -> Result<(), String> {
     fn check<R: Checkpoint>(dir: &Path, name: &str, epoch: usize) -> Result<(), String> {

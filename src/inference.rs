@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::data::dataloader::{DataLoaderBuilder, Progress};
+use burn::data::dataloader::{DataLoader, Progress};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::activation::{sigmoid, softmax};
@@ -12,9 +12,10 @@ use burn::train::metric::{
 };
 
 use crate::config::{Config, Loss};
-use crate::data::{DigitBatcher, DigitDataset};
+use crate::data::DigitDataset;
 use crate::error::{Error, Result};
 use crate::idx::{CLASSES, PIXELS};
+use crate::loader::EpochLoader;
 use crate::metrics::ConfusionMatrix;
 use crate::model::{self, Mlp};
 use crate::run;
@@ -83,10 +84,7 @@ pub struct Evaluation {
 pub fn evaluate(model: &Mlp, dataset: &DigitDataset, device: &Device) -> Result<Evaluation> {
     // The batch size does not change the result (inference-mode normalisation is per image),
     // only the speed.
-    let loader = DataLoaderBuilder::new(DigitBatcher)
-        .batch_size(1024)
-        .set_device(device.clone())
-        .build(dataset.clone());
+    let loader = EpochLoader::new(dataset.clone(), 1024, None, false, 1, device.clone());
     let model = model.valid();
     let metadata = MetricMetadata {
         progress: Progress::new(0, dataset.len(), None),

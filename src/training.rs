@@ -344,7 +344,8 @@ pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
 /// What to tell the user when the loss blew up: where, the likely cause, the fixes, and what
 /// is left on disk.
 fn divergence_message(divergence: &Divergence, t: &TrainingConfig, run: &RunFolder) -> String {
-    let kept = match last_checkpoint_before(&run.dir.join("checkpoint"), divergence.epoch) {
+    let folder = run.dir.join(checkpoint::FOLDER);
+    let kept = match checkpoint::last_complete_before(&folder, divergence.epoch) {
         Some((epoch, path)) => format!(
             "The last good checkpoint, from epoch {epoch}, is kept: {}.",
             path.display()
@@ -363,23 +364,6 @@ fn divergence_message(divergence: &Divergence, t: &TrainingConfig, run: &RunFold
         t.learning_rate,
         t.learning_rate / 10.0,
     )
-}
-
-/// The newest `model-E.bpk` Burn's checkpointer left in `dir` with E before `epoch`.
-pub fn last_checkpoint_before(dir: &Path, epoch: usize) -> Option<(usize, std::path::PathBuf)> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            let name = path.file_name()?.to_str()?;
-            let n: usize = name
-                .strip_prefix("model-")?
-                .strip_suffix(".bpk")?
-                .parse()
-                .ok()?;
-            (n < epoch).then_some((n, path))
-        })
-        .max_by_key(|(n, _)| *n)
 }
 
 /// The last epoch's loss and accuracy of `split`.

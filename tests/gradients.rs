@@ -81,30 +81,12 @@ fn metrics_csv_has_one_gradient_column_per_layer_filled_on_train_rows() {
 
 /// `train config/mlp-relu.toml` at learning rate 1e6 on the first `images` training images.
 fn train_exploding(work: &Path, images: &str) -> std::process::Output {
-    let config = root().join("config/mlp-relu.toml");
-    let data = mnist_dir();
-    let out = work.join("run");
-    digits(
+    let limit = format!("data.train_limit={images}");
+    let sets = ["training.learning_rate=1e6", &limit, "data.test_limit=100"];
+    common::run_digits(
         work,
-        &[
-            "train",
-            config.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
-            "training.learning_rate=1e6",
-            "--set",
-            &format!("data.train_limit={images}"),
-            "--set",
-            "data.test_limit=100",
-        ],
+        &common::train_command("mlp-relu.toml", &work.join("run"), &sets),
     )
-}
-
-fn summary(run: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
 }
 
 #[test]
@@ -124,7 +106,7 @@ fn an_exploding_run_stops_at_once_with_exit_3_and_the_fixes() {
     }
     assert!(!message.contains("panicked"), "{message}");
     let run = work.path().join("run");
-    let summary = summary(&run);
+    let summary = common::summary_json(&run);
     assert_eq!(summary["diverged"], true);
     assert_eq!(summary["diverged_at"]["epoch"], 1);
     assert!(summary["test"].is_null());
@@ -158,11 +140,13 @@ fn a_run_that_diverges_after_an_epoch_keeps_a_loadable_checkpoint() {
                 return None;
             }
             let run = dir.join("run");
-            let epoch = summary(&run)["diverged_at"]["epoch"].as_u64().unwrap() as usize;
+            let epoch = common::summary_json(&run)["diverged_at"]["epoch"]
+                .as_u64()
+                .unwrap() as usize;
             (epoch >= 2).then_some((run, output, epoch))
         })
         .expect("one of the slices diverges after its first epoch");
-    let (kept, path) = digits::training::last_checkpoint_before(&run.join("checkpoint"), epoch)
+    let (kept, path) = digits::checkpoint::last_complete_before(&run.join("checkpoint"), epoch)
         .expect("a checkpoint before the divergence");
     assert!(stderr(&output).contains(&path.display().to_string()));
     assert_eq!(kept, epoch - 1);
