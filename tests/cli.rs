@@ -52,8 +52,7 @@ fn train_writes_the_run_folder_and_one_line_per_split_per_epoch() {
     assert!(epoch_lines[0].contains("1/3  train") && epoch_lines[5].contains("3/3  valid"));
     assert!(lines[7].starts_with("test"), "{text}");
 
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary = common::summary_json(&out);
     for key in [
         "backend",
         "burn_version",

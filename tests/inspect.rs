@@ -25,26 +25,16 @@ fn trained_run() -> &'static Path {
 }
 
 fn train_into(dir: &Path, extra: &[&str]) {
-    let config = root().join("config/mlp.toml");
-    let data = mnist_dir();
-    let mut args = vec![
-        "train",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-        "--set",
+    let mut sets = vec![
         "data.train_limit=2000",
-        "--set",
         "data.test_limit=1000",
-        "--set",
         "training.epochs=20",
     ];
-    for e in extra {
-        args.extend(["--set", e]);
-    }
-    let output = digits(Path::new("."), &args);
+    sets.extend_from_slice(extra);
+    let output = common::run_digits(
+        Path::new("."),
+        &common::train_command("mlp.toml", dir, &sets),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
 }
 

@@ -7,24 +7,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{assert_user_error, digits, mnist_dir, root, stderr};
+use common::{assert_user_error, digits, stderr};
 
 /// `train config/mlp.toml` on the test data into `out`, 12 epochs, as arguments.
 fn train_args(out: &Path) -> Vec<String> {
-    let config = root().join("config/mlp.toml");
-    [
-        "train",
-        config.to_str().unwrap(),
-        "--data-dir",
-        mnist_dir().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        "training.epochs=12",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    common::train_command("mlp.toml", out, &["training.epochs=12"])
 }
 
 fn spawn(args: &[String]) -> Child {
@@ -68,10 +55,6 @@ fn metrics_without_timing(run: &Path) -> String {
         .join("\n")
 }
 
-fn summary(run: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
-}
-
 /// The same training, never interrupted: what every resumed run must end up equal to.
 fn uninterrupted() -> &'static Path {
     static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
@@ -101,7 +84,10 @@ fn assert_same_end(resumed: &Path) {
         metrics_without_timing(resumed),
         metrics_without_timing(reference)
     );
-    let (a, b) = (summary(resumed), summary(reference));
+    let (a, b) = (
+        common::summary_json(resumed),
+        common::summary_json(reference),
+    );
     assert_eq!(a["test"], b["test"]);
     assert_eq!(a["epochs_completed"], 12);
     assert_eq!(a["interrupted"], false);
@@ -140,7 +126,7 @@ fn ctrl_c_stops_cleanly_with_exit_130_and_the_run_resumes() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
     assert!(stderr(&output).contains("--resume"), "{}", stderr(&output));
-    let partial = summary(&run);
+    let partial = common::summary_json(&run);
     assert_eq!(partial["interrupted"], true);
     assert!(partial["test"].is_null());
     assert!(run.join("metrics.csv").is_file());
@@ -167,7 +153,10 @@ fn two_identical_runs_write_identical_metrics_apart_from_timing() {
         metrics_without_timing(&runs[0]),
         metrics_without_timing(&runs[1])
     );
-    assert_eq!(summary(&runs[0])["test"], summary(&runs[1])["test"]);
+    assert_eq!(
+        common::summary_json(&runs[0])["test"],
+        common::summary_json(&runs[1])["test"]
+    );
 }
 
 /// A finished 3-epoch run on a slice (checkpoints of epochs 2 and 3 are kept).
@@ -216,7 +205,7 @@ fn a_checkpoint_that_fails_to_load_is_reported_and_the_previous_one_used() {
         stderr(&output)
     );
     assert!(common::stdout(&output).contains("resuming at epoch 3"));
-    assert_eq!(summary(&run)["epochs_completed"], 4);
+    assert_eq!(common::summary_json(&run)["epochs_completed"], 4);
 }
 
 #[test]

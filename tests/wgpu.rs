@@ -23,30 +23,19 @@ use digits::model::Mlp;
 fn mlp_relu_learns_on_wgpu() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("run");
-    let config = root().join("config/mlp-relu.toml");
-    let data = mnist_dir();
-    let output = digits(
-        work.path(),
+    let mut args = common::train_command(
+        "mlp-relu.toml",
+        &out,
         &[
-            "train",
-            config.to_str().unwrap(),
-            "--backend",
-            "wgpu",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
             "data.train_limit=2000",
-            "--set",
             "data.test_limit=1000",
-            "--set",
             "training.epochs=5",
         ],
     );
+    args.extend(["--backend".to_string(), "wgpu".to_string()]);
+    let output = common::run_digits(work.path(), &args);
     assert!(output.status.success(), "{}", stderr(&output));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary = common::summary_json(&out);
     assert_eq!(summary["backend"], "wgpu");
     let accuracy = summary["test"]["accuracy"].as_f64().unwrap();
     assert!(

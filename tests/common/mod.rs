@@ -76,6 +76,32 @@ pub fn digits(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `train config/<name> --data-dir <test MNIST> --out <out>` with a `--set` per assignment.
+pub fn train_command(name: &str, out: &Path, sets: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "train".into(),
+        root().join("config").join(name).display().to_string(),
+        "--data-dir".into(),
+        mnist_dir().display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    for set in sets {
+        args.extend(["--set".to_string(), set.to_string()]);
+    }
+    args
+}
+
+/// [`digits`] with owned arguments.
+pub fn run_digits(dir: &Path, args: &[String]) -> Output {
+    digits(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// A run folder's `summary.json`.
+pub fn summary_json(run: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
