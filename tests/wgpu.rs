@@ -13,7 +13,7 @@ use burn::optim::SgdConfig;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::train::TrainStep;
-use common::{digits, mnist_dir, root, stderr};
+use common::{mnist_dir, root, stderr};
 use digits::backend::Backend;
 use digits::config::{Config, DataConfig};
 use digits::data::{DigitBatch, DigitBatcher};
