@@ -2,35 +2,20 @@
 //!
 //! Source: `data.dir` (four IDX files) → Burn's MNIST cache → download into that cache with
 //! burn-dataset's `MnistDataset`. Then: train file → seeded shuffle → train / valid split;
-//! test file as is. The batcher turns a batch of images into one `[B, 784]` tensor in 0..1.
+//! test file as is. Each split is a [`DigitSet`] over the pixels read once.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::transform::{PartialDataset, ShuffledDataset};
-use burn::data::dataset::{Dataset, InMemDataset};
-use burn::prelude::*;
 
 use crate::config::DataConfig;
+use crate::digit_set::DigitSet;
 use crate::error::{Error, Result};
 use crate::idx::{self, PIXELS};
 
-/// One handwritten digit: 28×28 grey pixels (0 = background) and its label 0-9.
-#[derive(Clone, Debug)]
-pub struct DigitImage {
-    pub pixels: [u8; PIXELS],
-    pub label: u8,
-}
-
-/// Any split, type-erased so train, valid and test share one type.
-pub type DigitDataset = Arc<dyn Dataset<DigitImage>>;
-
 /// The three splits of a run, and where they came from.
 pub struct DigitSplits {
-    pub train: DigitDataset,
-    pub valid: DigitDataset,
-    pub test: DigitDataset,
+    pub train: DigitSet,
+    pub valid: DigitSet,
+    pub test: DigitSet,
     /// Human-readable origin, e.g. the folder the IDX files were read from.
     pub source: String,
 }
@@ -70,21 +55,21 @@ pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
             ),
         ));
     }
-    let shuffled = Arc::new(ShuffledDataset::new(InMemDataset::new(train), seed));
+    let shuffled = train.shuffled(seed);
     let train_len = total - valid_len;
     Ok(DigitSplits {
-        train: Arc::new(PartialDataset::new(shuffled.clone(), 0, train_len)),
-        valid: Arc::new(PartialDataset::new(shuffled, train_len, total)),
-        test: Arc::new(InMemDataset::new(test)),
+        train: shuffled.slice(0, train_len),
+        valid: shuffled.slice(train_len, total),
+        test,
         source: source.description,
     })
 }
 
 /// Only the test split (honouring `test_limit`), without reading the training files.
-pub fn load_test(config: &DataConfig) -> Result<(DigitDataset, String)> {
+pub fn load_test(config: &DataConfig) -> Result<(DigitSet, String)> {
     let source = DataSource::locate(config)?;
     let test = source.read("test", config.test_limit)?;
-    Ok((Arc::new(InMemDataset::new(test)), source.description))
+    Ok((test, source.description))
 }
 
 /// The IDX files a config points at, and where they came from.
@@ -115,7 +100,7 @@ impl DataSource {
     }
 
     /// The first `limit` items of the "train" or "test" split.
-    fn read(&self, split: &str, limit: Option<usize>) -> Result<Vec<DigitImage>> {
+    fn read(&self, split: &str, limit: Option<usize>) -> Result<DigitSet> {
         let (images, labels) = self.files.split(split);
         if !self.cached {
             return read_pair(images, labels, None, limit);
@@ -159,7 +144,7 @@ fn read_pair(
     labels: &Path,
     expected: Option<usize>,
     limit: Option<usize>,
-) -> Result<Vec<DigitImage>> {
+) -> Result<DigitSet> {
     let images_idx = idx::read_images(images)?;
     let labels_idx = idx::read_labels(labels)?;
     if let Some(expected) = expected
@@ -189,15 +174,11 @@ fn read_pair(
         return Err(Error::data(images, "holds no images"));
     }
     let count = limit.map_or(images_idx.count, |l| l.min(images_idx.count));
-    Ok((0..count)
-        .map(|i| DigitImage {
-            pixels: images_idx
-                .image(i)
-                .try_into()
-                .expect("IdxImages slices are PIXELS long"),
-            label: labels_idx[i],
-        })
-        .collect())
+    let mut pixels = images_idx.pixels;
+    let mut labels = labels_idx;
+    pixels.truncate(count * PIXELS);
+    labels.truncate(count);
+    Ok(DigitSet::new(pixels, labels))
 }
 
 impl IdxFiles {
@@ -321,31 +302,4 @@ fn download_split(cache: &Path, split: &str, offline_help: &str) -> Result<()> {
             ),
         )
     })
-}
-
-/// Turns items into one batch: pixels scaled to 0..1 in a single `[B, 784]` buffer (one tensor
-/// per batch, not one per image) and labels as a `[B]` Int tensor.
-#[derive(Clone, Debug, Default)]
-pub struct DigitBatcher;
-
-#[derive(Clone, Debug)]
-pub struct DigitBatch {
-    pub images: Tensor<2>,
-    pub targets: Tensor<1, Int>,
-}
-
-impl Batcher<DigitImage, DigitBatch> for DigitBatcher {
-    fn batch(&self, items: Vec<DigitImage>, device: &Device) -> DigitBatch {
-        let n = items.len();
-        let mut pixels = Vec::with_capacity(n * PIXELS);
-        let mut labels = Vec::with_capacity(n);
-        for item in &items {
-            pixels.extend(item.pixels.iter().map(|&p| f32::from(p) / 255.0));
-            labels.push(i64::from(item.label));
-        }
-        DigitBatch {
-            images: Tensor::from_data(TensorData::new(pixels, [n, PIXELS]), device),
-            targets: Tensor::from_data(TensorData::new(labels, [n]), device),
-        }
-    }
 }

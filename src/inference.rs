@@ -12,7 +12,7 @@ use burn::train::metric::{
 };
 
 use crate::config::{Config, Loss};
-use crate::data::DigitDataset;
+use crate::digit_set::DigitSet;
 use crate::error::{Error, Result};
 use crate::idx::{CLASSES, PIXELS};
 use crate::loader::EpochLoader;
@@ -81,7 +81,7 @@ pub struct Evaluation {
 }
 
 /// Evaluates `model` (put in inference mode) on every image of `dataset`.
-pub fn evaluate(model: &Mlp, dataset: &DigitDataset, device: &Device) -> Result<Evaluation> {
+pub fn evaluate(model: &Mlp, dataset: &DigitSet, device: &Device) -> Result<Evaluation> {
     // The batch size does not change the result (inference-mode normalisation is per image),
     // only the speed.
     let loader = EpochLoader::new(dataset.clone(), 1024, None, false, 1, device.clone());

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod digit_set;
 pub mod error;
 pub mod idx;
 pub mod inference;
@@ -21,5 +22,6 @@ pub mod renderer;
 pub mod resume;
 pub mod run;
 pub mod training;
+pub mod training_loop;
 
 pub use error::{Error, Result};

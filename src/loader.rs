@@ -11,20 +11,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
-use burn::data::dataset::{Dataset, DatasetError};
+use burn::data::dataset::DatasetError;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::data::{DigitBatch, DigitBatcher, DigitDataset};
+use crate::digit_set::{DigitBatch, DigitSet};
 
 /// Batches of a dataset, shuffled per epoch (training) or in order (validation).
 #[derive(Clone)]
 pub struct EpochLoader {
-    dataset: DigitDataset,
+    dataset: DigitSet,
     batch_size: usize,
     /// Shuffle seed; None keeps the dataset's order.
     shuffle: Option<u64>,
@@ -39,7 +38,7 @@ impl EpochLoader {
     /// A loader whose first `iter()` is epoch `first_epoch` (1 for a fresh run, E+1 when
     /// resuming after epoch E).
     pub fn new(
-        dataset: DigitDataset,
+        dataset: DigitSet,
         batch_size: usize,
         shuffle: Option<u64>,
         prefetch: bool,
@@ -88,21 +87,20 @@ impl DataLoader<DigitBatch> for EpochLoader {
             .map(<[usize]>::to_vec)
             .collect();
         let total = self.dataset.len();
-        let source: Box<dyn Iterator<Item = Result<(DigitBatch, usize), DatasetError>> + 'a> =
-            if self.prefetch {
-                Box::new(prefetched(
-                    self.dataset.clone(),
-                    batches,
-                    self.device.clone(),
-                ))
-            } else {
-                let (dataset, device) = (self.dataset.clone(), self.device.clone());
-                Box::new(
-                    batches
-                        .into_iter()
-                        .map(move |ids| build(&dataset, &ids, &device)),
-                )
-            };
+        let source: Box<dyn Iterator<Item = (DigitBatch, usize)> + 'a> = if self.prefetch {
+            Box::new(prefetched(
+                self.dataset.clone(),
+                batches,
+                self.device.clone(),
+            ))
+        } else {
+            let (dataset, device) = (self.dataset.clone(), self.device.clone());
+            Box::new(
+                batches
+                    .into_iter()
+                    .map(move |ids| (dataset.batch(&ids, &device), ids.len())),
+            )
+        };
         Box::new(EpochIter {
             source,
             processed: 0,
@@ -122,40 +120,26 @@ impl DataLoader<DigitBatch> for EpochLoader {
 
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<DigitBatch>> {
         let mut part = self.clone();
-        part.dataset = Arc::new(burn::data::dataset::transform::PartialDataset::new(
-            self.dataset.clone(),
-            start,
-            end.min(self.dataset.len()),
-        ));
+        part.dataset = self.dataset.slice(start, end);
         part.next_epoch = Arc::new(AtomicUsize::new(self.next_epoch.load(Ordering::SeqCst)));
         Arc::new(part)
     }
 }
 
-/// One batch from the items `ids`, and how many items it holds.
-fn build(
-    dataset: &DigitDataset,
-    ids: &[usize],
-    device: &Device,
-) -> Result<(DigitBatch, usize), DatasetError> {
-    let items = ids
-        .iter()
-        .map(|&i| dataset.get(i))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((DigitBatcher.batch(items, device), ids.len()))
-}
-
 /// Builds the batches on one background thread, two ahead, in order.
 fn prefetched(
-    dataset: DigitDataset,
+    dataset: DigitSet,
     batches: Vec<Vec<usize>>,
     device: Device,
-) -> impl Iterator<Item = Result<(DigitBatch, usize), DatasetError>> {
+) -> impl Iterator<Item = (DigitBatch, usize)> {
     let (sender, receiver) = mpsc::sync_channel(2);
     std::thread::spawn(move || {
         for ids in batches {
             // A closed channel means the epoch was cut short: stop building.
-            if sender.send(build(&dataset, &ids, &device)).is_err() {
+            if sender
+                .send((dataset.batch(&ids, &device), ids.len()))
+                .is_err()
+            {
                 return;
             }
         }
@@ -164,7 +148,7 @@ fn prefetched(
 }
 
 struct EpochIter<'a> {
-    source: Box<dyn Iterator<Item = Result<(DigitBatch, usize), DatasetError>> + 'a>,
+    source: Box<dyn Iterator<Item = (DigitBatch, usize)> + 'a>,
     processed: usize,
     total: usize,
 }
@@ -173,10 +157,8 @@ impl Iterator for EpochIter<'_> {
     type Item = Result<DigitBatch, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (batch, items) = match self.source.next()? {
-            Ok(built) => built,
-            Err(error) => return Some(Err(error)),
-        };
+        // Batches are cut from memory already read and checked: they cannot fail.
+        let (batch, items) = self.source.next()?;
         self.processed += items;
         Some(Ok(batch))
     }
@@ -191,22 +173,15 @@ impl DataLoaderIterator<DigitBatch> for EpochIter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::DigitImage;
-    use burn::data::dataset::InMemDataset;
 
     fn loader(shuffle: Option<u64>, first_epoch: usize) -> EpochLoader {
-        let items = (0..10)
-            .map(|i| DigitImage {
-                pixels: [i as u8; crate::idx::PIXELS],
-                label: i as u8,
-            })
-            .collect();
+        let pixels = (0..10u8).flat_map(|i| [i; crate::idx::PIXELS]).collect();
         let device = crate::backend::Backend::select(None)
             .unwrap()
             .device()
             .unwrap();
         EpochLoader::new(
-            Arc::new(InMemDataset::new(items)),
+            DigitSet::new(pixels, (0..10).collect()),
             4,
             shuffle,
             false,

@@ -14,7 +14,7 @@ use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::config::{Activation, Init, Loss, ModelConfig, Norm};
-use crate::data::DigitBatch;
+use crate::digit_set::DigitBatch;
 use crate::idx::{CLASSES, PIXELS};
 use crate::metrics::grad_norm::{GradNormInput, GradNorms};
 
@@ -147,16 +147,53 @@ fn linear(inputs: usize, outputs: usize, config: &ModelConfig, device: &Device) 
     linear
 }
 
-/// What one step hands to the metrics: the classification (loss, logits, targets) and, for
-/// training steps, the per-layer gradient norms.
+/// What steps hand to the metrics: the classification (loss, logits, targets) and, for
+/// training steps, the per-layer gradient norms. One step's output, or several merged (the
+/// training loop sends steps to the metrics in groups).
 pub struct StepOutput {
-    /// Mean loss of the batch, `[1]`.
+    /// Mean loss of each step's batch, `[steps]`.
     pub loss: Tensor<1>,
-    /// `[B, 10]`.
+    /// `[images, 10]`.
     pub logits: Tensor<2>,
-    /// `[B]`.
+    /// `[images]`.
     pub targets: Tensor<1, Int>,
     pub grad_norms: Option<GradNorms>,
+}
+
+impl StepOutput {
+    /// The same output off the autodiff graph.
+    pub fn detached(self) -> StepOutput {
+        StepOutput {
+            loss: self.loss.without_autodiff(),
+            logits: self.logits.without_autodiff(),
+            targets: self.targets.without_autodiff(),
+            grad_norms: self.grad_norms.map(GradNorms::without_autodiff),
+        }
+    }
+
+    /// Several steps' outputs as one: images, losses and gradient norms in step order.
+    pub fn merge(outputs: Vec<StepOutput>) -> StepOutput {
+        if outputs.len() == 1 {
+            return outputs.into_iter().next().expect("one output");
+        }
+        let mut losses = Vec::with_capacity(outputs.len());
+        let mut logits = Vec::with_capacity(outputs.len());
+        let mut targets = Vec::with_capacity(outputs.len());
+        let mut norms = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            losses.push(output.loss);
+            logits.push(output.logits);
+            targets.push(output.targets);
+            norms.extend(output.grad_norms);
+        }
+        let steps = losses.len();
+        StepOutput {
+            loss: Tensor::cat(losses, 0),
+            logits: Tensor::cat(logits, 0),
+            targets: Tensor::cat(targets, 0),
+            grad_norms: (norms.len() == steps).then(|| GradNorms::merge(norms)),
+        }
+    }
 }
 
 impl ItemLazy for StepOutput {
@@ -164,12 +201,7 @@ impl ItemLazy for StepOutput {
         // As Burn's ClassificationOutput: dispatch pending work, leave the autodiff graph;
         // the metric thread reads back what it needs.
         self.loss.device().flush()?;
-        Ok(StepOutput {
-            loss: self.loss.without_autodiff(),
-            logits: self.logits.without_autodiff(),
-            targets: self.targets.without_autodiff(),
-            grad_norms: self.grad_norms.map(GradNorms::without_autodiff),
-        })
+        Ok(self.detached())
     }
 }
 

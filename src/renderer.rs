@@ -81,6 +81,14 @@ impl EpochHistory {
     pub fn divergence(&self) -> Option<Divergence> {
         *self.divergence.lock().expect("history lock")
     }
+
+    /// Records where training diverged; the first record stands.
+    pub fn record_divergence(&self, divergence: Divergence) {
+        self.divergence
+            .lock()
+            .expect("history lock")
+            .get_or_insert(divergence);
+    }
 }
 
 /// A split in progress.
@@ -88,8 +96,6 @@ struct OpenSplit {
     name: String,
     started: Instant,
     items: usize,
-    /// Loss values seen, i.e. steps taken.
-    steps: usize,
     metrics: BTreeMap<String, f64>,
 }
 
@@ -130,6 +136,11 @@ impl RunRenderer {
         }
     }
 
+    /// Where this renderer keeps its records (shared).
+    pub fn history(&self) -> EpochHistory {
+        self.history.clone()
+    }
+
     /// Prints no epoch lines (the records are still kept).
     pub fn quiet(mut self) -> Self {
         self.quiet = true;
@@ -140,32 +151,6 @@ impl RunRenderer {
     pub fn with_record_sink(mut self, sink: RecordSink) -> Self {
         self.on_record = Some(sink);
         self
-    }
-
-    /// The divergence guard: the first non-finite training loss stops training at once.
-    /// It lives here because this is where every step's metric values arrive.
-    fn watch_loss(&mut self, state: &MetricState) {
-        let (MetricState::Numeric(entry, Some(value)), Some(open)) = (state, self.open.as_mut())
-        else {
-            return;
-        };
-        if matches!(value, NumericEntry::Final(_))
-            || self.metric_names.get(&entry.metric_id).map(String::as_str) != Some("loss")
-        {
-            return;
-        }
-        open.steps += 1;
-        let loss = value.current();
-        let mut divergence = self.history.divergence.lock().expect("history lock");
-        if !loss.is_finite() && divergence.is_none() {
-            *divergence = Some(Divergence {
-                epoch: self.epoch,
-                step: open.steps,
-                loss,
-            });
-            self.interrupter
-                .stop(Some("the training loss is not a finite number"));
-        }
     }
 
     fn record(&mut self, state: &MetricState) {
@@ -245,7 +230,6 @@ pub fn format_test_line(test: &Scores, images: usize, total_epochs: usize) -> St
 
 impl MetricsRendererTraining for RunRenderer {
     fn update_train(&mut self, state: MetricState) {
-        self.watch_loss(&state);
         self.record(&state);
         if let Some(tui) = &mut self.tui {
             tui.update_train(state);
@@ -300,7 +284,6 @@ impl TrainingProgressLogger for RunRenderer {
             name: split.to_string(),
             started: Instant::now(),
             items: 0,
-            steps: 0,
             metrics: BTreeMap::new(),
         });
         if let Some(tui) = &mut self.tui {

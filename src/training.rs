@@ -11,13 +11,14 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, SgdConfig};
 use burn::prelude::*;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
-use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingError};
+use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingError, TrainingStrategy};
 use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::checkpoint::{self, AtomicFileCheckpointer};
 use crate::config::{Config, Optimizer, TrainingConfig};
-use crate::data::{self, DigitDataset};
+use crate::data;
+use crate::digit_set::DigitSet;
 use crate::error::{Error, Result};
 use crate::loader::EpochLoader;
 use crate::metrics::epoch_logger::EpochMetricLogger;
@@ -28,6 +29,7 @@ use crate::renderer::{
 };
 use crate::resume::ResumePoint;
 use crate::run::{self, RunFolder};
+use crate::training_loop::GroupedMetricsLoop;
 use crate::{commands, inference, interrupt};
 
 /// The Burn release digits is built and tested against (pinned exactly in Cargo.toml).
@@ -248,14 +250,14 @@ pub fn new_model(config: &Config, device: &Device) -> Mlp {
 pub fn supervised_training(
     config: &Config,
     run: &RunFolder,
-    (train, valid): (&DigitDataset, &DigitDataset),
+    (train, valid): (&DigitSet, &DigitSet),
     first_epoch: usize,
     device: &Device,
     renderer: RunRenderer,
     interrupter: &Interrupter,
 ) -> SupervisedTraining<Mlp> {
     let t = &config.training;
-    let loader = |dataset: &DigitDataset, shuffle| {
+    let loader = |dataset: &DigitSet, shuffle| {
         Arc::new(EpochLoader::new(
             dataset.clone(),
             t.batch_size,
@@ -266,6 +268,10 @@ pub fn supervised_training(
         ))
     };
     let checkpoints = run.dir.join(checkpoint::FOLDER);
+    let training_loop = GroupedMetricsLoop {
+        device: device.clone().autodiff(),
+        history: renderer.history(),
+    };
     let mut training =
         SupervisedTraining::new(&run.dir, loader(train, Some(t.seed)), loader(valid, None))
             .metrics((AccuracyMetric::new(), LossMetric::new()))
@@ -287,6 +293,7 @@ pub fn supervised_training(
         .num_epochs(t.epochs)
         .with_interrupter(interrupter.clone())
         .renderer(Box::new(renderer))
+        .with_training_strategy(TrainingStrategy::Custom(Arc::new(training_loop)))
 }
 
 /// Keeps `metrics.csv` current after every split, so a run killed at any moment still has

@@ -60,12 +60,12 @@ fn a_generated_folder_loads_and_splits_by_the_validation_fraction() {
     assert_eq!(splits.test.len(), 7);
     // Every training image shows up exactly once across train and valid.
     let mut seen: Vec<u8> = (0..45)
-        .map(|i| splits.train.get(i).unwrap().pixels[0])
-        .chain((0..5).map(|i| splits.valid.get(i).unwrap().pixels[0]))
+        .map(|i| splits.train.image(i).unwrap().pixels[0])
+        .chain((0..5).map(|i| splits.valid.image(i).unwrap().pixels[0]))
         .collect();
     seen.sort();
     assert_eq!(seen, (0..50).collect::<Vec<u8>>());
-    let item = splits.test.get(3).unwrap();
+    let item = splits.test.image(3).unwrap();
     assert_eq!((item.pixels[100], item.label), (3, 3));
 }
 
@@ -76,7 +76,7 @@ fn the_split_depends_on_the_seed_only() {
     let valid = |seed| {
         let splits = data::load(&config(dir.path()), seed).unwrap();
         (0..5)
-            .map(|i| splits.valid.get(i).unwrap().pixels[0])
+            .map(|i| splits.valid.image(i).unwrap().pixels[0])
             .collect::<Vec<_>>()
     };
     assert_eq!(valid(1), valid(1));
@@ -132,5 +132,5 @@ fn the_shared_mnist_subset_reads_with_its_documented_counts() {
     assert_eq!(splits.valid.len(), 1_000);
     assert_eq!(splits.test.len(), 10_000);
     // The first test image of MNIST is a 7.
-    assert_eq!(splits.test.get(0).unwrap().label, 7);
+    assert_eq!(splits.test.image(0).unwrap().label, 7);
 }

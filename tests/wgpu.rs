@@ -6,8 +6,6 @@ mod common;
 
 use std::path::Path;
 
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::optim::SgdConfig;
 use burn::prelude::*;
@@ -16,7 +14,7 @@ use burn::train::TrainStep;
 use common::{mnist_dir, root, stderr};
 use digits::backend::Backend;
 use digits::config::{Config, DataConfig};
-use digits::data::{DigitBatch, DigitBatcher};
+use digits::digit_set::DigitBatch;
 use digits::model::Mlp;
 
 #[test]
@@ -60,8 +58,7 @@ fn batch(device: &Device) -> DigitBatch {
         ..Default::default()
     })
     .unwrap();
-    let items = (0..test.len()).map(|i| test.get(i).unwrap()).collect();
-    DigitBatcher.batch(items, device)
+    test.batch(&(0..test.len()).collect::<Vec<_>>(), device)
 }
 
 fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {

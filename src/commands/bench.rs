@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::config::Config;
-use crate::data::{self, DigitDataset};
+use crate::data;
+use crate::digit_set::DigitSet;
 use crate::error::{Error, Result};
 use crate::loader::EpochLoader;
 use crate::renderer::{EpochHistory, RunRenderer};
@@ -77,7 +78,7 @@ fn throughput(
     loader: &EpochLoader,
     device: &Device,
     budget: Duration,
-    mut step: impl FnMut(crate::data::DigitBatch) -> usize,
+    mut step: impl FnMut(crate::digit_set::DigitBatch) -> usize,
 ) -> Result<f64> {
     let mut timed = |budget: Duration| -> Result<f64> {
         let started = Instant::now();
@@ -104,7 +105,7 @@ fn throughput(
 fn raw_train_sps(
     config: &Config,
     device: &Device,
-    train: &DigitDataset,
+    train: &DigitSet,
     budget: Duration,
 ) -> Result<f64> {
     let t = &config.training;
@@ -138,7 +139,7 @@ fn raw_train_sps(
 fn learner_train_sps(
     config: &Config,
     device: &Device,
-    train: &DigitDataset,
+    train: &DigitSet,
     raw_sps: f64,
     seconds: f64,
 ) -> Result<f64> {
@@ -146,16 +147,9 @@ fn learner_train_sps(
     let wanted = (raw_sps * seconds).max(config.training.batch_size as f64 * 8.0) as usize;
     let per_epoch = wanted.min(train.len());
     let epochs = 1 + wanted.div_ceil(per_epoch);
-    let train_part: DigitDataset = std::sync::Arc::new(
-        burn::data::dataset::transform::PartialDataset::new(train.clone(), 0, per_epoch),
-    );
+    let train_part = train.slice(0, per_epoch);
     // Validation is excluded from the timing; one batch keeps it short.
-    let valid_part: DigitDataset =
-        std::sync::Arc::new(burn::data::dataset::transform::PartialDataset::new(
-            train.clone(),
-            0,
-            config.training.batch_size.min(train.len()),
-        ));
+    let valid_part = train.slice(0, config.training.batch_size);
     let mut config = config.clone();
     config.training.epochs = epochs;
     let folder =
@@ -191,12 +185,7 @@ fn learner_train_sps(
 }
 
 /// (c) Inference on the test split, in batches of the benchmark's size.
-fn infer_sps(
-    config: &Config,
-    device: &Device,
-    test: &DigitDataset,
-    budget: Duration,
-) -> Result<f64> {
+fn infer_sps(config: &Config, device: &Device, test: &DigitSet, budget: Duration) -> Result<f64> {
     let model = training::new_model(config, device).valid();
     let loader = EpochLoader::new(
         test.clone(),

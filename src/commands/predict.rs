@@ -42,18 +42,14 @@ pub fn predict(run_dir: &Path, inputs: &Inputs, backend: Backend) -> Result<Vec<
                 data_config.dir = Some(dir.clone());
             }
             let (test, _) = data::load_test(&data_config)?;
-            // Checked first: burn-dataset's in-memory `get` panics out of range.
-            let item = (*index < test.len())
-                .then(|| test.get(*index).ok())
-                .flatten()
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--test-index {index} is out of range: the test split has {} images \
+            let item = test.image(*index).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--test-index {index} is out of range: the test split has {} images \
                          (0 to {})",
-                        test.len(),
-                        test.len().saturating_sub(1)
-                    ))
-                })?;
+                    test.len(),
+                    test.len().saturating_sub(1)
+                ))
+            })?;
             vec![(format!("test image {index}"), Some(item.label), item.pixels)]
         }
     };

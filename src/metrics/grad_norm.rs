@@ -14,20 +14,38 @@ use burn::train::metric::{
 use std::sync::{Arc, OnceLock};
 
 /// The weight-gradient L2 norm of each Linear layer, input side first, as computed on the
-/// device in the training step. Every metric of a step reads the same values, so the first
-/// read is kept: one device read per step however many layers are shown.
+/// device in the training step: `[steps, layers]`, one row per step (the training loop sends
+/// steps to the metrics in groups). Every metric reads the same values, so the first read is
+/// kept: one device read per group however many layers are shown.
 #[derive(Clone)]
 pub struct GradNorms {
-    norms: Tensor<1>,
-    read: Arc<OnceLock<Vec<f64>>>,
+    norms: Tensor<2>,
+    read: Arc<OnceLock<StepNorms>>,
+}
+
+/// Gradient norms read back: per layer, the sum over the steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepNorms {
+    pub steps: usize,
+    pub sums: Vec<f64>,
 }
 
 impl GradNorms {
+    /// One step's norms, `[layers]`.
     pub fn new(norms: Tensor<1>) -> Self {
+        Self::from_rows(norms.unsqueeze())
+    }
+
+    fn from_rows(norms: Tensor<2>) -> Self {
         Self {
             norms,
             read: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Several steps' norms, in step order.
+    pub fn merge(parts: Vec<GradNorms>) -> Self {
+        Self::from_rows(Tensor::cat(parts.into_iter().map(|p| p.norms).collect(), 0))
     }
 
     /// The same norms off the autodiff graph (for the metric thread).
@@ -38,16 +56,23 @@ impl GradNorms {
         }
     }
 
-    pub fn values(&self) -> Result<&[f64], TensorReadError> {
+    pub fn values(&self) -> Result<&StepNorms, TensorReadError> {
         if let Some(values) = self.read.get() {
             return Ok(values);
         }
-        let values = self
+        let [steps, layers] = self.norms.dims();
+        let rows = self
             .norms
             .clone()
             .try_into_data_as::<f64>()?
             .try_into_vec::<f64>()?;
-        Ok(self.read.get_or_init(|| values))
+        let mut sums = vec![0.0; layers];
+        for row in rows.chunks_exact(layers) {
+            sums.iter_mut()
+                .zip(row)
+                .for_each(|(sum, norm)| *sum += norm);
+        }
+        Ok(self.read.get_or_init(|| StepNorms { steps, sums }))
     }
 }
 
@@ -108,8 +133,10 @@ impl Metric for GradNormMetric {
         input: &GradNormInput,
         _metadata: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
-        let norm = input.values()?[self.index];
-        self.state.update(norm, 1);
+        let norms = input.values()?;
+        // The group's mean, weighted by its steps: the epoch value is the mean over steps.
+        self.state
+            .update(norms.sums[self.index] / norms.steps as f64, norms.steps);
         Ok(self.state.compute_update(format(&self.name)))
     }
 
@@ -203,7 +230,7 @@ impl Metric for GradRatioMetric {
         input: &GradNormInput,
         _metadata: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
-        let norms = input.values()?;
+        let norms = &input.values()?.sums;
         let (first, last) = (norms[0], norms[norms.len() - 1]);
         self.first_sum += first;
         self.last_sum += last;
