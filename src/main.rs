@@ -102,6 +102,9 @@ enum Command {
         /// Seconds each figure is measured for, after a warm-up.
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
+        /// Each figure is the best of this many rounds (the measurements take turns).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// One JSON object per row instead of the table.
         #[arg(long)]
         json: bool,
@@ -272,17 +275,17 @@ fn main() -> ExitCode {
             data_dir,
             batch_sizes,
             seconds,
+            rounds,
             json,
             backend,
-        } => bench(
-            &config,
-            &set,
-            data_dir,
-            &batch_sizes,
-            seconds,
-            json,
-            &backend,
-        ),
+        } => {
+            let plan = commands::bench::BenchPlan {
+                batch_sizes,
+                seconds,
+                rounds,
+            };
+            bench(&config, &set, data_dir, &plan, json, &backend)
+        }
         Command::Plot { run_dir, backend } => plot(&run_dir, &backend),
     };
     match outcome {
@@ -431,32 +434,25 @@ fn bench(
     config_path: &Path,
     overrides: &[String],
     data_dir: Option<PathBuf>,
-    batch_sizes: &[usize],
-    seconds: f64,
+    plan: &commands::bench::BenchPlan,
     json: bool,
     backend: &BackendArg,
 ) -> Result<ExitCode> {
-    if batch_sizes.is_empty() || batch_sizes.contains(&0) {
-        return Err(Error::Usage(
-            "--batch-sizes: give sizes of at least 1, e.g. 32,64,128".into(),
-        ));
-    }
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(Error::Usage(format!(
-            "--seconds {seconds}: give a duration above 0"
-        )));
-    }
+    plan.check()?;
+    let seconds = plan.seconds;
     let config = load_config(config_path, overrides, data_dir, None)?;
     let backend = backend.select()?;
     if !json {
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
         println!(
-            "digits bench: {} on {backend}, {cores} CPU threads, {seconds} s per figure\n{}",
+            "digits bench: {} on {backend}, {cores} CPU threads, {seconds} s per figure, best of \
+             {} rounds\n{}",
             config_path.display(),
+            plan.rounds,
             commands::bench::TABLE_HEADER
         );
     }
-    commands::bench::bench(&config, backend, batch_sizes, seconds, |row| {
+    commands::bench::bench(&config, backend, plan, |row| {
         if json {
             println!("{}", serde_json::to_string(row).expect("rows serialise"));
         } else {

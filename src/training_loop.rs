@@ -210,3 +210,99 @@ fn run_split(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::grad_norm::{GradNormMetric, GradNorms, GradRatioMetric};
+    use burn::data::dataloader::Progress;
+    use burn::train::metric::{
+        AccuracyInput, AccuracyMetric, LossInput, LossMetric, Metric, MetricMetadata, Numeric,
+    };
+
+    fn device() -> Device {
+        crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap()
+    }
+
+    /// A step of two images: its loss, logits favouring class `guess`, targets, norms.
+    fn step(loss: f32, guess: usize, targets: [i64; 2], norms: [f32; 3]) -> StepOutput {
+        let device = device();
+        let mut logits = [[0.0f32; 10]; 2];
+        logits[0][guess] = 1.0;
+        logits[1][guess] = 1.0;
+        StepOutput {
+            loss: Tensor::from_data([loss], &device),
+            logits: Tensor::from_data(logits, &device),
+            targets: Tensor::from_data(targets, &device),
+            grad_norms: Some(GradNorms::new(Tensor::from_data(norms, &device))),
+        }
+    }
+
+    fn steps() -> Vec<StepOutput> {
+        vec![
+            step(2.0, 3, [3, 1], [0.1, 1.0, 2.0]),
+            step(1.0, 1, [1, 1], [0.3, 2.0, 4.0]),
+            step(0.5, 7, [0, 2], [0.2, 3.0, 3.0]),
+        ]
+    }
+
+    /// Epoch values of loss, accuracy, layer-1 norm and first/last ratio over `items`.
+    fn epoch_values(items: Vec<StepOutput>) -> [f64; 4] {
+        let metadata = MetricMetadata {
+            progress: Progress::new(0, 6, None),
+            iteration: None,
+            lr: None,
+        };
+        let (mut loss, mut accuracy) = (LossMetric::new(), AccuracyMetric::new());
+        let (mut norm, mut ratio) = (GradNormMetric::layer(1), GradRatioMetric::new());
+        for item in items {
+            let norms = item.grad_norms.clone().unwrap();
+            loss.update(&LossInput::new(item.loss), &metadata).unwrap();
+            accuracy
+                .update(&AccuracyInput::new(item.logits, item.targets), &metadata)
+                .unwrap();
+            norm.update(&norms, &metadata).unwrap();
+            ratio.update(&norms, &metadata).unwrap();
+        }
+        [
+            loss.running_value().unwrap().current(),
+            accuracy.running_value().unwrap().current(),
+            norm.running_value().unwrap().current(),
+            ratio.running_value().unwrap().current(),
+        ]
+    }
+
+    #[test]
+    fn a_merged_group_gives_the_epoch_values_of_its_steps() {
+        let one_by_one = epoch_values(steps());
+        let merged = epoch_values(vec![StepOutput::merge(steps())]);
+        // Loss: mean over steps; accuracy: 3 of 6 images; norm: mean over steps; ratio: sums.
+        let expected = [3.5 / 3.0, 50.0, 0.6 / 3.0, 0.6 / 9.0];
+        for ((a, b), e) in one_by_one.iter().zip(merged).zip(expected) {
+            assert!((a - e).abs() < 1e-6 && (b - e).abs() < 1e-6, "{a} {b} {e}");
+        }
+    }
+
+    #[test]
+    fn the_first_non_finite_loss_of_a_group_is_found_by_its_step() {
+        let mut group = steps();
+        group[1].loss = Tensor::from_data([f32::NAN], &device());
+        group[2].loss = Tensor::from_data([f32::INFINITY], &device());
+        let item = |outputs| {
+            TrainingItem::new(
+                StepOutput::merge(outputs),
+                Progress::new(0, 0, None),
+                Some(42),
+                None,
+            )
+        };
+        // Steps 40, 41, 42 of epoch 3: the NaN came at step 41.
+        let divergence = first_non_finite_loss(&item(group), 3).unwrap();
+        assert_eq!((divergence.epoch, divergence.step), (3, 41));
+        assert!(divergence.loss.is_nan());
+        assert_eq!(first_non_finite_loss(&item(steps()), 3), None);
+    }
+}

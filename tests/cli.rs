@@ -259,6 +259,8 @@ fn bench_prints_one_parsable_json_row_per_batch_size() {
             "32,64",
             "--seconds",
             "0.2",
+            "--rounds",
+            "1",
             "--json",
         ],
     );

@@ -40,24 +40,62 @@ pub struct BenchRow {
     pub peak_rss_mb: Option<f64>,
 }
 
-/// Runs the three measurements for each batch size, `seconds` each after a warm-up.
+/// What to measure: each batch size, each figure for `seconds` after a warm-up, `rounds`
+/// times.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    pub batch_sizes: Vec<usize>,
+    pub seconds: f64,
+    /// Each figure is the best of this many rounds, the three measurements taking turns:
+    /// a shared machine's speed drifts by ±15 % from second to second, and the best round is
+    /// the one least disturbed.
+    pub rounds: usize,
+}
+
+impl BenchPlan {
+    /// Rejects a plan that measures nothing.
+    pub fn check(&self) -> Result<()> {
+        if self.batch_sizes.is_empty() || self.batch_sizes.contains(&0) {
+            return Err(Error::Usage(
+                "--batch-sizes: give sizes of at least 1, e.g. 32,64,128".into(),
+            ));
+        }
+        if !(self.seconds.is_finite() && self.seconds > 0.0) {
+            return Err(Error::Usage(format!(
+                "--seconds {}: give a duration above 0",
+                self.seconds
+            )));
+        }
+        if self.rounds == 0 {
+            return Err(Error::Usage("--rounds 0: give at least 1 round".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Runs the three measurements for each batch size as `plan` says.
 pub fn bench(
     config: &Config,
     backend: Backend,
-    batch_sizes: &[usize],
-    seconds: f64,
+    plan: &BenchPlan,
     mut on_row: impl FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
     let device = backend.device()?;
     let splits = data::load(&config.data, config.training.seed)?;
-    let budget = Duration::from_secs_f64(seconds);
+    let budget = Duration::from_secs_f64(plan.seconds);
     let mut rows = Vec::new();
-    for &batch_size in batch_sizes {
+    for &batch_size in &plan.batch_sizes {
         let mut config = config.clone();
         config.training.batch_size = batch_size;
-        let raw = raw_train_sps(&config, &device, &splits.train, budget)?;
-        let learner = learner_train_sps(&config, &device, &splits.train, raw, seconds)?;
-        let infer = infer_sps(&config, &device, &splits.test, budget)?;
+        let (mut raw, mut learner, mut infer) = (0.0f64, 0.0f64, 0.0f64);
+        for _ in 0..plan.rounds {
+            let round_raw = raw_train_sps(&config, &device, &splits.train, budget)?;
+            let round_learner =
+                learner_train_sps(&config, &device, &splits.train, round_raw, plan.seconds)?;
+            raw = raw.max(round_raw);
+            learner = learner.max(round_learner);
+            infer = infer.max(infer_sps(&config, &device, &splits.test, budget)?);
+        }
         let row = BenchRow {
             backend: backend.name(),
             batch_size,
