@@ -24,9 +24,10 @@ pub struct DigitImage {
 /// Rows of a shared image store, in this split's order. Cloning and slicing share the store.
 #[derive(Clone, Debug)]
 pub struct DigitSet {
-    /// `count × 784` bytes, row-major, as in the IDX file.
-    pixels: Arc<[u8]>,
-    labels: Arc<[u8]>,
+    /// `count × 784` bytes, row-major, as in the IDX file. (An `Arc<Vec>`: `Arc<[u8]>` would
+    /// copy the file's pixels once more on the way in.)
+    pixels: Arc<Vec<u8>>,
+    labels: Arc<Vec<u8>>,
     /// Which rows of the store this split holds: `rows[start..end]`.
     rows: Arc<[u32]>,
     start: usize,
@@ -46,8 +47,8 @@ impl DigitSet {
         assert_eq!(pixels.len(), labels.len() * PIXELS, "one label per image");
         let count = u32::try_from(labels.len()).expect("an IDX file holds under 2^32 items");
         Self {
-            pixels: pixels.into(),
-            labels: labels.into(),
+            pixels: Arc::new(pixels),
+            labels: Arc::new(labels),
             rows: (0..count).collect(),
             start: 0,
             end: count as usize,
