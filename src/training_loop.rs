@@ -135,9 +135,16 @@ fn train_epoch(
 }
 
 /// The first step of a group whose loss is not a finite number. Checked here, once per
-/// group, where the step numbers are known (one small read from the device).
+/// group, where the step numbers are known (one small read from the device; a failed read
+/// is left to the metrics, which report it).
 fn first_non_finite_loss(item: &TrainingItem<StepOutput>, epoch: usize) -> Option<Divergence> {
-    let losses = item.item.loss.clone().into_data().convert::<f64>();
+    let losses = item
+        .item
+        .loss
+        .clone()
+        .try_into_data()
+        .ok()?
+        .convert::<f64>();
     let losses = losses.as_slice::<f64>().ok()?;
     let last_step = item.iteration?;
     let first_step = last_step + 1 - losses.len();
