@@ -1,7 +1,8 @@
 //! digits: train and inspect neural networks that read handwritten digits, on Burn.
 //!
-//! One path from the command line to a run folder: [`config`] → [`data`] → [`model`] →
-//! [`training`] (Burn's Learner, rendered by [`renderer`]) → [`run`].
+//! One path from the command line to a run folder: [`config`] → [`data`] ([`digit_set`]) →
+//! [`model`] → [`training`] (Burn's Learner, stepped by [`training_loop`], rendered by
+//! [`renderer`]) → [`run`].
 
 pub mod backend;
 pub mod checkpoint;
