@@ -241,34 +241,42 @@ fn table_rows(md: &str) -> Vec<&str> {
     md.lines().skip(2).filter(|l| l.starts_with('|')).collect()
 }
 
+/// Runs `compare` or `sweep` (`args`: the command with its configs and options) for one epoch
+/// on `train_limit` training images, writing to `out`; checks it succeeds, returns compare.md.
+fn tabulate(work: &Path, out: &Path, train_limit: usize, args: &[&str]) -> String {
+    let (train_limit, data) = (format!("data.train_limit={train_limit}"), mnist_dir());
+    let mut all = args.to_vec();
+    all.extend([
+        "--epochs",
+        "1",
+        "--set",
+        &train_limit,
+        "--set",
+        "data.test_limit=100",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let output = digits(work, &all);
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::read_to_string(out.join("compare.md")).unwrap()
+}
+
 #[test]
 fn sweep_with_two_values_produces_two_rows_and_a_plot() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("sweep");
-    let data = mnist_dir();
-    let output = digits(
-        work.path(),
-        &[
-            "sweep",
-            root().join("config/mlp.toml").to_str().unwrap(),
-            "--vary",
-            "training.learning_rate",
-            "0.5",
-            "2",
-            "--epochs",
-            "1",
-            "--set",
-            "data.train_limit=500",
-            "--set",
-            "data.test_limit=100",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    let mlp = root().join("config/mlp.toml");
+    let sweep = [
+        "sweep",
+        mlp.to_str().unwrap(),
+        "--vary",
+        "training.learning_rate",
+        "0.5",
+        "2",
+    ];
+    let md = tabulate(work.path(), &out, 500, &sweep);
     let rows = table_rows(&md);
     assert_eq!(rows.len(), 2, "{md}");
     assert!(rows[0].starts_with("| learning_rate=0.5 |"), "{md}");
@@ -282,27 +290,12 @@ fn sweep_with_two_values_produces_two_rows_and_a_plot() {
 fn compare_tabulates_each_config_and_keeps_going_past_a_divergence() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("cmp");
-    let data = mnist_dir();
-    let output = digits(
-        work.path(),
-        &[
-            "compare",
-            root().join("config/mlp.toml").to_str().unwrap(),
-            root().join("config/mlp-relu.toml").to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--set",
-            "data.train_limit=300",
-            "--set",
-            "data.test_limit=100",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    let (mlp, relu) = (
+        root().join("config/mlp.toml"),
+        root().join("config/mlp-relu.toml"),
     );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    let (mlp, relu) = (mlp.to_str().unwrap(), relu.to_str().unwrap());
+    let md = tabulate(work.path(), &out, 300, &["compare", mlp, relu]);
     assert_eq!(table_rows(&md).len(), 2, "{md}");
     assert!(
         md.contains("| mlp |") && md.contains("| mlp-relu |"),
@@ -311,27 +304,8 @@ fn compare_tabulates_each_config_and_keeps_going_past_a_divergence() {
 
     // The same with a learning rate that explodes the ReLU network: its row says so.
     let out2 = work.path().join("cmp2");
-    let output = digits(
-        work.path(),
-        &[
-            "compare",
-            root().join("config/mlp-relu.toml").to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--set",
-            "training.learning_rate=1e6",
-            "--set",
-            "data.train_limit=2000",
-            "--set",
-            "data.test_limit=100",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            out2.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let md = std::fs::read_to_string(out2.join("compare.md")).unwrap();
+    let explode = ["compare", relu, "--set", "training.learning_rate=1e6"];
+    let md = tabulate(work.path(), &out2, 2000, &explode);
     assert!(md.contains("diverged (epoch 1, step"), "{md}");
 }
 
