@@ -146,10 +146,14 @@ pub enum Loss {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
-    /// Folder holding the four MNIST-format IDX files (`.gz` or raw); unset = Burn's MNIST
-    /// cache, downloaded on first use.
+    /// Folder holding the four MNIST-format IDX files (`.gz` or raw); unset = `source`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
+    /// Where the digits come from when `dir` is unset. A run folder's resolved config always
+    /// names the one actually used (`mnist` or `sample`), so a run is resumed and evaluated on
+    /// the data it was trained on.
+    #[serde(skip_serializing_if = "DataSource::is_auto")]
+    pub source: DataSource,
     /// Share of the training file held out for validation.
     pub validation_fraction: f64,
     /// Use only the first N training images (before the validation split); unset = all.
@@ -160,13 +164,54 @@ pub struct DataConfig {
     pub test_limit: Option<usize>,
 }
 
+impl DataConfig {
+    /// The data of a run folder's resolved config, pinned: runs written before `data.source`
+    /// existed name no source, and when they name no folder either they read full MNIST
+    /// (there was no sample to fall back to then).
+    pub fn pinned(mut self) -> DataConfig {
+        if self.dir.is_none() && self.source.is_auto() {
+            self.source = DataSource::Mnist;
+        }
+        self
+    }
+}
+
 impl Default for DataConfig {
     fn default() -> Self {
         Self {
             dir: None,
+            source: DataSource::Auto,
             validation_fraction: 0.1,
             train_limit: None,
             test_limit: None,
+        }
+    }
+}
+
+/// `data.source`: which digits to read when no folder is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// Full MNIST from Burn's cache, downloaded on first use; the bundled sample when that is
+    /// impossible (no network), with a note saying so.
+    Auto,
+    /// Full MNIST (Burn's cache, downloaded on first use), never the sample.
+    Mnist,
+    /// The sample of real MNIST this project carries: 10,000 training and the 10,000 test
+    /// images (`data/mnist-sample`, embedded in the binary).
+    Sample,
+}
+
+impl DataSource {
+    pub fn is_auto(&self) -> bool {
+        *self == DataSource::Auto
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DataSource::Auto => "auto",
+            DataSource::Mnist => "mnist",
+            DataSource::Sample => "sample",
         }
     }
 }
@@ -298,6 +343,18 @@ impl Config {
                 d.validation_fraction
             ));
         }
+        if let Some(dir) = &d.dir
+            && !d.source.is_auto()
+        {
+            return Err(format!(
+                "keys `data.dir` = \"{}\" and `data.source` = \"{}\" name two different \
+                 sources of digits: keep one (remove `data.source` to read the folder, or \
+                 `data.dir` / --data-dir to read {})",
+                dir.display(),
+                d.source.name(),
+                d.source.name()
+            ));
+        }
         if d.train_limit == Some(0) || d.test_limit == Some(0) {
             return Err(
                 "keys `data.train_limit` / `data.test_limit` must be at least 1 \
@@ -397,6 +454,20 @@ mod tests {
     }
 
     #[test]
+    fn a_run_config_pins_its_data_source() {
+        let sample = parse("[data]\nsource = \"sample\"\n", &[]).unwrap();
+        assert_eq!(sample.data.source, DataSource::Sample);
+        assert_eq!(parse(&sample.to_toml(), &[]).unwrap(), sample);
+        assert_eq!(sample.data.clone().pinned(), sample.data);
+        // Written before `data.source` existed: no folder meant full MNIST.
+        let legacy = parse("", &[]).unwrap().data;
+        assert_eq!(legacy.source, DataSource::Auto);
+        assert_eq!(legacy.pinned().source, DataSource::Mnist);
+        let folder = parse("", &["data.dir=\"x\""]).unwrap().data;
+        assert_eq!(folder.clone().pinned(), folder);
+    }
+
+    #[test]
     fn unknown_keys_are_rejected_with_their_name() {
         let message = error_of("[model]\nhiden = [16]\n", &[]);
         assert!(message.contains("model.hiden"), "{message}");
@@ -422,6 +493,7 @@ mod tests {
             ("[training]\nloss = \"hinge\"\n", "training.loss"),
             ("[training]\noptimizer = \"lbfgs\"\n", "training.optimizer"),
             ("[model]\ninit = \"zeros\"\n", "model.init"),
+            ("[data]\nsource = \"imagenet\"\n", "data.source"),
         ] {
             let message = error_of(text, &[]);
             assert!(message.contains(key), "{text}: {message}");
@@ -452,6 +524,7 @@ mod tests {
             ),
             (&["data.train_limit=0"][..], "data.train_limit"),
             (&["model.init_std=0"][..], "model.init_std"),
+            (&["data.source=sample", "data.dir=\"x\""][..], "data.source"),
             (
                 &["training.grad_clip_norm=-1"][..],
                 "training.grad_clip_norm",

@@ -1,23 +1,64 @@
 //! Where the digits come from and how they reach the network.
 //!
-//! Source: `data.dir` (four IDX files) → Burn's MNIST cache → download into that cache with
-//! burn-dataset's `MnistDataset`. Then: train file → seeded shuffle → train / valid split;
-//! test file as is. Each split is a [`DigitSet`] over the pixels read once.
+//! Source: `data.dir` (four IDX files) → else `data.source`: full MNIST in Burn's cache,
+//! downloaded there on first use with burn-dataset's `MnistDataset` → the sample bundled in
+//! the binary (`auto` falls back to it, saying why; `sample` asks for it). Then: train file →
+//! seeded shuffle → train / valid split; test file as is. Each split is a [`DigitSet`] over
+//! the pixels read once.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::config::DataConfig;
+use serde::Serialize;
+
+use crate::config::{DataConfig, DataSource};
 use crate::digit_set::DigitSet;
+use crate::download::{self, DownloadFailure};
 use crate::error::{Error, Result};
-use crate::idx::{self, PIXELS};
+use crate::idx::{self, IdxImages, PIXELS};
+use crate::sample;
 
 /// The three splits of a run, and where they came from.
 pub struct DigitSplits {
     pub train: DigitSet,
     pub valid: DigitSet,
     pub test: DigitSet,
-    /// Human-readable origin, e.g. the folder the IDX files were read from.
-    pub source: String,
+    pub origin: DataOrigin,
+}
+
+/// Where a run's digits were read from (`summary.json`'s `dataset`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataOrigin {
+    /// `folder` (`data.dir`), `mnist` (full MNIST in Burn's cache) or `sample` (bundled).
+    pub source: &'static str,
+    /// The folder read; none for the bundled sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Why `data.source = "auto"` used the sample instead of full MNIST.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+impl DataOrigin {
+    /// For the first line of a run and for reports: no absolute home folder.
+    pub fn describe(&self) -> String {
+        match (self.source, &self.path) {
+            ("sample", _) => sample::DESCRIPTION.into(),
+            ("mnist", Some(path)) => format!("full MNIST in {}", home_relative(path)),
+            (_, Some(path)) => path.display().to_string(),
+            (_, None) => self.source.into(),
+        }
+    }
+
+    /// The `data.source` to record in a run's resolved config so it is resumed and evaluated
+    /// on the same digits (a folder is recorded as `data.dir` instead).
+    pub fn config_source(&self) -> DataSource {
+        match self.source {
+            "sample" => DataSource::Sample,
+            "mnist" => DataSource::Mnist,
+            _ => DataSource::Auto,
+        }
+    }
 }
 
 /// The four IDX files of an MNIST-format data set.
@@ -34,12 +75,9 @@ const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
 const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
 const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
 
-/// Set to skip the download attempt when Burn's cache is empty (air-gapped machines, tests).
-pub const NO_DOWNLOAD_ENV: &str = "DIGITS_NO_DOWNLOAD";
-
 /// Loads the data the config names and splits it.
 pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
-    let source = DataSource::locate(config)?;
+    let source = Located::find(config)?;
     let train = source.read("train", config.train_limit)?;
     let test = source.read("test", config.test_limit)?;
 
@@ -47,7 +85,7 @@ pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
     let valid_len = ((total as f64 * config.validation_fraction).round() as usize).max(1);
     if valid_len >= total {
         return Err(Error::data(
-            &source.files.train_images,
+            &source.name_of("train"),
             format!(
                 "{total} training image(s) cannot be split into train and validation with \
                  validation_fraction {}: use more images (data.train_limit) or a smaller fraction",
@@ -61,48 +99,124 @@ pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
         train: shuffled.slice(0, train_len),
         valid: shuffled.slice(train_len, total),
         test,
-        source: source.description,
+        origin: source.origin,
     })
 }
 
 /// Only the test split (honouring `test_limit`), without reading the training files.
-pub fn load_test(config: &DataConfig) -> Result<(DigitSet, String)> {
-    let source = DataSource::locate(config)?;
+pub fn load_test(config: &DataConfig) -> Result<(DigitSet, DataOrigin)> {
+    let source = Located::find(config)?;
     let test = source.read("test", config.test_limit)?;
-    Ok((test, source.description))
+    Ok((test, source.origin))
 }
 
-/// The IDX files a config points at, and where they came from.
-struct DataSource {
-    files: IdxFiles,
-    description: String,
-    /// The files are Burn's download cache, not the user's own.
-    cached: bool,
+/// The digits a config points at, found.
+struct Located {
+    /// None for the bundled sample.
+    files: Option<IdxFiles>,
+    origin: DataOrigin,
 }
 
-impl DataSource {
-    fn locate(config: &DataConfig) -> Result<DataSource> {
-        Ok(match &config.dir {
-            Some(dir) => DataSource {
-                files: IdxFiles::in_dir(dir)?,
-                description: dir.display().to_string(),
-                cached: false,
+impl Located {
+    fn find(config: &DataConfig) -> Result<Located> {
+        if let Some(dir) = &config.dir {
+            return Ok(Located {
+                files: Some(IdxFiles::in_dir(dir)?),
+                origin: DataOrigin {
+                    source: "folder",
+                    path: Some(dir.clone()),
+                    fallback: None,
+                },
+            });
+        }
+        let mnist = |cache: PathBuf, files| Located {
+            files: Some(files),
+            origin: DataOrigin {
+                source: "mnist",
+                path: Some(cache),
+                fallback: None,
             },
-            None => {
-                let dir = burn_cache_dir()?;
-                DataSource {
-                    files: IdxFiles::from_burn_cache(&dir)?,
-                    description: dir.display().to_string(),
-                    cached: true,
+        };
+        match config.source {
+            DataSource::Sample => Ok(Located::sample(None)),
+            DataSource::Mnist => {
+                let cache = burn_cache_dir().ok_or_else(|| {
+                    Error::Environment(format!(
+                        "data.source = \"mnist\": {NO_CACHE_DIR}. {}",
+                        mnist_help("")
+                    ))
+                })?;
+                match IdxFiles::from_burn_cache(&cache) {
+                    Ok(files) => Ok(mnist(cache, files)),
+                    Err(failure) => Err(Error::data(
+                        &cache,
+                        format!(
+                            "data.source = \"mnist\", but full MNIST is not in Burn's dataset \
+                             cache and could not be downloaded ({failure}). {}",
+                            mnist_help(" in that cache")
+                        ),
+                    )),
                 }
             }
-        })
+            DataSource::Auto => {
+                let Some(cache) = burn_cache_dir() else {
+                    return Ok(Located::sample(Some(NO_CACHE_DIR.to_string())));
+                };
+                match IdxFiles::from_burn_cache(&cache) {
+                    Ok(files) => Ok(mnist(cache, files)),
+                    Err(failure) => Ok(Located::sample(Some(format!(
+                        "full MNIST is not in Burn's dataset cache ({}) and could not be \
+                         downloaded ({failure})",
+                        home_relative(&cache)
+                    )))),
+                }
+            }
+        }
+    }
+
+    /// The bundled sample; `fallback` says why it stands in for full MNIST (said once).
+    fn sample(fallback: Option<String>) -> Located {
+        if let Some(why) = &fallback {
+            static SAID: AtomicBool = AtomicBool::new(false);
+            if !SAID.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "note: {why}, so digits uses {}: {}. {} Add --set data.source=sample to \
+                     ask for the sample without this note.",
+                    sample::DESCRIPTION,
+                    sample::CONTENTS,
+                    mnist_help(" into that cache"),
+                );
+            }
+        }
+        Located {
+            files: None,
+            origin: DataOrigin {
+                source: "sample",
+                path: None,
+                fallback,
+            },
+        }
+    }
+
+    /// The image file of a split, for messages.
+    fn name_of(&self, split: &str) -> PathBuf {
+        match &self.files {
+            Some(files) => files.split(split).0.to_path_buf(),
+            None => sample_path(if split == "train" {
+                TRAIN_IMAGES
+            } else {
+                TEST_IMAGES
+            }),
+        }
     }
 
     /// The first `limit` items of the "train" or "test" split.
     fn read(&self, split: &str, limit: Option<usize>) -> Result<DigitSet> {
-        let (images, labels) = self.files.split(split);
-        if !self.cached {
+        let Some(files) = &self.files else {
+            return read_sample(split, limit);
+        };
+        let (images, labels) = files.split(split);
+        if self.origin.source != "mnist" {
             return read_pair(images, labels, None, limit);
         }
         // Burn writes its cache in place, not atomically: a download cut short leaves a
@@ -112,13 +226,13 @@ impl DataSource {
         match read_pair(images, labels, expected, limit) {
             Err(Error::Data { path, message }) => {
                 let cache = images.parent().and_then(Path::parent).unwrap_or(images);
-                let refetched = std::env::var_os(NO_DOWNLOAD_ENV).is_none()
+                let refetched = !download::forbidden()
                     && [images, labels]
                         .iter()
                         .all(|f| std::fs::remove_file(f).is_ok())
                     && {
                         eprintln!("{}: {message}; downloading it again", path.display());
-                        download_split(cache, split, "").is_ok()
+                        download::download_split(cache, split).is_ok()
                     };
                 if refetched {
                     return read_pair(images, labels, expected, limit);
@@ -137,6 +251,65 @@ impl DataSource {
     }
 }
 
+const NO_CACHE_DIR: &str = "no cache folder is known for this user (is $HOME set?)";
+
+/// How to get full MNIST, for messages.
+fn mnist_help(where_: &str) -> String {
+    format!(
+        "For full MNIST, run once with a network connection (11 MB, downloaded once{where_}), or \
+         pass --data-dir DIR (or set data.dir) to a folder holding the four MNIST IDX files \
+         ({TRAIN_IMAGES}, {TRAIN_LABELS}, {TEST_IMAGES}, {TEST_LABELS}; raw or .gz)."
+    )
+}
+
+/// `path` with the user's home folder written `~`.
+fn home_relative(path: &Path) -> String {
+    match dirs::home_dir().and_then(|home| path.strip_prefix(home).ok().map(Path::to_path_buf)) {
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+/// A file of the bundled sample, named as in the repository.
+fn sample_path(name: &str) -> PathBuf {
+    Path::new(sample::REPO_FOLDER).join(format!("{name}.gz"))
+}
+
+/// A split of the bundled sample, through the same IDX reader as any file.
+fn read_sample(split: &str, limit: Option<usize>) -> Result<DigitSet> {
+    let files = &sample::FILES;
+    let (images, labels, images_name, labels_name) = match split {
+        "train" => (
+            files.train_images,
+            files.train_labels,
+            TRAIN_IMAGES,
+            TRAIN_LABELS,
+        ),
+        _ => (
+            files.test_images,
+            files.test_labels,
+            TEST_IMAGES,
+            TEST_LABELS,
+        ),
+    };
+    // The sample is part of the program: a failure here is a bug, not the user's doing.
+    let bug = |name: &str, e: idx::IdxError| {
+        Error::Internal(format!(
+            "the bundled sample's {} is unreadable: {e}",
+            sample_path(name).display()
+        ))
+    };
+    let images = idx::parse_images(images).map_err(|e| bug(images_name, e))?;
+    let labels = idx::parse_labels(labels).map_err(|e| bug(labels_name, e))?;
+    pair(
+        images,
+        labels,
+        (&sample_path(images_name), &sample_path(labels_name)),
+        None,
+        limit,
+    )
+}
+
 /// Reads an image file and its label file, checks they agree (and hold `expected` items, when
 /// known), keeps the first `limit` items.
 fn read_pair(
@@ -147,6 +320,17 @@ fn read_pair(
 ) -> Result<DigitSet> {
     let images_idx = idx::read_images(images)?;
     let labels_idx = idx::read_labels(labels)?;
+    pair(images_idx, labels_idx, (images, labels), expected, limit)
+}
+
+/// One split from its parsed image and label files (named by `paths` in errors).
+fn pair(
+    images_idx: IdxImages,
+    labels_idx: Vec<u8>,
+    (images, labels): (&Path, &Path),
+    expected: Option<usize>,
+    limit: Option<usize>,
+) -> Result<DigitSet> {
     if let Some(expected) = expected
         && images_idx.count != expected
     {
@@ -230,76 +414,25 @@ impl IdxFiles {
         })
     }
 
-    /// The files in Burn's MNIST cache, downloading them with burn-dataset if absent.
-    fn from_burn_cache(cache: &Path) -> Result<IdxFiles> {
+    /// The files in Burn's MNIST cache, downloading the missing splits with burn-dataset.
+    fn from_burn_cache(cache: &Path) -> Result<IdxFiles, DownloadFailure> {
         let files = IdxFiles {
             train_images: cache.join("train").join(TRAIN_IMAGES),
             train_labels: cache.join("train").join(TRAIN_LABELS),
             test_images: cache.join("test").join(TEST_IMAGES),
             test_labels: cache.join("test").join(TEST_LABELS),
         };
-        let train_cached = files.train_images.is_file() && files.train_labels.is_file();
-        let test_cached = files.test_images.is_file() && files.test_labels.is_file();
-        if train_cached && test_cached {
-            return Ok(files);
-        }
-        let offline_help = format!(
-            "Connect to the internet and run again (MNIST, 11 MB, is downloaded once into \
-             that cache), or pass --data-dir DIR (or set data.dir in the config) to a folder \
-             holding the four MNIST IDX files ({TRAIN_IMAGES}, {TRAIN_LABELS}, {TEST_IMAGES}, \
-             {TEST_LABELS}; raw or .gz)"
-        );
-        if std::env::var_os(NO_DOWNLOAD_ENV).is_some() {
-            return Err(Error::data(
-                cache,
-                format!(
-                    "MNIST is not in Burn's dataset cache and {NO_DOWNLOAD_ENV} forbids \
-                     downloading it. {offline_help}"
-                ),
-            ));
-        }
-        eprintln!(
-            "MNIST is not cached yet: downloading it into {} ...",
-            cache.display()
-        );
-        if !train_cached {
-            download_split(cache, "train", &offline_help)?;
-        }
-        if !test_cached {
-            download_split(cache, "test", &offline_help)?;
+        for split in ["train", "test"] {
+            let (images, labels) = files.split(split);
+            if !(images.is_file() && labels.is_file()) {
+                download::download_split(cache, split)?;
+            }
         }
         Ok(files)
     }
 }
 
 /// Burn's MNIST cache folder (burn-dataset downloads to `<cache dir>/burn-dataset/mnist`).
-fn burn_cache_dir() -> Result<PathBuf> {
-    dirs::cache_dir()
-        .map(|d| d.join("burn-dataset").join("mnist"))
-        .ok_or_else(|| {
-            Error::Environment(
-                "no cache folder is known for this user (is $HOME set?), so MNIST cannot be \
-                 downloaded: pass --data-dir DIR with the four MNIST IDX files instead"
-                    .into(),
-            )
-        })
-}
-
-/// Runs burn-dataset's download of one split. It panics when offline; that panic is caught,
-/// kept quiet, and turned into an error that says what to do.
-fn download_split(cache: &Path, split: &str, offline_help: &str) -> Result<()> {
-    use burn_dataset::vision::MnistDataset;
-    crate::error::catch_quietly(|| match split {
-        "train" => drop(MnistDataset::train()),
-        _ => drop(MnistDataset::test()),
-    })
-    .map_err(|reason| {
-        Error::data(
-            cache,
-            format!(
-                "MNIST is not in Burn's dataset cache and downloading its {split} split \
-                 failed ({reason}). {offline_help}"
-            ),
-        )
-    })
+fn burn_cache_dir() -> Option<PathBuf> {
+    dirs::cache_dir().map(|d| d.join("burn-dataset").join("mnist"))
 }

@@ -38,7 +38,8 @@ pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun> {
             dir.display()
         )));
     }
-    let config = Config::load(&dir.join(run::CONFIG_FILE), &[])?;
+    let mut config = Config::load(&dir.join(run::CONFIG_FILE), &[])?;
+    config.data = config.data.pinned();
     let path = dir.join(run::MODEL_FILE);
     if !path.is_file() {
         return Err(Error::Model {

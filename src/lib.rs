@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod digit_set;
+pub mod download;
 pub mod error;
 pub mod idx;
 pub mod inference;
@@ -22,6 +23,7 @@ pub mod preprocess;
 pub mod renderer;
 pub mod resume;
 pub mod run;
+pub mod sample;
 pub mod training;
 pub mod training_loop;
 

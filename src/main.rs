@@ -1,6 +1,5 @@
 //! The `digits` command line: parse arguments, run one command, map errors to exit codes.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,6 +8,7 @@ use digits::backend::Backend;
 use digits::commands::{self, compare, predict, summary::ModelSummary};
 use digits::config::Config;
 use digits::model::Mlp;
+use digits::renderer::Dashboard;
 use digits::resume;
 use digits::run::{self, RunFolder};
 use digits::{Error, Result, training};
@@ -236,6 +236,11 @@ struct TrainArgs {
     /// Write into --out even if it already holds files.
     #[arg(long)]
     force: bool,
+    /// In a terminal: keep Burn's dashboard open when training ends (until you press x,
+    /// then q; the default when you can type into the terminal), close it at once, or show
+    /// plain lines instead. Off a terminal the lines are always plain.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    dashboard: Option<Dashboard>,
     #[command(flatten)]
     backend: BackendArg,
 }
@@ -301,11 +306,8 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     let backend = args.backend.select()?;
     let (config, config_path, resume) = match (&args.resume, &args.config) {
         (Some(run_dir), _) => {
-            let mut overrides = args.set.clone();
-            if let Some(dir) = &args.data_dir {
-                overrides.push(path_assignment("data.dir", &absolute(dir)?));
-            }
-            let (config, point) = resume::prepare(run_dir, &overrides)?;
+            let data_dir = args.data_dir.as_deref().map(absolute).transpose()?;
+            let (config, point) = resume::prepare(run_dir, &args.set, data_dir.as_deref())?;
             (config, run_dir.join(run::CONFIG_FILE), Some(point))
         }
         (None, Some(path)) => {
@@ -317,7 +319,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     let options = training::TrainOptions {
         backend,
         force: args.force,
-        dashboard: std::io::stdout().is_terminal(),
+        dashboard: Dashboard::choose(args.dashboard),
         resume,
     };
     let report = training::train(&config, &config_path, &options)?;
@@ -333,12 +335,6 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `key="path"` as a `--set` assignment, quoted as TOML needs.
-fn path_assignment(key: &str, path: &Path) -> String {
-    let value = toml::Value::String(path.display().to_string());
-    format!("{key}={value}")
 }
 
 /// An absolute form of `dir`, so a resolved config works from any working directory.

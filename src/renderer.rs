@@ -91,6 +91,34 @@ impl EpochHistory {
     }
 }
 
+/// How training is shown in a terminal (`train --dashboard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dashboard {
+    /// Burn's dashboard, kept on screen when training ends until the user closes it (`x`
+    /// closes the "Training is done" popup, then `q` the dashboard).
+    Keep,
+    /// Burn's dashboard, closed as soon as training ends.
+    Close,
+    /// No dashboard: one plain line per split per epoch (always so off a terminal).
+    Off,
+}
+
+impl Dashboard {
+    /// `asked` when stdout is a terminal (a dashboard needs one), else `Off`. Unasked: `Keep`
+    /// when the user can also type into the terminal, `Close` when not.
+    pub fn choose(asked: Option<Dashboard>) -> Dashboard {
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() {
+            return Dashboard::Off;
+        }
+        asked.unwrap_or(if std::io::stdin().is_terminal() {
+            Dashboard::Keep
+        } else {
+            Dashboard::Close
+        })
+    }
+}
+
 /// A split in progress.
 struct OpenSplit {
     name: String,
@@ -117,12 +145,17 @@ pub struct RunRenderer {
 }
 
 impl RunRenderer {
-    /// Burn's TUI when `dashboard`, plain lines otherwise.
-    pub fn new(interrupter: Interrupter, history: EpochHistory, dashboard: bool) -> Self {
-        let tui = dashboard.then(|| {
-            Box::new(TuiMetricsRendererWrapper::new(interrupter.clone(), None))
-                as Box<dyn MetricsRenderer>
-        });
+    /// Burn's TUI unless `dashboard` is `Off`, plain lines then.
+    pub fn new(interrupter: Interrupter, history: EpochHistory, dashboard: Dashboard) -> Self {
+        let tui = match dashboard {
+            Dashboard::Off => None,
+            Dashboard::Close => Some(TuiMetricsRendererWrapper::new(interrupter.clone(), None)),
+            // Burn's "Training is done" popup: the dashboard stays until the user closes it.
+            Dashboard::Keep => {
+                Some(TuiMetricsRendererWrapper::new(interrupter.clone(), None).persistent())
+            }
+        }
+        .map(|tui| Box::new(tui) as Box<dyn MetricsRenderer>);
         RunRenderer {
             tui,
             interrupter,

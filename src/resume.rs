@@ -19,9 +19,14 @@ pub struct ResumePoint {
     pub records: Vec<SplitRecord>,
 }
 
-/// Reads the run's resolved config (with `overrides` on top), refuses changes that would make
-/// the resume meaningless, and finds the newest readable checkpoint.
-pub fn prepare(run_dir: &Path, overrides: &[String]) -> Result<(Config, ResumePoint)> {
+/// Reads the run's resolved config (with `overrides` on top, and `data_dir` where the run's
+/// data folder has moved), refuses changes that would make the resume meaningless, and finds
+/// the newest readable checkpoint.
+pub fn prepare(
+    run_dir: &Path,
+    overrides: &[String],
+    data_dir: Option<&Path>,
+) -> Result<(Config, ResumePoint)> {
     if !run_dir.is_dir() {
         return Err(Error::Usage(format!(
             "--resume {}: no such run folder (give a folder written by `digits train`, e.g. \
@@ -30,8 +35,28 @@ pub fn prepare(run_dir: &Path, overrides: &[String]) -> Result<(Config, ResumePo
         )));
     }
     let config_path = run_dir.join(run::CONFIG_FILE);
-    let saved = Config::load(&config_path, &[])?;
-    let config = Config::load(&config_path, overrides)?;
+    let mut saved = Config::load(&config_path, &[])?;
+    saved.data = saved.data.pinned();
+    let mut config = Config::load(&config_path, overrides)?;
+    config.data = config.data.pinned();
+    if let Some(dir) = data_dir {
+        if saved.data.dir.is_none() {
+            return Err(Error::Usage(format!(
+                "--resume {} --data-dir {}: this run was not trained on a folder but on {} \
+                 (data.source = \"{}\" in its config.toml), and a resumed run continues on the \
+                 digits it started with. Resume without --data-dir, or train a new run on the \
+                 folder (`digits train CONFIG --data-dir DIR`)",
+                run_dir.display(),
+                dir.display(),
+                match saved.data.source {
+                    crate::config::DataSource::Sample => "the bundled MNIST sample",
+                    _ => "full MNIST from Burn's cache",
+                },
+                saved.data.source.name()
+            )));
+        }
+        config.data.dir = Some(dir.to_path_buf());
+    }
     refuse_changes(&saved, &config, run_dir)?;
 
     let dir = run_dir.join(checkpoint::FOLDER);

@@ -25,7 +25,8 @@ use crate::metrics::epoch_logger::EpochMetricLogger;
 use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
 use crate::model::Mlp;
 use crate::renderer::{
-    Divergence, EpochHistory, RecordSink, RunRenderer, SplitRecord, format_test_line,
+    Dashboard, Divergence, EpochHistory, RecordSink, RunRenderer, SplitRecord, format_line,
+    format_test_line,
 };
 use crate::resume::ResumePoint;
 use crate::run::{self, RunFolder};
@@ -44,7 +45,10 @@ pub struct Scores {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetSummary {
-    pub source: String,
+    /// `source` (`folder`, `mnist`, `sample`), `path`, and `fallback` when the sample stood in
+    /// for full MNIST.
+    #[serde(flatten)]
+    pub origin: data::DataOrigin,
     pub train: usize,
     pub valid: usize,
     pub test: usize,
@@ -90,9 +94,9 @@ pub struct TrainOptions {
     pub backend: Backend,
     /// Write into an explicit output folder even if it holds files.
     pub force: bool,
-    /// Show Burn's terminal dashboard (the CLI does when stdout is a terminal); plain
-    /// per-epoch lines otherwise.
-    pub dashboard: bool,
+    /// Burn's terminal dashboard (the CLI shows it when stdout is a terminal), or plain
+    /// per-epoch lines.
+    pub dashboard: Dashboard,
     /// Continue a run from its last complete checkpoint instead of starting one.
     pub resume: Option<ResumePoint>,
 }
@@ -119,8 +123,12 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         }
     };
     // The resolved config names its own folder, so `--resume`, `eval` and `plot` find it all.
+    // It also names the digits actually read, so they are the ones resumed and evaluated on.
     let mut resolved = config.clone();
     resolved.output.dir = Some(run.dir.clone());
+    if resolved.data.dir.is_none() {
+        resolved.data.source = splits.origin.config_source();
+    }
     run.write(run::CONFIG_FILE, resolved.to_toml().as_bytes())?;
 
     device.seed(config.training.seed);
@@ -138,7 +146,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         splits.train.len(),
         splits.valid.len(),
         splits.test.len(),
-        splits.source,
+        splits.origin.describe(),
         run.dir.display()
     );
 
@@ -163,13 +171,20 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         let _ctrl_c = interrupt::watch(&interrupter);
         training.launch(Learner::new(model, optimizer(t), t.learning_rate))
     };
-    // Dropping the renderer closes the dashboard, giving the terminal back before we print.
+    // Dropping the renderer closes the dashboard (once the user closes it, if kept), giving
+    // the terminal back before we print.
     drop(result.renderer);
     if let Some(error) = result.error {
         return Err(training_error(&error, &run));
     }
     let mut records = prior;
     records.extend(history.records());
+    if options.dashboard != Dashboard::Off {
+        // The dashboard's numbers left the screen with it: keep the last epoch's lines there.
+        for record in last_epoch(&records) {
+            println!("{}", format_line(record, t.epochs));
+        }
+    }
     run.write(run::METRICS_FILE, run::metrics_csv(&records).as_bytes())?;
     let divergence = history.divergence();
     let mut summary = Summary {
@@ -189,7 +204,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
             step: d.step,
         }),
         dataset: DatasetSummary {
-            source: splits.source.clone(),
+            origin: splits.origin.clone(),
             train: splits.train.len(),
             valid: splits.valid.len(),
             test: splits.test.len(),
@@ -371,6 +386,18 @@ fn divergence_message(divergence: &Divergence, t: &TrainingConfig, run: &RunFold
         t.learning_rate,
         t.learning_rate / 10.0,
     )
+}
+
+/// The records of the last epoch that has any.
+fn last_epoch(records: &[SplitRecord]) -> &[SplitRecord] {
+    let Some(last) = records.last() else {
+        return &[];
+    };
+    let first = records
+        .iter()
+        .rposition(|r| r.epoch != last.epoch)
+        .map_or(0, |i| i + 1);
+    &records[first..]
 }
 
 /// The last epoch's loss and accuracy of `split`.

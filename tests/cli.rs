@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{assert_user_error, digits, mnist_dir, root, stderr, stdout};
+use common::{assert_user_error, digits, root, sample_dir, stderr, stdout};
 
 fn config(name: &str) -> String {
     root().join("config").join(name).display().to_string()
@@ -14,7 +14,7 @@ fn config(name: &str) -> String {
 /// `digits train config/mlp.toml --data-dir <the test MNIST> ARGS...`, run in `work`.
 fn train_mlp(work: &Path, args: &[&str]) -> Output {
     let config = config("mlp.toml");
-    let data = mnist_dir().display().to_string();
+    let data = sample_dir().display().to_string();
     let mut all = vec!["train", &config, "--data-dir", &data];
     all.extend(args);
     digits(work, &all)
@@ -194,7 +194,7 @@ fn missing_or_malformed_data_exits_2_with_the_fix() {
         "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz",
     ] {
-        std::fs::copy(mnist_dir().join(name), broken.join(name)).unwrap();
+        std::fs::copy(sample_dir().join(name), broken.join(name)).unwrap();
     }
     std::fs::write(broken.join("t10k-labels-idx1-ubyte.gz"), b"not an idx file").unwrap();
     let output = digits(
@@ -209,17 +209,153 @@ fn missing_or_malformed_data_exits_2_with_the_fix() {
     assert_user_error(&output, &["t10k-labels-idx1-ubyte.gz", "magic"]);
 }
 
-#[test]
-fn offline_with_nothing_cached_says_what_to_do() {
-    let work = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_digits"))
-        .current_dir(work.path())
-        .args(["train", &config("mlp.toml")])
-        .env("XDG_CACHE_HOME", work.path().join("empty-cache"))
+/// `digits ARGS` in `work` with an empty Burn cache in `work/cache` and downloads forbidden:
+/// a machine offline with nothing cached.
+fn digits_offline(work: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_digits"))
+        .current_dir(work)
+        .args(args)
+        .env("XDG_CACHE_HOME", work.join("cache"))
         .env("DIGITS_NO_DOWNLOAD", "1")
         .output()
-        .unwrap();
-    assert_user_error(&output, &["empty-cache", "--data-dir", "internet"]);
+        .unwrap()
+}
+
+/// Words of Rust internals that must never reach a user.
+fn assert_no_debug_dump(text: &str) {
+    for internal in [
+        "unwrap()",
+        "reqwest",
+        "Error {",
+        "panicked",
+        "RUST_BACKTRACE",
+    ] {
+        assert!(!text.contains(internal), "`{internal}` in: {text}");
+    }
+}
+
+#[test]
+fn offline_with_nothing_cached_trains_on_the_bundled_sample_and_keeps_to_it() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    let output = digits_offline(
+        work.path(),
+        &[
+            "train",
+            &config("mlp.toml"),
+            "--out",
+            run.to_str().unwrap(),
+            "--set",
+            "training.epochs=1",
+            "--set",
+            "data.train_limit=1000",
+            "--set",
+            "data.test_limit=500",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (out, err) = (stdout(&output), stderr(&output));
+    // Said once, plainly, with the reason and the way to full MNIST.
+    assert_eq!(
+        err.matches("so digits uses the bundled MNIST sample")
+            .count(),
+        1,
+        "{err}"
+    );
+    for needle in ["DIGITS_NO_DOWNLOAD", "--data-dir", "network", "cache"] {
+        assert!(err.contains(needle), "`{needle}` missing from: {err}");
+    }
+    assert_no_debug_dump(&err);
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .contains("the bundled MNIST sample"),
+        "{out}"
+    );
+    let summary = common::summary_json(&run);
+    assert_eq!(summary["dataset"]["source"], "sample");
+    assert!(
+        summary["dataset"]["fallback"]
+            .as_str()
+            .unwrap()
+            .contains("DIGITS_NO_DOWNLOAD")
+    );
+    let resolved = digits::config::Config::load(&run.join("config.toml"), &[]).unwrap();
+    assert_eq!(resolved.data.source, digits::config::DataSource::Sample);
+
+    // Full MNIST "appears" in the cache (here a bad copy, which would fail loudly if read):
+    // eval and --resume keep to the sample the run was trained on.
+    let cached = work.path().join("cache/burn-dataset/mnist");
+    for split in ["train", "test"] {
+        std::fs::create_dir_all(cached.join(split)).unwrap();
+    }
+    for file in [
+        "train/train-images-idx3-ubyte",
+        "train/train-labels-idx1-ubyte",
+        "test/t10k-images-idx3-ubyte",
+        "test/t10k-labels-idx1-ubyte",
+    ] {
+        std::fs::write(cached.join(file), b"not MNIST").unwrap();
+    }
+    let eval = digits_offline(work.path(), &["eval", run.to_str().unwrap()]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    assert!(stdout(&eval).contains("500 test images from the bundled MNIST sample"));
+    let resumed = digits_offline(
+        work.path(),
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--set",
+            "training.epochs=2",
+        ],
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(common::summary_json(&run)["dataset"]["source"], "sample");
+    assert_eq!(common::summary_json(&run)["epochs_completed"], 2);
+
+    // Nor can a folder be slipped under it.
+    let moved = digits_offline(
+        work.path(),
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--set",
+            "training.epochs=3",
+            "--data-dir",
+            sample_dir().to_str().unwrap(),
+        ],
+    );
+    assert_user_error(
+        &moved,
+        &["--data-dir", "bundled MNIST sample", "data.source"],
+    );
+}
+
+#[test]
+fn offline_asking_for_full_mnist_says_what_to_do() {
+    let work = tempfile::tempdir().unwrap();
+    let output = digits_offline(
+        work.path(),
+        &["train", &config("mlp.toml"), "--set", "data.source=mnist"],
+    );
+    assert_user_error(
+        &output,
+        &[
+            "cache",
+            "DIGITS_NO_DOWNLOAD",
+            "network",
+            "--data-dir",
+            "data.source",
+        ],
+    );
+    assert_no_debug_dump(&stderr(&output));
+    assert!(
+        !work.path().join("artifacts").exists(),
+        "no run folder for a run that cannot start"
+    );
 }
 
 #[test]
@@ -243,7 +379,7 @@ fn help_lists_the_train_options() {
 #[test]
 fn bench_prints_one_parsable_json_row_per_batch_size() {
     let work = tempfile::tempdir().unwrap();
-    let data = mnist_dir().display().to_string();
+    let data = sample_dir().display().to_string();
     let output = digits(
         work.path(),
         &[

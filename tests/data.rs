@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
-use digits::config::DataConfig;
+use digits::config::{DataConfig, DataSource};
 use digits::data;
 use digits::idx::{self, PIXELS};
 
@@ -126,11 +126,83 @@ fn the_dotted_file_names_are_found_too() {
 }
 
 #[test]
-fn the_shared_mnist_subset_reads_with_its_documented_counts() {
-    let splits = data::load(&config(&common::mnist_dir()), 42).unwrap();
+fn the_bundled_sample_reads_with_its_documented_counts() {
+    let splits = data::load(&config(&common::sample_dir()), 42).unwrap();
     assert_eq!(splits.train.len() + splits.valid.len(), 10_000);
     assert_eq!(splits.valid.len(), 1_000);
     assert_eq!(splits.test.len(), 10_000);
     // The first test image of MNIST is a 7.
     assert_eq!(splits.test.image(0).unwrap().label, 7);
+
+    // data/mnist-sample/README.md: the class counts, and the first training images (5, 0).
+    let whole = DataConfig {
+        validation_fraction: 0.5,
+        ..config(&common::sample_dir())
+    };
+    let train_file =
+        idx::read_labels(&common::sample_dir().join("train-labels-idx1-ubyte.gz")).unwrap();
+    assert_eq!(train_file[..2], [5, 0]);
+    let count = |labels: &[u8]| {
+        let mut counts = [0usize; 10];
+        labels.iter().for_each(|&l| counts[l as usize] += 1);
+        counts
+    };
+    assert_eq!(
+        count(&train_file),
+        [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+    );
+    let (test, _) = data::load_test(&whole).unwrap();
+    let test_labels: Vec<u8> = (0..test.len())
+        .map(|i| test.image(i).unwrap().label)
+        .collect();
+    assert_eq!(
+        count(&test_labels),
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    );
+}
+
+#[test]
+fn the_embedded_sample_is_the_repository_folder_byte_for_byte() {
+    let sample = digits::sample::FILES;
+    for (embedded, name) in [
+        (sample.train_images, "train-images-idx3-ubyte.gz"),
+        (sample.train_labels, "train-labels-idx1-ubyte.gz"),
+        (sample.test_images, "t10k-images-idx3-ubyte.gz"),
+        (sample.test_labels, "t10k-labels-idx1-ubyte.gz"),
+    ] {
+        let file = std::fs::read(common::sample_dir().join(name)).unwrap();
+        assert!(
+            embedded == file.as_slice(),
+            "{name} differs from its embedded copy"
+        );
+    }
+}
+
+#[test]
+fn source_sample_reads_the_same_splits_as_the_folder_and_says_where_from() {
+    let embedded = DataConfig {
+        source: DataSource::Sample,
+        ..DataConfig::default()
+    };
+    let from_binary = data::load(&embedded, 42).unwrap();
+    let from_folder = data::load(&config(&common::sample_dir()), 42).unwrap();
+    for (a, b) in [
+        (&from_binary.train, &from_folder.train),
+        (&from_binary.valid, &from_folder.valid),
+        (&from_binary.test, &from_folder.test),
+    ] {
+        assert_eq!(a.len(), b.len());
+        for i in [0, 1, a.len() / 2, a.len() - 1] {
+            let (x, y) = (a.image(i).unwrap(), b.image(i).unwrap());
+            assert_eq!((x.pixels, x.label), (y.pixels, y.label), "item {i}");
+        }
+    }
+    assert_eq!(from_binary.origin.source, "sample");
+    assert_eq!(from_binary.origin.path, None);
+    assert_eq!(
+        from_binary.origin.fallback, None,
+        "asked for, not a fallback"
+    );
+    assert_eq!(from_folder.origin.source, "folder");
+    assert_eq!(from_binary.origin.config_source(), DataSource::Sample);
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_user_error, digits, mnist_dir, root, stderr};
+use common::{assert_user_error, digits, root, sample_dir, stderr};
 use digits::config::Config;
 use digits::model::Mlp;
 use digits::renderer::SplitRecord;
@@ -244,7 +244,7 @@ fn table_rows(md: &str) -> Vec<&str> {
 /// Runs `compare` or `sweep` (`args`: the command with its configs and options) for one epoch
 /// on `train_limit` training images, writing to `out`; checks it succeeds, returns compare.md.
 fn tabulate(work: &Path, out: &Path, train_limit: usize, args: &[&str]) -> String {
-    let (train_limit, data) = (format!("data.train_limit={train_limit}"), mnist_dir());
+    let (train_limit, data) = (format!("data.train_limit={train_limit}"), sample_dir());
     let mut all = args.to_vec();
     all.extend([
         "--epochs",

@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{assert_user_error, digits, mnist_dir, root, stderr, stdout};
+use common::{assert_user_error, digits, root, sample_dir, stderr, stdout};
 use digits::backend::Backend;
 use digits::commands::summary::ModelSummary;
 use digits::config::Config;
@@ -169,7 +169,7 @@ fn a_test_image_saved_as_a_png_is_read_like_the_test_image_itself() {
     let run = trained_run();
     let work = tempfile::tempdir().unwrap();
     let (test, _) = digits::data::load_test(&digits::config::DataConfig {
-        dir: Some(mnist_dir()),
+        dir: Some(sample_dir()),
         ..Default::default()
     })
     .unwrap();

@@ -11,7 +11,7 @@ use burn::optim::SgdConfig;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::train::TrainStep;
-use common::{mnist_dir, root, stderr};
+use common::{root, sample_dir, stderr};
 use digits::backend::Backend;
 use digits::config::{Config, DataConfig};
 use digits::digit_set::DigitBatch;
@@ -53,7 +53,7 @@ fn moved(model: &Mlp, config: &Config, device: &Device) -> Mlp {
 
 fn batch(device: &Device) -> DigitBatch {
     let (test, _) = digits::data::load_test(&DataConfig {
-        dir: Some(mnist_dir()),
+        dir: Some(sample_dir()),
         test_limit: Some(64),
         ..Default::default()
     })
@@ -121,7 +121,7 @@ fn no_adapter_is_a_clear_error_naming_the_fix() {
             "--backend",
             "wgpu",
             "--data-dir",
-            mnist_dir().to_str().unwrap(),
+            sample_dir().to_str().unwrap(),
         ])
         .env("VK_ICD_FILENAMES", "/nonexistent.json")
         .env("VK_DRIVER_FILES", "/nonexistent.json")

@@ -21,7 +21,7 @@ use crate::data;
 use crate::digit_set::DigitSet;
 use crate::error::{Error, Result};
 use crate::loader::EpochLoader;
-use crate::renderer::{EpochHistory, RunRenderer};
+use crate::renderer::{Dashboard, EpochHistory, RunRenderer};
 use crate::run::RunFolder;
 use crate::training;
 
@@ -197,7 +197,7 @@ fn learner_train_sps(
     };
     let history = EpochHistory::default();
     let interrupter = Interrupter::new();
-    let renderer = RunRenderer::new(interrupter.clone(), history.clone(), false).quiet();
+    let renderer = RunRenderer::new(interrupter.clone(), history.clone(), Dashboard::Off).quiet();
     let training = training::supervised_training(
         &config,
         &run,

@@ -49,7 +49,7 @@ pub fn compare(
         let options = TrainOptions {
             backend,
             force: false,
-            dashboard: false,
+            dashboard: crate::renderer::Dashboard::Off,
             resume: None,
         };
         println!("\n== {} ==", candidate.name);

@@ -39,13 +39,14 @@ pub fn eval(run_dir: &Path, data_dir: Option<&Path>, backend: Backend) -> Result
     let mut data_config = loaded.config.data.clone();
     if let Some(dir) = data_dir {
         data_config.dir = Some(dir.to_path_buf());
+        data_config.source = crate::config::DataSource::Auto;
     }
-    let (test, source) = data::load_test(&data_config)?;
+    let (test, origin) = data::load_test(&data_config)?;
     let evaluation = inference::evaluate(&loaded.model, &test, &device)?;
     let report = EvalReport {
         run: run_dir.display().to_string(),
         backend: backend.name(),
-        data: source,
+        data: origin.describe(),
         images: evaluation.images,
         accuracy: evaluation.accuracy,
         loss: evaluation.loss,

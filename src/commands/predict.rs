@@ -40,6 +40,7 @@ pub fn predict(run_dir: &Path, inputs: &Inputs, backend: Backend) -> Result<Vec<
             let mut data_config = loaded.config.data.clone();
             if let Some(dir) = data_dir {
                 data_config.dir = Some(dir.clone());
+                data_config.source = crate::config::DataSource::Auto;
             }
             let (test, _) = data::load_test(&data_config)?;
             let item = test.image(*index).ok_or_else(|| {

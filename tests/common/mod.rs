@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 use digits::backend::Backend;
 use digits::config::Config;
+use digits::renderer::Dashboard;
 use digits::training::{self, TrainOptions, TrainReport};
 
 /// The repository root.
@@ -13,15 +14,10 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Real MNIST in IDX .gz form: the first 10,000 training images and the 10,000 test images.
-pub fn mnist_dir() -> PathBuf {
-    let dir = root().join("../shared/data/mnist-20k");
-    assert!(
-        dir.join("train-images-idx3-ubyte.gz").is_file(),
-        "the test data is missing: expected MNIST IDX files in {}",
-        dir.display()
-    );
-    dir
+/// The MNIST sample bundled in the repository (IDX .gz): the first 10,000 training images and
+/// the 10,000 test images. The same bytes are embedded in the binary (`data.source = "sample"`).
+pub fn sample_dir() -> PathBuf {
+    root().join("data/mnist-sample")
 }
 
 /// Every config the project ships.
@@ -40,7 +36,7 @@ pub fn shipped_configs() -> Vec<PathBuf> {
 pub fn config_on_slice(config: &Path, overrides: &[&str], out: &Path) -> Config {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let mut config = Config::load(config, &overrides).unwrap();
-    config.data.dir = Some(mnist_dir());
+    config.data.dir = Some(sample_dir());
     config.output.dir = Some(out.to_path_buf());
     config
 }
@@ -60,7 +56,7 @@ pub fn train(config: &Config, config_path: &Path) -> TrainReport {
     let options = TrainOptions {
         backend: Backend::select(None).unwrap(),
         force: false,
-        dashboard: false,
+        dashboard: Dashboard::Off,
         resume: None,
     };
     training::train(config, config_path, &options).unwrap()
@@ -82,7 +78,7 @@ pub fn train_command(name: &str, out: &Path, sets: &[&str]) -> Vec<String> {
         "train".into(),
         root().join("config").join(name).display().to_string(),
         "--data-dir".into(),
-        mnist_dir().display().to_string(),
+        sample_dir().display().to_string(),
         "--out".into(),
         out.display().to_string(),
     ];
