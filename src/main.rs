@@ -8,10 +8,10 @@ use digits::backend::Backend;
 use digits::commands::{self, compare, predict, summary::ModelSummary};
 use digits::config::Config;
 use digits::model::Mlp;
-use digits::renderer::Dashboard;
-use digits::resume;
 use digits::run::{self, RunFolder};
-use digits::{Error, Result, training};
+use digits::train::Dashboard;
+use digits::train::resume;
+use digits::{Error, Result, train as training};
 
 // Every step allocates and frees tensors of ~100 KB; glibc hands such blocks back to the OS and
 // faults them in again. mimalloc keeps them: +9 to +25 % training speed (`digits bench`).

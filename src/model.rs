@@ -14,8 +14,8 @@ use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::config::{Activation, Init, Loss, ModelConfig, Norm};
-use crate::digit_set::DigitBatch;
-use crate::idx::{CLASSES, PIXELS};
+use crate::data::digit_set::DigitBatch;
+use crate::data::idx::{CLASSES, PIXELS};
 use crate::metrics::grad_norm::{GradNormInput, GradNorms};
 
 /// One hidden layer: `size` neurons, each a weighted sum plus bias, normalised, activated.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use digits::config::{DataConfig, DataSource};
 use digits::data;
-use digits::idx::{self, PIXELS};
+use digits::data::idx::{self, PIXELS};
 
 fn images(n: usize) -> Vec<[u8; PIXELS]> {
     (0..n).map(|i| [i as u8; PIXELS]).collect()
@@ -163,7 +163,7 @@ fn the_bundled_sample_reads_with_its_documented_counts() {
 
 #[test]
 fn the_embedded_sample_is_the_repository_folder_byte_for_byte() {
-    let sample = digits::sample::FILES;
+    let sample = digits::data::sample::FILES;
     for (embedded, name) in [
         (sample.train_images, "train-images-idx3-ubyte.gz"),
         (sample.train_labels, "train-labels-idx1-ubyte.gz"),

@@ -8,8 +8,8 @@ use std::path::Path;
 use common::{assert_user_error, digits, root, sample_dir, stderr};
 use digits::config::Config;
 use digits::model::Mlp;
-use digits::renderer::SplitRecord;
 use digits::run::read_metrics_csv;
+use digits::train::renderer::SplitRecord;
 
 /// Trains `config` for one epoch on a 2,000-image slice and returns its train record.
 fn one_epoch(config: &str, overrides: &[&str]) -> SplitRecord {
@@ -151,8 +151,9 @@ fn a_run_that_diverges_after_an_epoch_keeps_a_loadable_checkpoint() {
             (epoch >= 2).then_some((run, output, epoch))
         })
         .expect("one of the slices diverges after its first epoch");
-    let (kept, path) = digits::checkpoint::last_complete_before(&run.join("checkpoint"), epoch)
-        .expect("a checkpoint before the divergence");
+    let (kept, path) =
+        digits::train::checkpoint::last_complete_before(&run.join("checkpoint"), epoch)
+            .expect("a checkpoint before the divergence");
     assert!(stderr(&output).contains(&path.display().to_string()));
     assert_eq!(kept, epoch - 1);
 
@@ -283,7 +284,10 @@ fn sweep_with_two_values_produces_two_rows_and_a_plot() {
     assert!(rows[1].starts_with("| learning_rate=2 |"), "{md}");
     assert!(out.join("learning_rate=0.5/summary.json").is_file());
     let plot = image::open(out.join("compare.png")).unwrap().to_rgb8();
-    assert_eq!(plot.dimensions(), digits::plots::GRADIENT_PROFILE_SIZE);
+    assert_eq!(
+        plot.dimensions(),
+        digits::inspect::plots::GRADIENT_PROFILE_SIZE
+    );
 }
 
 #[test]

@@ -9,8 +9,8 @@ use common::{assert_user_error, digits, root, sample_dir, stderr, stdout};
 use digits::backend::Backend;
 use digits::commands::summary::ModelSummary;
 use digits::config::Config;
+use digits::inspect::plots::{CONFUSION_SIZE, CURVES_SIZE, WeightGrid};
 use digits::model::Mlp;
-use digits::plots::{CONFUSION_SIZE, CURVES_SIZE, WeightGrid};
 
 /// One small run, trained once and shared (read-only) by the tests of this file.
 fn trained_run() -> &'static Path {

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use digits::config::{Config, DataConfig};
-use digits::idx::{self, IMAGE_MAGIC, LABEL_MAGIC, PIXELS};
+use digits::data::idx::{self, IMAGE_MAGIC, LABEL_MAGIC, PIXELS};
 use proptest::prelude::*;
 
 fn header(magic: u32, dims: &[u32]) -> Vec<u8> {

@@ -28,7 +28,7 @@ fn spawn(args: &[String]) -> Child {
 /// written on three threads) while the child is still training; polls every millisecond.
 fn wait_for_first_checkpoint(run: &Path, child: &mut Child) {
     let started = Instant::now();
-    while digits::checkpoint::complete_epochs(&run.join("checkpoint")).is_empty() {
+    while digits::train::checkpoint::complete_epochs(&run.join("checkpoint")).is_empty() {
         assert!(
             child.try_wait().unwrap().is_none(),
             "training ended before its first checkpoint"

@@ -14,7 +14,7 @@ use burn::train::TrainStep;
 use common::{root, sample_dir, stderr};
 use digits::backend::Backend;
 use digits::config::{Config, DataConfig};
-use digits::digit_set::DigitBatch;
+use digits::data::digit_set::DigitBatch;
 use digits::model::Mlp;
 
 #[test]

@@ -3,7 +3,7 @@
 //!
 //! (a) a bare step loop: batch → forward → loss → backward → optimizer step;
 //! (b) the real training path: Burn's Learner with our loader, metrics, renderer and
-//!     checkpointers (`training::supervised_training`), timing the train split only;
+//!     checkpointers (`pipeline::supervised_training`), timing the train split only;
 //! (c) inference: batch → forward → argmax.
 
 use std::path::Path;
@@ -18,12 +18,12 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::data;
-use crate::digit_set::DigitSet;
+use crate::data::digit_set::DigitSet;
+use crate::data::loader::EpochLoader;
 use crate::error::{Error, Result};
-use crate::loader::EpochLoader;
-use crate::renderer::{Dashboard, EpochHistory, RunRenderer};
 use crate::run::RunFolder;
-use crate::training;
+use crate::train::pipeline;
+use crate::train::renderer::{Dashboard, EpochHistory, RunRenderer};
 
 /// One line of the benchmark (`--json` prints these as JSON objects).
 #[derive(Debug, Clone, Serialize)]
@@ -116,7 +116,7 @@ fn throughput(
     loader: &EpochLoader,
     device: &Device,
     budget: Duration,
-    mut step: impl FnMut(crate::digit_set::DigitBatch) -> usize,
+    mut step: impl FnMut(crate::data::digit_set::DigitBatch) -> usize,
 ) -> Result<f64> {
     let mut timed = |budget: Duration| -> Result<f64> {
         let started = Instant::now();
@@ -148,8 +148,8 @@ fn raw_train_sps(
 ) -> Result<f64> {
     let t = &config.training;
     let autodiff = device.clone().autodiff();
-    let mut model = Some(training::new_model(config, device).with_gradient_norms(false));
-    let mut optimizer = training::optimizer(t);
+    let mut model = Some(pipeline::new_model(config, device).with_gradient_norms(false));
+    let mut optimizer = pipeline::optimizer(t);
     let loader = EpochLoader::new(
         train.clone(),
         t.batch_size,
@@ -198,7 +198,7 @@ fn learner_train_sps(
     let history = EpochHistory::default();
     let interrupter = Interrupter::new();
     let renderer = RunRenderer::new(interrupter.clone(), history.clone(), Dashboard::Off).quiet();
-    let training = training::supervised_training(
+    let training = pipeline::supervised_training(
         &config,
         &run,
         (&train_part, &valid_part),
@@ -208,9 +208,9 @@ fn learner_train_sps(
         &interrupter,
     )
     .with_application_logger(None);
-    let model = training::new_model(&config, device);
+    let model = pipeline::new_model(&config, device);
     let t = &config.training;
-    let result = training.launch(Learner::new(model, training::optimizer(t), t.learning_rate));
+    let result = training.launch(Learner::new(model, pipeline::optimizer(t), t.learning_rate));
     if let Some(error) = result.error {
         return Err(Error::Internal(format!("bench training failed: {error}")));
     }
@@ -224,7 +224,7 @@ fn learner_train_sps(
 
 /// (c) Inference on the test split, in batches of the benchmark's size.
 fn infer_sps(config: &Config, device: &Device, test: &DigitSet, budget: Duration) -> Result<f64> {
-    let model = training::new_model(config, device).valid();
+    let model = pipeline::new_model(config, device).valid();
     let loader = EpochLoader::new(
         test.clone(),
         config.training.batch_size,

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::plots;
-use crate::renderer::{GRAD_NORM_PREFIX, GRAD_RATIO, SplitRecord};
+use crate::inspect::plots;
 use crate::run::{self, RunFolder};
-use crate::training::{self, Summary, TrainOptions};
+use crate::train::pipeline::{self, Summary, TrainOptions};
+use crate::train::renderer::{GRAD_NORM_PREFIX, GRAD_RATIO, SplitRecord};
 
 pub const TABLE_FILE: &str = "compare.md";
 pub const PLOT_FILE: &str = "compare.png";
@@ -49,12 +49,12 @@ pub fn compare(
         let options = TrainOptions {
             backend,
             force: false,
-            dashboard: crate::renderer::Dashboard::Off,
+            dashboard: crate::train::renderer::Dashboard::Off,
             resume: None,
         };
         println!("\n== {} ==", candidate.name);
         let started = std::time::Instant::now();
-        let (summary, diverged) = match training::train(&config, &candidate.config_path, &options) {
+        let (summary, diverged) = match pipeline::train(&config, &candidate.config_path, &options) {
             Ok(report) => (Some(report.summary), None),
             // A diverging network is a result worth tabulating, not a reason to stop.
             Err(Error::Diverged(message)) => {

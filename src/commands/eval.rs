@@ -7,9 +7,9 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::data;
 use crate::error::Result;
-use crate::inference;
+use crate::inspect::inference;
+use crate::inspect::plots;
 use crate::metrics::confusion::ClassReport;
-use crate::plots;
 use crate::run;
 
 pub const EVAL_FILE: &str = "eval.json";

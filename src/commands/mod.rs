@@ -1,4 +1,4 @@
-//! The commands besides `train` (which is `training::train`), one file each.
+//! The commands besides `train` (which is `pipeline::train`), one file each.
 
 pub mod bench;
 pub mod compare;

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::inference;
-use crate::plots;
+use crate::inspect::inference;
+use crate::inspect::plots;
 use crate::run::{self, RunFolder};
 
 pub const WEIGHTS_FILE: &str = "weights.png";
@@ -25,7 +25,7 @@ pub fn plot(run_dir: &Path, backend: Backend) -> Result<Vec<PathBuf>> {
 pub fn draw(
     folder: &RunFolder,
     model: &crate::model::Mlp,
-    records: &[crate::renderer::SplitRecord],
+    records: &[crate::train::renderer::SplitRecord],
 ) -> Result<Vec<PathBuf>> {
     let (weights, curves) = (folder.path(WEIGHTS_FILE), folder.path(CURVES_FILE));
     plots::weights_png(model, &weights)?;

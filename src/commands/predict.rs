@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::Backend;
 use crate::data;
+use crate::data::idx::{CLASSES, PIXELS, SIDE};
 use crate::error::{Error, Result};
-use crate::idx::{CLASSES, PIXELS, SIDE};
-use crate::inference::{self, Prediction};
-use crate::preprocess;
+use crate::inspect::inference::{self, Prediction};
+use crate::inspect::preprocess;
 
 /// What to classify.
 pub enum Inputs {

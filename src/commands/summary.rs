@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::nn::norm::Normalization;
 
 use crate::config::{Activation, Config, Norm};
-use crate::idx::{CLASSES, PIXELS};
+use crate::data::idx::{CLASSES, PIXELS};
 use crate::model::Mlp;
 
 /// One row of the table.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::idx::CLASSES;
+use crate::data::idx::CLASSES;
 
 /// `counts[true][predicted]`: how often an image of digit `true` was read as `predicted`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::renderer::SplitRecord;
+use crate::train::renderer::SplitRecord;
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const MODEL_FILE: &str = "model.bpk";

@@ -25,9 +25,9 @@ use burn::train::{
     TrainingItem, ValidLoader,
 };
 
-use crate::digit_set::DigitBatch;
+use crate::data::digit_set::DigitBatch;
 use crate::model::{Mlp, StepOutput};
-use crate::renderer::{Divergence, EpochHistory};
+use crate::train::renderer::{Divergence, EpochHistory};
 
 /// How many steps are gathered before their metrics are sent: a few milliseconds of work on
 /// a CPU, so the hand-over costs about 1 % of the time, and well under a dashboard refresh.

@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::digit_set::{DigitBatch, DigitSet};
+use crate::data::digit_set::{DigitBatch, DigitSet};
 
 /// Batches of a dataset, shuffled per epoch (training) or in order (validation).
 #[derive(Clone)]
@@ -175,7 +175,9 @@ mod tests {
     use super::*;
 
     fn loader(shuffle: Option<u64>, first_epoch: usize) -> EpochLoader {
-        let pixels = (0..10u8).flat_map(|i| [i; crate::idx::PIXELS]).collect();
+        let pixels = (0..10u8)
+            .flat_map(|i| [i; crate::data::idx::PIXELS])
+            .collect();
         let device = crate::backend::Backend::select(None)
             .unwrap()
             .device()

@@ -19,7 +19,7 @@ use burn::train::renderer::{
 };
 use burn::train::{Interrupter, LearnerSummary};
 
-use crate::training::Scores;
+use crate::train::pipeline::Scores;
 
 /// One finished split (train or valid) of one epoch.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,12 +9,12 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::data::idx::{CLASSES, SIDE};
 use crate::error::{Error, Result};
-use crate::idx::{CLASSES, SIDE};
 use crate::metrics::ConfusionMatrix;
 use crate::model::Mlp;
-use crate::renderer::SplitRecord;
 use crate::run::write_atomic;
+use crate::train::renderer::SplitRecord;
 
 const FONT: &str = "sans-serif";
 /// Screen pixels per weight in a tile.

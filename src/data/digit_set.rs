@@ -13,7 +13,7 @@ use burn::data::dataset::transform::ShuffledDataset;
 use burn::data::dataset::{Dataset, DatasetError, InMemDataset};
 use burn::prelude::*;
 
-use crate::idx::PIXELS;
+use crate::data::idx::PIXELS;
 
 /// One handwritten digit: 28×28 grey pixels (0 = background) and its label 0-9.
 #[derive(Clone, Debug)]

@@ -15,23 +15,25 @@ use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingError, Train
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::checkpoint::{self, AtomicFileCheckpointer};
+use crate::commands;
 use crate::config::{Config, Optimizer, TrainingConfig};
 use crate::data;
-use crate::digit_set::DigitSet;
+use crate::data::digit_set::DigitSet;
+use crate::data::loader::EpochLoader;
 use crate::error::{Error, Result};
-use crate::loader::EpochLoader;
+use crate::inspect::inference;
 use crate::metrics::epoch_logger::EpochMetricLogger;
 use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
 use crate::model::Mlp;
-use crate::renderer::{
+use crate::run::{self, RunFolder};
+use crate::train::checkpoint::{self, AtomicFileCheckpointer};
+use crate::train::interrupt;
+use crate::train::renderer::{
     Dashboard, Divergence, EpochHistory, RecordSink, RunRenderer, SplitRecord, format_line,
     format_test_line,
 };
-use crate::resume::ResumePoint;
-use crate::run::{self, RunFolder};
-use crate::training_loop::GroupedMetricsLoop;
-use crate::{commands, inference, interrupt};
+use crate::train::resume::ResumePoint;
+use crate::train::training_loop::GroupedMetricsLoop;
 
 /// The Burn release digits is built and tested against (pinned exactly in Cargo.toml).
 pub const BURN_VERSION: &str = "0.22.1";

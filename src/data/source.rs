@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 
 use crate::config::{DataConfig, DataSource};
-use crate::digit_set::DigitSet;
-use crate::download::{self, DownloadFailure};
+use crate::data::digit_set::DigitSet;
+use crate::data::download::{self, DownloadFailure};
+use crate::data::idx::{self, IdxImages, PIXELS};
+use crate::data::sample;
 use crate::error::{Error, Result};
-use crate::idx::{self, IdxImages, PIXELS};
-use crate::sample;
 
 /// The three splits of a run, and where they came from.
 pub struct DigitSplits {

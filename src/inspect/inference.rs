@@ -12,10 +12,10 @@ use burn::train::metric::{
 };
 
 use crate::config::{Config, Loss};
-use crate::digit_set::DigitSet;
+use crate::data::digit_set::DigitSet;
+use crate::data::idx::{CLASSES, PIXELS};
+use crate::data::loader::EpochLoader;
 use crate::error::{Error, Result};
-use crate::idx::{CLASSES, PIXELS};
-use crate::loader::EpochLoader;
 use crate::metrics::ConfusionMatrix;
 use crate::model::{self, Mlp};
 use crate::run;

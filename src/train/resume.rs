@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::renderer::SplitRecord;
 use crate::run::{self, RunFolder};
+use crate::train::checkpoint;
+use crate::train::renderer::SplitRecord;
 
 /// A run folder and the last epoch it can continue from.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, Luma};
 
-use crate::idx::{PIXELS, SIDE};
+use crate::data::idx::{PIXELS, SIDE};
 
 /// The box the ink is scaled into, as in MNIST.
 const INK_BOX: u32 = 20;

@@ -1,0 +1,14 @@
+//! The digits: the IDX file format, where a run's digits come from (a folder, full MNIST in
+//! Burn's cache or downloaded into it, the bundled sample), the shared pixel store its splits
+//! are cut from, and the epoch loader that makes `[B, 784]` batches of it.
+
+pub mod digit_set;
+pub mod download;
+pub mod idx;
+pub mod loader;
+pub mod sample;
+pub mod source;
+
+pub use digit_set::{DigitBatch, DigitImage, DigitSet};
+pub use loader::EpochLoader;
+pub use source::{DataOrigin, DigitSplits, IdxFiles, load, load_test};
