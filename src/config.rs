@@ -165,6 +165,14 @@ pub struct DataConfig {
 }
 
 impl DataConfig {
+    /// This data config reading the folder `dir` instead of its own source (`--data-dir` of
+    /// `eval` and `predict`).
+    pub fn reading(mut self, dir: &Path) -> DataConfig {
+        self.dir = Some(dir.to_path_buf());
+        self.source = DataSource::Auto;
+        self
+    }
+
     /// The data of a run folder's resolved config, pinned: runs written before `data.source`
     /// existed name no source, and when they name no folder either they read full MNIST
     /// (there was no sample to fall back to then).

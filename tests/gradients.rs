@@ -8,8 +8,8 @@ use std::path::Path;
 use common::{assert_user_error, digits, root, sample_dir, stderr};
 use digits::config::Config;
 use digits::model::Mlp;
+use digits::run::SplitRecord;
 use digits::run::read_metrics_csv;
-use digits::train::renderer::SplitRecord;
 
 /// Trains `config` for one epoch on a 2,000-image slice and returns its train record.
 fn one_epoch(config: &str, overrides: &[&str]) -> SplitRecord {

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use common::{assert_user_error, digits, root, sample_dir, stderr, stdout};
 use digits::backend::Backend;
-use digits::commands::summary::ModelSummary;
 use digits::config::Config;
+use digits::inspect::ModelSummary;
 use digits::inspect::plots::{CONFUSION_SIZE, CURVES_SIZE, WeightGrid};
 use digits::model::Mlp;
 

@@ -1,66 +1,38 @@
 //! `digits eval RUN_DIR`: the trained network against the test split, in a fresh process.
 
-use std::path::Path;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use serde::Serialize;
+use clap::Args;
 
-use crate::backend::Backend;
-use crate::data;
+use crate::commands::args::BackendArg;
 use crate::error::Result;
-use crate::inspect::inference;
-use crate::inspect::plots;
-use crate::metrics::confusion::ClassReport;
-use crate::run;
+use crate::inspect::evaluation::{self, CONFUSION_FILE, EVAL_FILE, EvalReport};
 
-pub const EVAL_FILE: &str = "eval.json";
-pub const CONFUSION_FILE: &str = "confusion.png";
-
-/// `eval.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalReport {
-    pub run: String,
-    pub backend: &'static str,
-    pub data: String,
-    pub images: usize,
-    pub accuracy: f64,
-    pub loss: f64,
-    pub macro_precision: f64,
-    pub macro_recall: f64,
-    pub per_class: Vec<ClassReport>,
-    /// `confusion[true][predicted]`.
-    pub confusion: Vec<Vec<u64>>,
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A run folder written by `digits train`, e.g. artifacts/mlp/run-1.
+    run_dir: PathBuf,
+    /// Read the test IDX files from this folder instead of the run's data.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    backend: BackendArg,
 }
 
-/// Evaluates the run's model on its test split (or the one in `data_dir`), writes
-/// `eval.json` and `confusion.png` into the run folder, and returns the report.
-pub fn eval(run_dir: &Path, data_dir: Option<&Path>, backend: Backend) -> Result<EvalReport> {
-    let device = backend.device()?;
-    let loaded = inference::load_run(run_dir, &device)?;
-    let mut data_config = loaded.config.data.clone();
-    if let Some(dir) = data_dir {
-        data_config.dir = Some(dir.to_path_buf());
-        data_config.source = crate::config::DataSource::Auto;
-    }
-    let (test, origin) = data::load_test(&data_config)?;
-    let evaluation = inference::evaluate(&loaded.model, &test, &device)?;
-    let report = EvalReport {
-        run: run_dir.display().to_string(),
-        backend: backend.name(),
-        data: origin.describe(),
-        images: evaluation.images,
-        accuracy: evaluation.accuracy,
-        loss: evaluation.loss,
-        macro_precision: evaluation.macro_precision,
-        macro_recall: evaluation.macro_recall,
-        per_class: evaluation.confusion.report(),
-        confusion: evaluation.confusion.rows(),
-    };
-    let folder = run::RunFolder {
-        dir: run_dir.to_path_buf(),
-    };
-    folder.write_json(EVAL_FILE, &report)?;
-    plots::confusion_png(&evaluation.confusion, &folder.path(CONFUSION_FILE))?;
-    Ok(report)
+pub fn run(args: EvalArgs) -> Result<ExitCode> {
+    let report = evaluation::eval(
+        &args.run_dir,
+        args.data_dir.as_deref(),
+        args.backend.select()?,
+    )?;
+    print!("{}", render(&report));
+    println!(
+        "\nwrote {} and {}",
+        args.run_dir.join(EVAL_FILE).display(),
+        args.run_dir.join(CONFUSION_FILE).display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The report as printed.

@@ -1,8 +1,57 @@
-//! The commands besides `train` (which is `pipeline::train`), one file each.
+//! The command line: one file per command, each holding its clap arguments and its `run`,
+//! thin over the layers below (`train`, `inspect`, `run`, ...). `main.rs` only parses and
+//! dispatches through [`Command`].
 
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::error::Result;
+
+pub mod args;
 pub mod bench;
 pub mod compare;
 pub mod eval;
 pub mod plot;
 pub mod predict;
 pub mod summary;
+pub mod sweep;
+pub mod train;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train the network a config describes; outputs go to a new run folder.
+    Train(train::TrainArgs),
+    /// Show the network a config describes: layers, weights, biases, parameter totals.
+    Summary(summary::SummaryArgs),
+    /// Evaluate a trained run on the test split: accuracy, per-digit report, confusion matrix.
+    Eval(eval::EvalArgs),
+    /// Classify pictures of digits (PNG/JPEG, any size) or a test image with a trained run.
+    Predict(predict::PredictArgs),
+    /// Train several configs on the same data and seed; compare results and gradient
+    /// profiles in compare.md and compare.png.
+    Compare(compare::CompareArgs),
+    /// Train one config under every combination of the varied keys; compare them.
+    Sweep(sweep::SweepArgs),
+    /// Measure training and inference throughput: bare step loop, the real training path,
+    /// inference; one row per batch size.
+    Bench(bench::BenchArgs),
+    /// Redraw a run's weights.png and curves.png.
+    Plot(plot::PlotArgs),
+}
+
+impl Command {
+    /// Runs the command; its exit code when it finishes, or the error that stopped it.
+    pub fn run(self) -> Result<ExitCode> {
+        match self {
+            Command::Train(args) => train::run(args),
+            Command::Summary(args) => summary::run(args),
+            Command::Eval(args) => eval::run(args),
+            Command::Predict(args) => predict::run(args),
+            Command::Compare(args) => compare::run(args),
+            Command::Sweep(args) => sweep::run(args),
+            Command::Bench(args) => bench::run(args),
+            Command::Plot(args) => plot::run(args),
+        }
+    }
+}

@@ -1,34 +1,33 @@
 //! `digits plot RUN_DIR`: (re)draws `weights.png` and `curves.png` from a run folder.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use crate::backend::Backend;
+use clap::Args;
+
+use crate::commands::args::BackendArg;
 use crate::error::Result;
-use crate::inspect::inference;
 use crate::inspect::plots;
-use crate::run::{self, RunFolder};
+use crate::inspect::trained_run::load_run;
+use crate::run::folder::{self as run, RunFolder};
+use crate::run::metrics_csv::read_metrics_csv;
 
-pub const WEIGHTS_FILE: &str = "weights.png";
-pub const CURVES_FILE: &str = "curves.png";
-
-/// Draws both pictures of a finished run; returns their paths.
-pub fn plot(run_dir: &Path, backend: Backend) -> Result<Vec<PathBuf>> {
-    let loaded = inference::load_run(run_dir, &backend.device()?)?;
-    let folder = RunFolder {
-        dir: run_dir.to_path_buf(),
-    };
-    let records = run::read_metrics_csv(&folder.path(run::METRICS_FILE))?;
-    draw(&folder, &loaded.model, &records)
+#[derive(Args)]
+pub struct PlotArgs {
+    /// A run folder written by `digits train`.
+    run_dir: PathBuf,
+    #[command(flatten)]
+    backend: BackendArg,
 }
 
-/// Draws the pictures of a run from its model and per-epoch records.
-pub fn draw(
-    folder: &RunFolder,
-    model: &crate::model::Mlp,
-    records: &[crate::train::renderer::SplitRecord],
-) -> Result<Vec<PathBuf>> {
-    let (weights, curves) = (folder.path(WEIGHTS_FILE), folder.path(CURVES_FILE));
-    plots::weights_png(model, &weights)?;
-    plots::curves_png(records, &curves)?;
-    Ok(vec![weights, curves])
+pub fn run(args: PlotArgs) -> Result<ExitCode> {
+    let loaded = load_run(&args.run_dir, &args.backend.select()?.device()?)?;
+    let folder = RunFolder {
+        dir: args.run_dir.clone(),
+    };
+    let records = read_metrics_csv(&folder.path(run::METRICS_FILE))?;
+    for path in plots::draw(&folder, &loaded.model, &records)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,83 +1,45 @@
 //! `digits predict RUN_DIR IMAGE...` / `--test-index N`: what the network reads, and what it
 //! was shown.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use crate::backend::Backend;
-use crate::data;
+use clap::Args;
+
+use crate::commands::args::BackendArg;
 use crate::data::idx::{CLASSES, PIXELS, SIDE};
-use crate::error::{Error, Result};
-use crate::inspect::inference::{self, Prediction};
-use crate::inspect::preprocess;
+use crate::error::Result;
+use crate::inspect::classify::{self, Classified, Inputs};
 
-/// What to classify.
-pub enum Inputs {
-    Images(Vec<PathBuf>),
-    TestIndex {
-        index: usize,
-        data_dir: Option<PathBuf>,
-    },
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["images", "test_index"])))]
+pub struct PredictArgs {
+    /// A run folder written by `digits train`.
+    run_dir: PathBuf,
+    /// Pictures of single digits.
+    images: Vec<PathBuf>,
+    /// Classify image N of the run's test split instead.
+    #[arg(long, value_name = "N", conflicts_with = "images")]
+    test_index: Option<usize>,
+    /// With --test-index: read the test IDX files from this folder.
+    #[arg(long, value_name = "DIR", requires = "test_index")]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    backend: BackendArg,
 }
 
-/// One classified input, with the 28×28 pixels the network saw.
-pub struct Classified {
-    pub name: String,
-    /// The true label, for test images.
-    pub label: Option<u8>,
-    pub pixels: [u8; PIXELS],
-    pub prediction: Prediction,
-}
-
-pub fn predict(run_dir: &Path, inputs: &Inputs, backend: Backend) -> Result<Vec<Classified>> {
-    let device = backend.device()?;
-    let loaded = inference::load_run(run_dir, &device)?;
-    let named: Vec<(String, Option<u8>, [u8; PIXELS])> = match inputs {
-        Inputs::Images(paths) => paths
-            .iter()
-            .map(|path| Ok((path.display().to_string(), None, read_image(path)?)))
-            .collect::<Result<_>>()?,
-        Inputs::TestIndex { index, data_dir } => {
-            let mut data_config = loaded.config.data.clone();
-            if let Some(dir) = data_dir {
-                data_config.dir = Some(dir.clone());
-                data_config.source = crate::config::DataSource::Auto;
-            }
-            let (test, _) = data::load_test(&data_config)?;
-            let item = test.image(*index).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--test-index {index} is out of range: the test split has {} images \
-                         (0 to {})",
-                    test.len(),
-                    test.len().saturating_sub(1)
-                ))
-            })?;
-            vec![(format!("test image {index}"), Some(item.label), item.pixels)]
-        }
+pub fn run(args: PredictArgs) -> Result<ExitCode> {
+    let inputs = match args.test_index {
+        Some(index) => Inputs::TestIndex {
+            index,
+            data_dir: args.data_dir,
+        },
+        None => Inputs::Images(args.images),
     };
-    let pixels: Vec<[u8; PIXELS]> = named.iter().map(|(_, _, p)| *p).collect();
-    let predictions = inference::classify(&loaded.model, &pixels, &device);
-    Ok(named
-        .into_iter()
-        .zip(predictions)
-        .map(|((name, label, pixels), prediction)| Classified {
-            name,
-            label,
-            pixels,
-            prediction,
-        })
-        .collect())
-}
-
-/// Reads a PNG/JPEG (any size, colour or grey) and prepares it like MNIST.
-fn read_image(path: &Path) -> Result<[u8; PIXELS]> {
-    let image = image::open(path).map_err(|e| Error::Data {
-        path: path.to_path_buf(),
-        message: format!("cannot be read as an image (PNG or JPEG expected): {e}"),
-    })?;
-    preprocess::mnist_like(&image).map_err(|e| Error::Data {
-        path: path.to_path_buf(),
-        message: format!("{e}: give a picture of one digit"),
-    })
+    for item in classify::predict(&args.run_dir, &inputs, args.backend.select()?)? {
+        println!("{}", render(&item));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The printed result: the digit, a bar per class, and the input as terminal art.

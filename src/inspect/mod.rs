@@ -1,6 +1,13 @@
-//! A trained run, looked into: loading it, evaluating it, classifying pictures (prepared the
-//! way MNIST was), and its pictures (weights, curves, confusion matrix).
+//! A trained run, looked into: reading it back, evaluating it, classifying pictures (prepared
+//! the way MNIST was), its pictures (weights, curves, confusion matrix), and a network's
+//! layer-by-layer summary.
 
-pub mod inference;
+pub mod classify;
+pub mod evaluation;
+pub mod model_summary;
 pub mod plots;
 pub mod preprocess;
+pub mod trained_run;
+
+pub use model_summary::ModelSummary;
+pub use trained_run::{LoadedRun, load_run};

@@ -1,6 +1,6 @@
 //! Pictures of a run: first-layer weights, learning curves, confusion matrix (PNG, plotters).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use image::{ImageFormat, RgbImage};
@@ -13,8 +13,12 @@ use crate::data::idx::{CLASSES, SIDE};
 use crate::error::{Error, Result};
 use crate::metrics::ConfusionMatrix;
 use crate::model::Mlp;
-use crate::run::write_atomic;
-use crate::train::renderer::SplitRecord;
+use crate::run::folder::{RunFolder, write_atomic};
+use crate::run::history::SplitRecord;
+
+/// The pictures `train` draws at the end of a run (`digits plot` redraws them).
+pub const WEIGHTS_FILE: &str = "weights.png";
+pub const CURVES_FILE: &str = "curves.png";
 
 const FONT: &str = "sans-serif";
 /// Screen pixels per weight in a tile.
@@ -372,6 +376,14 @@ fn render(
         .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
         .map_err(|e| Error::Internal(format!("encoding {}: {e}", path.display())))?;
     write_atomic(path, &png)
+}
+
+/// Draws the pictures of a run from its model and per-epoch records.
+pub fn draw(folder: &RunFolder, model: &Mlp, records: &[SplitRecord]) -> Result<Vec<PathBuf>> {
+    let (weights, curves) = (folder.path(WEIGHTS_FILE), folder.path(CURVES_FILE));
+    weights_png(model, &weights)?;
+    curves_png(records, &curves)?;
+    Ok(vec![weights, curves])
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! Training: Burn's `SupervisedTraining` and `Learner` wired to our loaders, metrics and
-//! checkpointers; our epoch loop; what the user sees meanwhile (dashboard or plain lines);
-//! Ctrl-C; resuming a run from its last checkpoint.
+//! checkpointers (`learner`), our epoch loop (`training_loop`), what the user sees meanwhile
+//! (`renderer`), Ctrl-C (`interrupt`), checkpoints and `--resume`; the whole run from config
+//! to run folder (`pipeline`); and the studies built on it: `bench`, `compare` / sweep.
 
+pub mod bench;
 pub mod checkpoint;
+pub mod compare;
 pub mod interrupt;
+pub mod learner;
 pub mod pipeline;
 pub mod renderer;
 pub mod resume;

@@ -2,93 +2,28 @@
 //! evaluation → run folder.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
-use burn::grad_clipping::GradientClippingConfig;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, SgdConfig};
-use burn::prelude::*;
-use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
-use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingError, TrainingStrategy};
-use serde::Serialize;
+use burn::module::Module;
+use burn::train::{Interrupter, Learner, TrainingError};
 
 use crate::backend::Backend;
-use crate::commands;
-use crate::config::{Config, Optimizer, TrainingConfig};
-use crate::data;
-use crate::data::digit_set::DigitSet;
-use crate::data::loader::EpochLoader;
+use crate::config::{Config, TrainingConfig};
+use crate::data::source as data;
 use crate::error::{Error, Result};
-use crate::inspect::inference;
-use crate::metrics::epoch_logger::EpochMetricLogger;
-use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
-use crate::model::Mlp;
-use crate::run::{self, RunFolder};
-use crate::train::checkpoint::{self, AtomicFileCheckpointer};
-use crate::train::interrupt;
-use crate::train::renderer::{
-    Dashboard, Divergence, EpochHistory, RecordSink, RunRenderer, SplitRecord, format_line,
-    format_test_line,
+use crate::inspect::evaluation::evaluate;
+use crate::inspect::plots;
+use crate::run::folder::{self as run, RunFolder};
+use crate::run::history::{Divergence, EpochHistory, SplitRecord};
+use crate::run::metrics_csv::metrics_csv;
+use crate::run::summary::{
+    BURN_VERSION, DatasetSummary, DivergedAt, Scores, Summary, last_scores, train_speed,
 };
+use crate::train::checkpoint;
+use crate::train::interrupt;
+use crate::train::learner::{new_model, optimizer, supervised_training};
+use crate::train::renderer::{Dashboard, RecordSink, RunRenderer, format_line, format_test_line};
 use crate::train::resume::ResumePoint;
-use crate::train::training_loop::GroupedMetricsLoop;
-
-/// The Burn release digits is built and tested against (pinned exactly in Cargo.toml).
-pub const BURN_VERSION: &str = "0.22.1";
-
-/// Loss and accuracy (a fraction in 0..1) of one split.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Scores {
-    pub loss: f64,
-    pub accuracy: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DatasetSummary {
-    /// `source` (`folder`, `mnist`, `sample`), `path`, and `fallback` when the sample stood in
-    /// for full MNIST.
-    #[serde(flatten)]
-    pub origin: data::DataOrigin,
-    pub train: usize,
-    pub valid: usize,
-    pub test: usize,
-}
-
-/// `summary.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub digits_version: &'static str,
-    pub burn_version: &'static str,
-    pub backend: &'static str,
-    /// The backend with its adapter, for GPUs.
-    pub device: String,
-    pub config: String,
-    pub parameters: usize,
-    pub epochs: usize,
-    pub epochs_completed: usize,
-    pub interrupted: bool,
-    /// The training loss became NaN or infinite; training stopped there.
-    pub diverged: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diverged_at: Option<DivergedAt>,
-    pub dataset: DatasetSummary,
-    pub train: Option<Scores>,
-    pub valid: Option<Scores>,
-    /// None when training diverged (the network is not worth testing).
-    pub test: Option<Scores>,
-    /// Training images per second over the train splits only (validation excluded).
-    pub train_samples_per_second: f64,
-    pub wall_seconds: f64,
-}
-
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct DivergedAt {
-    pub epoch: usize,
-    /// Training step within that epoch, 1-based.
-    pub step: usize,
-}
 
 /// How to run a training, beyond its config.
 #[derive(Debug, Clone)]
@@ -187,7 +122,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
             println!("{}", format_line(record, t.epochs));
         }
     }
-    run.write(run::METRICS_FILE, run::metrics_csv(&records).as_bytes())?;
+    run.write(run::METRICS_FILE, metrics_csv(&records).as_bytes())?;
     let divergence = history.divergence();
     let mut summary = Summary {
         digits_version: env!("CARGO_PKG_VERSION"),
@@ -238,79 +173,17 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     run.write(run::MODEL_FILE, &record_bytes)?;
 
     // Burn's evaluator renders metrics but does not return their values: evaluate ourselves.
-    let evaluation = inference::evaluate(&model, &splits.test, &device)?;
+    let evaluation = evaluate(&model, &splits.test, &device)?;
     let test = Scores {
         loss: evaluation.loss,
         accuracy: evaluation.accuracy,
     };
     println!("{}", format_test_line(&test, splits.test.len(), t.epochs));
-    commands::plot::draw(&run, &model, &records)?;
+    plots::draw(&run, &model, &records)?;
     summary.test = Some(test);
     summary.wall_seconds = started.elapsed().as_secs_f64();
     run.write_json(run::SUMMARY_FILE, &summary)?;
     Ok(TrainReport { run, summary })
-}
-
-/// A fresh network for `config` on the autodiff version of `device`.
-pub fn new_model(config: &Config, device: &Device) -> Mlp {
-    Mlp::new(
-        &config.model,
-        config.training.loss,
-        &device.clone().autodiff(),
-    )
-    .with_gradient_norms(config.training.gradient_norms)
-}
-
-/// Burn's training loop as digits runs it: our loaders, the metrics (accuracy, loss,
-/// learning rate, gradient norms), atomic checkpointers in the run folder, our renderer.
-/// `train` and `bench` share it, so the benchmark measures the real path.
-pub fn supervised_training(
-    config: &Config,
-    run: &RunFolder,
-    (train, valid): (&DigitSet, &DigitSet),
-    first_epoch: usize,
-    device: &Device,
-    renderer: RunRenderer,
-    interrupter: &Interrupter,
-) -> SupervisedTraining<Mlp> {
-    let t = &config.training;
-    let loader = |dataset: &DigitSet, shuffle| {
-        Arc::new(EpochLoader::new(
-            dataset.clone(),
-            t.batch_size,
-            shuffle,
-            t.num_workers > 0,
-            first_epoch,
-            device.clone(),
-        ))
-    };
-    let checkpoints = run.dir.join(checkpoint::FOLDER);
-    let training_loop = GroupedMetricsLoop {
-        device: device.clone().autodiff(),
-        history: renderer.history(),
-    };
-    let mut training =
-        SupervisedTraining::new(&run.dir, loader(train, Some(t.seed)), loader(valid, None))
-            .metrics((AccuracyMetric::new(), LossMetric::new()))
-            .metric_train_numeric(LearningRateMetric::new());
-    if t.gradient_norms {
-        // One series per Linear layer (layer 1 = nearest the input), and first/last.
-        for layer in 1..=config.model.hidden.len() + 1 {
-            training = training.metric_train_numeric(GradNormMetric::layer(layer));
-        }
-        training = training.metric_train_numeric(GradRatioMetric::new());
-    }
-    training
-        .with_metric_logger(EpochMetricLogger::new())
-        .with_custom_checkpointers(
-            AtomicFileCheckpointer::new(&checkpoints, "model"),
-            AtomicFileCheckpointer::new(&checkpoints, "optim"),
-            AtomicFileCheckpointer::new(&checkpoints, "scheduler"),
-        )
-        .num_epochs(t.epochs)
-        .with_interrupter(interrupter.clone())
-        .renderer(Box::new(renderer))
-        .with_training_strategy(TrainingStrategy::Custom(Arc::new(training_loop)))
 }
 
 /// Keeps `metrics.csv` current after every split, so a run killed at any moment still has
@@ -321,7 +194,7 @@ fn metrics_writer(run: &RunFolder, prior: Vec<SplitRecord>) -> RecordSink {
         let mut all = prior.clone();
         all.extend_from_slice(records);
         // Best effort mid-run: the final write after training reports any error.
-        let _ = run::write_atomic(&path, run::metrics_csv(&all).as_bytes());
+        let _ = run::write_atomic(&path, metrics_csv(&all).as_bytes());
     })
 }
 
@@ -337,31 +210,6 @@ fn training_error(error: &TrainingError, run: &RunFolder) -> Error {
             run.dir.display()
         )),
         other => Error::Internal(format!("training failed: {other}")),
-    }
-}
-
-/// The optimizer the config names. Momentum uses no dampening, as in PyTorch's SGD.
-pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
-    let weight_decay =
-        (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
-    let clipping = t
-        .grad_clip_norm
-        .map(|norm| GradientClippingConfig::Norm(norm as f32));
-    let momentum = (t.optimizer == Optimizer::Momentum).then(|| {
-        MomentumConfig::new()
-            .with_momentum(t.momentum)
-            .with_dampening(0.0)
-    });
-    match t.optimizer {
-        Optimizer::Sgd | Optimizer::Momentum => SgdConfig::new()
-            .with_weight_decay(weight_decay)
-            .with_momentum(momentum)
-            .with_gradient_clipping(clipping)
-            .init(),
-        Optimizer::Adam => AdamConfig::new()
-            .with_weight_decay(weight_decay)
-            .with_grad_clipping(clipping)
-            .init(),
     }
 }
 
@@ -400,25 +248,4 @@ fn last_epoch(records: &[SplitRecord]) -> &[SplitRecord] {
         .rposition(|r| r.epoch != last.epoch)
         .map_or(0, |i| i + 1);
     &records[first..]
-}
-
-/// The last epoch's loss and accuracy of `split`.
-fn last_scores(records: &[SplitRecord], split: &str) -> Option<Scores> {
-    let record = records.iter().rev().find(|r| r.split == split)?;
-    Some(Scores {
-        loss: *record.metrics.get("loss")?,
-        accuracy: *record.metrics.get("accuracy")?,
-    })
-}
-
-fn train_speed(records: &[SplitRecord]) -> f64 {
-    let (items, seconds) = records
-        .iter()
-        .filter(|r| r.split == "train")
-        .fold((0usize, 0.0f64), |(i, s), r| (i + r.items, s + r.seconds));
-    if seconds > 0.0 {
-        items as f64 / seconds
-    } else {
-        0.0
-    }
 }

@@ -1,4 +1,4 @@
-//! What the user sees while training, and the per-epoch record behind it.
+//! What the user sees while training, and the per-epoch records it keeps.
 //!
 //! [`RunRenderer`] wraps Burn's TUI dashboard (the CLI asks for it when stdout is a terminal:
 //! once a renderer is given Burn no longer checks itself); otherwise it prints one
@@ -7,8 +7,6 @@
 //! run folder's `metrics.csv` and `summary.json` are written from.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
@@ -19,77 +17,8 @@ use burn::train::renderer::{
 };
 use burn::train::{Interrupter, LearnerSummary};
 
-use crate::train::pipeline::Scores;
-
-/// One finished split (train or valid) of one epoch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SplitRecord {
-    pub epoch: usize,
-    pub split: String,
-    /// Epoch-level value of each metric, keyed by a column-friendly name (`loss`, `accuracy`,
-    /// `learning_rate`). Accuracy is a fraction in 0..1 (Burn reports percent).
-    pub metrics: BTreeMap<String, f64>,
-    /// Images processed in this split.
-    pub items: usize,
-    pub seconds: f64,
-}
-
-impl SplitRecord {
-    pub fn samples_per_second(&self) -> f64 {
-        if self.seconds > 0.0 {
-            self.items as f64 / self.seconds
-        } else {
-            0.0
-        }
-    }
-}
-
-/// Where training blew up: the first training step whose loss was not a finite number.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Divergence {
-    pub epoch: usize,
-    /// Step within the epoch, 1-based.
-    pub step: usize,
-    pub loss: f64,
-}
-
-/// The records of a run so far; cheap to clone, shared with the renderer's thread.
-#[derive(Debug, Clone, Default)]
-pub struct EpochHistory {
-    records: Arc<Mutex<Vec<SplitRecord>>>,
-    stopped_early: Arc<AtomicBool>,
-    divergence: Arc<Mutex<Option<Divergence>>>,
-}
-
-impl EpochHistory {
-    pub fn records(&self) -> Vec<SplitRecord> {
-        self.records.lock().expect("history lock").clone()
-    }
-
-    fn push(&self, record: SplitRecord) {
-        self.records.lock().expect("history lock").push(record);
-    }
-
-    /// Whether training was stopped before its last epoch (dashboard `q`, `s`, or another
-    /// interrupter). Recorded here because Burn's dashboard resets the interrupter when
-    /// training ends, so `LearningResult::interrupted` comes back empty.
-    pub fn stopped_early(&self) -> bool {
-        self.stopped_early.load(Ordering::Relaxed)
-    }
-
-    /// The divergence that stopped training, if it diverged.
-    pub fn divergence(&self) -> Option<Divergence> {
-        *self.divergence.lock().expect("history lock")
-    }
-
-    /// Records where training diverged; the first record stands.
-    pub fn record_divergence(&self, divergence: Divergence) {
-        self.divergence
-            .lock()
-            .expect("history lock")
-            .get_or_insert(divergence);
-    }
-}
+use crate::run::history::{EpochHistory, GRAD_NORM_PREFIX, GRAD_RATIO, SplitRecord};
+use crate::run::summary::Scores;
 
 /// How training is shown in a terminal (`train --dashboard`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -201,10 +130,6 @@ impl RunRenderer {
     }
 }
 
-/// Column names of the gradient metrics (see `metrics::grad_norm`).
-pub const GRAD_NORM_PREFIX: &str = "grad_norm_";
-pub const GRAD_RATIO: &str = "grad_ratio";
-
 /// `Learning Rate` → `learning_rate`: names usable as CSV columns and JSON keys.
 fn column_name(metric_name: &str) -> String {
     metric_name.trim().to_lowercase().replace([' ', '-'], "_")
@@ -281,7 +206,7 @@ impl MetricsRendererTraining for RunRenderer {
         summary: Option<LearnerSummary>,
     ) -> Result<(), Box<dyn core::error::Error>> {
         if self.interrupter.interruption().is_some() {
-            self.history.stopped_early.store(true, Ordering::Relaxed);
+            self.history.mark_stopped_early();
         }
         match &mut self.tui {
             Some(tui) => tui.on_train_end(summary),

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::run::history::SplitRecord;
 use crate::run::{self, RunFolder};
 use crate::train::checkpoint;
-use crate::train::renderer::SplitRecord;
 
 /// A run folder and the last epoch it can continue from.
 #[derive(Debug, Clone)]

@@ -27,7 +27,7 @@ use burn::train::{
 
 use crate::data::digit_set::DigitBatch;
 use crate::model::{Mlp, StepOutput};
-use crate::train::renderer::{Divergence, EpochHistory};
+use crate::run::history::{Divergence, EpochHistory};
 
 /// How many steps are gathered before their metrics are sent: a few milliseconds of work on
 /// a CPU, so the hand-over costs about 1 % of the time, and well under a dashboard refresh.

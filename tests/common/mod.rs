@@ -6,8 +6,8 @@ use std::process::{Command, Output};
 
 use digits::backend::Backend;
 use digits::config::Config;
-use digits::train::pipeline::{self, TrainOptions, TrainReport};
-use digits::train::renderer::Dashboard;
+use digits::train::Dashboard;
+use digits::train::{self, TrainOptions, TrainReport};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -59,7 +59,7 @@ pub fn train(config: &Config, config_path: &Path) -> TrainReport {
         dashboard: Dashboard::Off,
         resume: None,
     };
-    pipeline::train(config, config_path, &options).unwrap()
+    train::train(config, config_path, &options).unwrap()
 }
 
 /// The `digits` binary, run in `dir`.

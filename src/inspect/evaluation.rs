@@ -1,72 +1,28 @@
-//! Using a trained network: load a run folder, evaluate a data set, classify images.
+//! How a trained network does on a data set: loss, burn-train's accuracy, precision and
+//! recall, the confusion matrix; and `digits eval`'s report of it, `eval.json`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::data::dataloader::{DataLoader, Progress};
 use burn::prelude::*;
-use burn::store::ModuleRecord;
-use burn::tensor::activation::{sigmoid, softmax};
 use burn::train::metric::{
     AccuracyInput, AccuracyMetric, ClassReduction, ConfusionStatsInput, Metric, MetricMetadata,
     Numeric, PrecisionMetric, RecallMetric,
 };
+use serde::Serialize;
 
-use crate::config::{Config, Loss};
+use crate::backend::Backend;
 use crate::data::digit_set::DigitSet;
-use crate::data::idx::{CLASSES, PIXELS};
+use crate::data::idx::CLASSES;
 use crate::data::loader::EpochLoader;
+use crate::data::source as data;
 use crate::error::{Error, Result};
+use crate::inspect::plots;
+use crate::inspect::trained_run::load_run;
 use crate::metrics::ConfusionMatrix;
+use crate::metrics::confusion::ClassReport;
 use crate::model::{self, Mlp};
-use crate::run;
-
-/// A finished run, read back: its resolved config and its trained network (inference mode).
-pub struct LoadedRun {
-    pub dir: PathBuf,
-    pub config: Config,
-    pub model: Mlp,
-}
-
-/// Reads `dir/config.toml` and `dir/model.bpk`. Every failure is a message naming the file:
-/// Burn's plain loaders panic on a missing, corrupt or mismatched file, so the fallible
-/// variants are used.
-pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun> {
-    if !dir.is_dir() {
-        return Err(Error::Usage(format!(
-            "run folder {} does not exist: give a folder written by `digits train`, e.g. \
-             artifacts/mlp/run-1",
-            dir.display()
-        )));
-    }
-    let mut config = Config::load(&dir.join(run::CONFIG_FILE), &[])?;
-    config.data = config.data.pinned();
-    let path = dir.join(run::MODEL_FILE);
-    if !path.is_file() {
-        return Err(Error::Model {
-            path,
-            message: "is missing: the run did not finish training (train it again)".into(),
-        });
-    }
-    let record = ModuleRecord::load(&path).map_err(|e| Error::Model {
-        path: path.clone(),
-        message: format!("is not a readable Burn model file (truncated or corrupt?): {e}"),
-    })?;
-    let model = Mlp::new(&config.model, config.training.loss, device)
-        .try_load_record(record)
-        .map_err(|e| Error::Model {
-            path: path.clone(),
-            message: format!(
-                "does not fit the network described by {} (was it trained with another \
-                 config?): {e}",
-                dir.join(run::CONFIG_FILE).display()
-            ),
-        })?;
-    Ok(LoadedRun {
-        dir: dir.to_path_buf(),
-        config,
-        model: model.valid(),
-    })
-}
+use crate::run::folder::RunFolder;
 
 /// How a network does on a data set.
 #[derive(Debug, Clone)]
@@ -146,40 +102,52 @@ pub fn evaluate(model: &Mlp, dataset: &DigitSet, device: &Device) -> Result<Eval
     })
 }
 
-/// What the network makes of one image.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prediction {
-    pub digit: usize,
-    /// Softmax of the logits for cross-entropy networks; for the quadratic loss, each output
-    /// neuron's sigmoid (they need not sum to 1).
-    pub scores: [f32; CLASSES],
+pub const EVAL_FILE: &str = "eval.json";
+pub const CONFUSION_FILE: &str = "confusion.png";
+
+/// `eval.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub run: String,
+    pub backend: &'static str,
+    pub data: String,
+    pub images: usize,
+    pub accuracy: f64,
+    pub loss: f64,
+    pub macro_precision: f64,
+    pub macro_recall: f64,
+    pub per_class: Vec<ClassReport>,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<u64>>,
 }
 
-/// Classifies 28×28 images (0 = background), one prediction each.
-pub fn classify(model: &Mlp, images: &[[u8; PIXELS]], device: &Device) -> Vec<Prediction> {
-    let pixels: Vec<f32> = images
-        .iter()
-        .flatten()
-        .map(|&p| f32::from(p) / 255.0)
-        .collect();
-    let input = Tensor::<2>::from_data(TensorData::new(pixels, [images.len(), PIXELS]), device);
-    let logits = model.valid().forward(input);
-    let scores = match model.loss {
-        Loss::CrossEntropy => softmax(logits, 1),
-        Loss::Quadratic => sigmoid(logits),
+/// Evaluates the run's model on its test split (or the one in `data_dir`), writes
+/// `eval.json` and `confusion.png` into the run folder, and returns the report.
+pub fn eval(run_dir: &Path, data_dir: Option<&Path>, backend: Backend) -> Result<EvalReport> {
+    let device = backend.device()?;
+    let loaded = load_run(run_dir, &device)?;
+    let data_config = match data_dir {
+        Some(dir) => loaded.config.data.clone().reading(dir),
+        None => loaded.config.data.clone(),
     };
-    let values: Vec<f32> = scores
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .expect("float scores convert to f32");
-    values
-        .chunks(CLASSES)
-        .map(|row| {
-            let scores: [f32; CLASSES] = row.try_into().expect("rows are CLASSES long");
-            let digit = (0..CLASSES)
-                .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-                .expect("CLASSES > 0");
-            Prediction { digit, scores }
-        })
-        .collect()
+    let (test, origin) = data::load_test(&data_config)?;
+    let evaluation = evaluate(&loaded.model, &test, &device)?;
+    let report = EvalReport {
+        run: run_dir.display().to_string(),
+        backend: backend.name(),
+        data: origin.describe(),
+        images: evaluation.images,
+        accuracy: evaluation.accuracy,
+        loss: evaluation.loss,
+        macro_precision: evaluation.macro_precision,
+        macro_recall: evaluation.macro_recall,
+        per_class: evaluation.confusion.report(),
+        confusion: evaluation.confusion.rows(),
+    };
+    let folder = RunFolder {
+        dir: run_dir.to_path_buf(),
+    };
+    folder.write_json(EVAL_FILE, &report)?;
+    plots::confusion_png(&evaluation.confusion, &folder.path(CONFUSION_FILE))?;
+    Ok(report)
 }

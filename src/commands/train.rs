@@ -1,0 +1,77 @@
+//! `digits train CONFIG` / `digits train --resume RUN_DIR`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::commands::args::{BackendArg, absolute, load_config};
+use crate::error::Result;
+use crate::run::folder as run;
+use crate::train::renderer::Dashboard;
+use crate::train::{pipeline, resume};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The TOML config, e.g. config/mlp.toml (not with --resume).
+    #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Continue a run from its last complete epoch, with the run's own config (--set may
+    /// change e.g. training.epochs, not the network or the data).
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+    /// Override any config key, e.g. --set training.epochs=2 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Read the four MNIST-format IDX files (.gz or raw) from this folder (= data.dir).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Run folder (= output.dir); default artifacts/<config name>/run-N.
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Write into --out even if it already holds files.
+    #[arg(long)]
+    force: bool,
+    /// In a terminal: keep Burn's dashboard open when training ends (until you press x,
+    /// then q; the default when you can type into the terminal), close it at once, or show
+    /// plain lines instead. Off a terminal the lines are always plain.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    dashboard: Option<Dashboard>,
+    #[command(flatten)]
+    backend: BackendArg,
+}
+
+pub fn run(args: TrainArgs) -> Result<ExitCode> {
+    let backend = args.backend.select()?;
+    let (config, config_path, resume) = match (&args.resume, &args.config) {
+        (Some(run_dir), _) => {
+            let data_dir = args.data_dir.as_deref().map(absolute).transpose()?;
+            let (config, point) = resume::prepare(run_dir, &args.set, data_dir.as_deref())?;
+            (config, run_dir.join(run::CONFIG_FILE), Some(point))
+        }
+        (None, Some(path)) => {
+            let config = load_config(path, &args.set, args.data_dir.clone(), args.out.clone())?;
+            (config, path.clone(), None)
+        }
+        (None, None) => unreachable!("clap requires a config or --resume"),
+    };
+    let options = pipeline::TrainOptions {
+        backend,
+        force: args.force,
+        dashboard: Dashboard::choose(args.dashboard),
+        resume,
+    };
+    let report = pipeline::train(&config, &config_path, &options)?;
+    println!("run folder: {}", report.run.dir.display());
+    if report.summary.interrupted {
+        eprintln!(
+            "training was stopped after {} of {} epochs. Resume it from its last complete \
+             epoch with:\n  digits train --resume {}",
+            report.summary.epochs_completed,
+            report.summary.epochs,
+            report.run.dir.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}

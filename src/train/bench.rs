@@ -1,0 +1,251 @@
+//! Training and inference throughput (`digits bench`), measured three ways per batch size, so
+//! the cost of everything around the bare step is visible.
+//!
+//! (a) a bare step loop: batch → forward → loss → backward → optimizer step;
+//! (b) the real training path: Burn's Learner with our loader, metrics, renderer and
+//!     checkpointers (`learner::supervised_training`), timing the train split only;
+//! (c) inference: batch → forward → argmax.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use burn::data::dataloader::DataLoader;
+use burn::module::Module;
+use burn::prelude::*;
+use burn::train::{Interrupter, Learner, TrainStep};
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::data;
+use crate::data::digit_set::DigitSet;
+use crate::data::loader::EpochLoader;
+use crate::error::{Error, Result};
+use crate::run::RunFolder;
+use crate::run::history::EpochHistory;
+use crate::train::learner;
+use crate::train::renderer::{Dashboard, RunRenderer};
+
+/// One line of the benchmark (`--json` prints these as JSON objects).
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    pub backend: &'static str,
+    pub batch_size: usize,
+    /// Training images per second, bare step loop.
+    pub raw_train_sps: f64,
+    /// Training images per second through the Learner (validation excluded).
+    pub learner_train_sps: f64,
+    /// Images per second classified.
+    pub infer_sps: f64,
+    /// The process's peak resident memory so far, in MB (Linux; null elsewhere).
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// What to measure: each batch size, each figure for `seconds` after a warm-up, `rounds`
+/// times.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    pub batch_sizes: Vec<usize>,
+    pub seconds: f64,
+    /// Each figure is the best of this many rounds, the three measurements taking turns:
+    /// a shared machine's speed drifts by ±15 % from second to second, and the best round is
+    /// the one least disturbed.
+    pub rounds: usize,
+}
+
+impl BenchPlan {
+    /// Rejects a plan that measures nothing.
+    pub fn check(&self) -> Result<()> {
+        if self.batch_sizes.is_empty() || self.batch_sizes.contains(&0) {
+            return Err(Error::Usage(
+                "--batch-sizes: give sizes of at least 1, e.g. 32,64,128".into(),
+            ));
+        }
+        if !(self.seconds.is_finite() && self.seconds > 0.0) {
+            return Err(Error::Usage(format!(
+                "--seconds {}: give a duration above 0",
+                self.seconds
+            )));
+        }
+        if self.rounds == 0 {
+            return Err(Error::Usage("--rounds 0: give at least 1 round".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Runs the three measurements for each batch size as `plan` says.
+pub fn bench(
+    config: &Config,
+    backend: Backend,
+    plan: &BenchPlan,
+    mut on_row: impl FnMut(&BenchRow),
+) -> Result<Vec<BenchRow>> {
+    let device = backend.device()?;
+    let splits = data::load(&config.data, config.training.seed)?;
+    let budget = Duration::from_secs_f64(plan.seconds);
+    let mut rows = Vec::new();
+    for &batch_size in &plan.batch_sizes {
+        let mut config = config.clone();
+        config.training.batch_size = batch_size;
+        let (mut raw, mut learner, mut infer) = (0.0f64, 0.0f64, 0.0f64);
+        for _ in 0..plan.rounds {
+            let round_raw = raw_train_sps(&config, &device, &splits.train, budget)?;
+            let round_learner =
+                learner_train_sps(&config, &device, &splits.train, round_raw, plan.seconds)?;
+            raw = raw.max(round_raw);
+            learner = learner.max(round_learner);
+            infer = infer.max(infer_sps(&config, &device, &splits.test, budget)?);
+        }
+        let row = BenchRow {
+            backend: backend.name(),
+            batch_size,
+            raw_train_sps: raw,
+            learner_train_sps: learner,
+            infer_sps: infer,
+            peak_rss_mb: peak_rss_mb(),
+        };
+        on_row(&row);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Steps over and over through the epochs of `loader` for `budget` after a warm-up of a
+/// quarter of it; returns images per second. `step` returns the images it processed.
+fn throughput(
+    loader: &EpochLoader,
+    device: &Device,
+    budget: Duration,
+    mut step: impl FnMut(crate::data::digit_set::DigitBatch) -> usize,
+) -> Result<f64> {
+    let mut timed = |budget: Duration| -> Result<f64> {
+        let started = Instant::now();
+        let mut images = 0;
+        loop {
+            for batch in loader.iter() {
+                let batch = batch.map_err(|e| Error::Internal(format!("bench batch: {e}")))?;
+                images += step(batch);
+                if started.elapsed() >= budget {
+                    // Asynchronous backends (wgpu) count only finished work.
+                    device
+                        .sync()
+                        .map_err(|e| Error::Internal(format!("bench sync: {e:?}")))?;
+                    return Ok(images as f64 / started.elapsed().as_secs_f64());
+                }
+            }
+        }
+    };
+    timed(budget / 4)?;
+    timed(budget)
+}
+
+/// (a) The bare step loop, on the same model and data, without metrics or gradient norms.
+fn raw_train_sps(
+    config: &Config,
+    device: &Device,
+    train: &DigitSet,
+    budget: Duration,
+) -> Result<f64> {
+    let t = &config.training;
+    let autodiff = device.clone().autodiff();
+    let mut model = Some(learner::new_model(config, device).with_gradient_norms(false));
+    let mut optimizer = learner::optimizer(t);
+    let loader = EpochLoader::new(
+        train.clone(),
+        t.batch_size,
+        Some(t.seed),
+        false,
+        1,
+        autodiff,
+    );
+    throughput(&loader, device, budget, |batch| {
+        let images = batch.targets.dims()[0];
+        let current = model.take().expect("the model is put back every step");
+        let output = TrainStep::step(&current, batch);
+        let lr = t.learning_rate.into();
+        model = Some(TrainStep::optimize(
+            current,
+            &mut optimizer,
+            lr,
+            output.grads,
+        ));
+        images
+    })
+}
+
+/// (b) The real training path; the train split is timed by the renderer's split events.
+fn learner_train_sps(
+    config: &Config,
+    device: &Device,
+    train: &DigitSet,
+    raw_sps: f64,
+    seconds: f64,
+) -> Result<f64> {
+    // About `seconds` of training after a first (warm-up) epoch, whatever the data size.
+    let wanted = (raw_sps * seconds).max(config.training.batch_size as f64 * 8.0) as usize;
+    let per_epoch = wanted.min(train.len());
+    let epochs = 1 + wanted.div_ceil(per_epoch);
+    let train_part = train.slice(0, per_epoch);
+    // Validation is excluded from the timing; one batch keeps it short.
+    let valid_part = train.slice(0, config.training.batch_size);
+    let mut config = config.clone();
+    config.training.epochs = epochs;
+    let folder =
+        tempfile::tempdir().map_err(|e| Error::io("cannot create", Path::new("tmp"), e))?;
+    let run = RunFolder {
+        dir: folder.path().to_path_buf(),
+    };
+    let history = EpochHistory::default();
+    let interrupter = Interrupter::new();
+    let renderer = RunRenderer::new(interrupter.clone(), history.clone(), Dashboard::Off).quiet();
+    let training = learner::supervised_training(
+        &config,
+        &run,
+        (&train_part, &valid_part),
+        1,
+        device,
+        renderer,
+        &interrupter,
+    )
+    .with_application_logger(None);
+    let model = learner::new_model(&config, device);
+    let t = &config.training;
+    let result = training.launch(Learner::new(model, learner::optimizer(t), t.learning_rate));
+    if let Some(error) = result.error {
+        return Err(Error::Internal(format!("bench training failed: {error}")));
+    }
+    let (items, seconds) = history
+        .records()
+        .iter()
+        .filter(|r| r.split == "train" && r.epoch > 1)
+        .fold((0usize, 0.0f64), |(i, s), r| (i + r.items, s + r.seconds));
+    Ok(items as f64 / seconds.max(f64::MIN_POSITIVE))
+}
+
+/// (c) Inference on the test split, in batches of the benchmark's size.
+fn infer_sps(config: &Config, device: &Device, test: &DigitSet, budget: Duration) -> Result<f64> {
+    let model = learner::new_model(config, device).valid();
+    let loader = EpochLoader::new(
+        test.clone(),
+        config.training.batch_size,
+        None,
+        false,
+        1,
+        device.clone(),
+    );
+    throughput(&loader, device, budget, |batch| {
+        let images = batch.targets.dims()[0];
+        // Read the digits back, as `predict` and `eval` do.
+        let _digits = model.forward(batch.images).argmax(1).into_data();
+        images
+    })
+}
+
+/// VmHWM from /proc/self/status: the peak resident set of this process.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

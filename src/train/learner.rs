@@ -1,0 +1,111 @@
+//! Burn's `SupervisedTraining` and `Learner` as digits wires them: the network, the
+//! optimizer, our loaders, the metrics, atomic checkpointers and our training loop. `train`
+//! and `bench` share this, so the benchmark measures the real path.
+
+use std::sync::Arc;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, SgdConfig};
+use burn::prelude::*;
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
+use burn::train::{Interrupter, SupervisedTraining, TrainingStrategy};
+
+use crate::config::{Config, Optimizer, TrainingConfig};
+use crate::data::digit_set::DigitSet;
+use crate::data::loader::EpochLoader;
+use crate::metrics::epoch_logger::EpochMetricLogger;
+use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
+use crate::model::Mlp;
+use crate::run::folder::RunFolder;
+use crate::train::checkpoint::{self, AtomicFileCheckpointer};
+use crate::train::renderer::RunRenderer;
+use crate::train::training_loop::GroupedMetricsLoop;
+
+/// A fresh network for `config` on the autodiff version of `device`.
+pub fn new_model(config: &Config, device: &Device) -> Mlp {
+    Mlp::new(
+        &config.model,
+        config.training.loss,
+        &device.clone().autodiff(),
+    )
+    .with_gradient_norms(config.training.gradient_norms)
+}
+
+/// Burn's training loop as digits runs it: our loaders, the metrics (accuracy, loss,
+/// learning rate, gradient norms), atomic checkpointers in the run folder, our renderer.
+/// `train` and `bench` share it, so the benchmark measures the real path.
+pub fn supervised_training(
+    config: &Config,
+    run: &RunFolder,
+    (train, valid): (&DigitSet, &DigitSet),
+    first_epoch: usize,
+    device: &Device,
+    renderer: RunRenderer,
+    interrupter: &Interrupter,
+) -> SupervisedTraining<Mlp> {
+    let t = &config.training;
+    let loader = |dataset: &DigitSet, shuffle| {
+        Arc::new(EpochLoader::new(
+            dataset.clone(),
+            t.batch_size,
+            shuffle,
+            t.num_workers > 0,
+            first_epoch,
+            device.clone(),
+        ))
+    };
+    let checkpoints = run.dir.join(checkpoint::FOLDER);
+    let training_loop = GroupedMetricsLoop {
+        device: device.clone().autodiff(),
+        history: renderer.history(),
+    };
+    let mut training =
+        SupervisedTraining::new(&run.dir, loader(train, Some(t.seed)), loader(valid, None))
+            .metrics((AccuracyMetric::new(), LossMetric::new()))
+            .metric_train_numeric(LearningRateMetric::new());
+    if t.gradient_norms {
+        // One series per Linear layer (layer 1 = nearest the input), and first/last.
+        for layer in 1..=config.model.hidden.len() + 1 {
+            training = training.metric_train_numeric(GradNormMetric::layer(layer));
+        }
+        training = training.metric_train_numeric(GradRatioMetric::new());
+    }
+    training
+        .with_metric_logger(EpochMetricLogger::new())
+        .with_custom_checkpointers(
+            AtomicFileCheckpointer::new(&checkpoints, "model"),
+            AtomicFileCheckpointer::new(&checkpoints, "optim"),
+            AtomicFileCheckpointer::new(&checkpoints, "scheduler"),
+        )
+        .num_epochs(t.epochs)
+        .with_interrupter(interrupter.clone())
+        .renderer(Box::new(renderer))
+        .with_training_strategy(TrainingStrategy::Custom(Arc::new(training_loop)))
+}
+
+/// The optimizer the config names. Momentum uses no dampening, as in PyTorch's SGD.
+pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
+    let weight_decay =
+        (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
+    let clipping = t
+        .grad_clip_norm
+        .map(|norm| GradientClippingConfig::Norm(norm as f32));
+    let momentum = (t.optimizer == Optimizer::Momentum).then(|| {
+        MomentumConfig::new()
+            .with_momentum(t.momentum)
+            .with_dampening(0.0)
+    });
+    match t.optimizer {
+        Optimizer::Sgd | Optimizer::Momentum => SgdConfig::new()
+            .with_weight_decay(weight_decay)
+            .with_momentum(momentum)
+            .with_gradient_clipping(clipping)
+            .init(),
+        Optimizer::Adam => AdamConfig::new()
+            .with_weight_decay(weight_decay)
+            .with_grad_clipping(clipping)
+            .init(),
+    }
+}
