@@ -293,7 +293,7 @@ impl TrainingProgressLogger for RunRenderer {
     }
 }
 
-// Burn's evaluator is not used (the test split is evaluated by `training::evaluate`), but a
+// Burn's evaluator is not used (the test split is evaluated by `inspect::evaluation::evaluate`), but a
 // renderer must accept its events; they go to the dashboard when there is one.
 impl EvaluationProgressLogger for RunRenderer {
     fn start_global_progress(&mut self, total_tests: usize) {
