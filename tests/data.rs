@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::Path;
 
 use digits::config::{DataConfig, DataSource};
-use digits::data;
 use digits::data::idx::{self, PIXELS};
+use digits::data::{self, SourceKind};
 
 fn images(n: usize) -> Vec<[u8; PIXELS]> {
     (0..n).map(|i| [i as u8; PIXELS]).collect()
@@ -197,12 +197,12 @@ fn source_sample_reads_the_same_splits_as_the_folder_and_says_where_from() {
             assert_eq!((x.pixels, x.label), (y.pixels, y.label), "item {i}");
         }
     }
-    assert_eq!(from_binary.origin.source, "sample");
+    assert_eq!(from_binary.origin.source, SourceKind::Sample);
     assert_eq!(from_binary.origin.path, None);
     assert_eq!(
         from_binary.origin.fallback, None,
         "asked for, not a fallback"
     );
-    assert_eq!(from_folder.origin.source, "folder");
+    assert_eq!(from_folder.origin.source, SourceKind::Folder);
     assert_eq!(from_binary.origin.config_source(), DataSource::Sample);
 }

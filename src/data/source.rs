@@ -26,11 +26,22 @@ pub struct DigitSplits {
     pub origin: DataOrigin,
 }
 
+/// Which kind of source a run's digits were read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A folder of IDX files (`data.dir`).
+    Folder,
+    /// Full MNIST in Burn's dataset cache.
+    Mnist,
+    /// The sample bundled in the binary.
+    Sample,
+}
+
 /// Where a run's digits were read from (`summary.json`'s `dataset`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DataOrigin {
-    /// `folder` (`data.dir`), `mnist` (full MNIST in Burn's cache) or `sample` (bundled).
-    pub source: &'static str,
+    pub source: SourceKind,
     /// The folder read; none for the bundled sample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
@@ -43,10 +54,9 @@ impl DataOrigin {
     /// For the first line of a run and for reports: no absolute home folder.
     pub fn describe(&self) -> String {
         match (self.source, &self.path) {
-            ("sample", _) => sample::DESCRIPTION.into(),
-            ("mnist", Some(path)) => format!("full MNIST in {}", home_relative(path)),
-            (_, Some(path)) => path.display().to_string(),
-            (_, None) => self.source.into(),
+            (SourceKind::Mnist, Some(path)) => format!("full MNIST in {}", home_relative(path)),
+            (SourceKind::Folder, Some(path)) => path.display().to_string(),
+            _ => sample::DESCRIPTION.into(),
         }
     }
 
@@ -54,9 +64,9 @@ impl DataOrigin {
     /// on the same digits (a folder is recorded as `data.dir` instead).
     pub fn config_source(&self) -> DataSource {
         match self.source {
-            "sample" => DataSource::Sample,
-            "mnist" => DataSource::Mnist,
-            _ => DataSource::Auto,
+            SourceKind::Sample => DataSource::Sample,
+            SourceKind::Mnist => DataSource::Mnist,
+            SourceKind::Folder => DataSource::Auto,
         }
     }
 }
@@ -123,7 +133,7 @@ impl Located {
             return Ok(Located {
                 files: Some(IdxFiles::in_dir(dir)?),
                 origin: DataOrigin {
-                    source: "folder",
+                    source: SourceKind::Folder,
                     path: Some(dir.clone()),
                     fallback: None,
                 },
@@ -132,7 +142,7 @@ impl Located {
         let mnist = |cache: PathBuf, files| Located {
             files: Some(files),
             origin: DataOrigin {
-                source: "mnist",
+                source: SourceKind::Mnist,
                 path: Some(cache),
                 fallback: None,
             },
@@ -184,14 +194,14 @@ impl Located {
                      ask for the sample without this note.",
                     sample::DESCRIPTION,
                     sample::CONTENTS,
-                    mnist_help(" into that cache"),
+                    mnist_help(" into Burn's dataset cache"),
                 );
             }
         }
         Located {
             files: None,
             origin: DataOrigin {
-                source: "sample",
+                source: SourceKind::Sample,
                 path: None,
                 fallback,
             },
@@ -216,7 +226,7 @@ impl Located {
             return read_sample(split, limit);
         };
         let (images, labels) = files.split(split);
-        if self.origin.source != "mnist" {
+        if self.origin.source != SourceKind::Mnist {
             return read_pair(images, labels, None, limit);
         }
         // Burn writes its cache in place, not atomically: a download cut short leaves a
