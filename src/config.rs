@@ -90,6 +90,17 @@ pub struct TrainingConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub learning_rate: f64,
+    /// How the rate changes over training; the other `lr_*` keys and `warmup_epochs` shape it.
+    pub lr_schedule: LrSchedule,
+    /// Where `cosine` and `linear` end, at the last step (an absolute rate, ≤ learning_rate).
+    pub lr_min: f64,
+    /// The factor `step` multiplies the rate by every `lr_step_epochs` epochs, and
+    /// `exponential` every epoch (spread evenly over its steps).
+    pub lr_gamma: f64,
+    /// Epochs between two multiplications by `lr_gamma` (`step`).
+    pub lr_step_epochs: usize,
+    /// Epochs over which the rate first rises linearly to `learning_rate`, before the schedule.
+    pub warmup_epochs: usize,
     pub optimizer: Optimizer,
     /// Momentum factor for `optimizer = "momentum"`.
     pub momentum: f64,
@@ -114,6 +125,11 @@ impl Default for TrainingConfig {
             epochs: 10,
             batch_size: 32,
             learning_rate: 1.0,
+            lr_schedule: LrSchedule::Constant,
+            lr_min: 0.0,
+            lr_gamma: 0.5,
+            lr_step_epochs: 5,
+            warmup_epochs: 0,
             optimizer: Optimizer::Sgd,
             momentum: 0.9,
             weight_decay: 0.0,
@@ -123,6 +139,40 @@ impl Default for TrainingConfig {
             gradient_norms: true,
             grad_clip_norm: None,
         }
+    }
+}
+
+/// `training.lr_schedule`: the learning rate over training, as a factor of `learning_rate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// The same rate at every step.
+    Constant,
+    /// Multiplied by `lr_gamma` every `lr_step_epochs` epochs.
+    Step,
+    /// Multiplied by `lr_gamma` every epoch, a little at every step.
+    Exponential,
+    /// Half a cosine from `learning_rate` down to `lr_min` at the last step.
+    Cosine,
+    /// A straight line from `learning_rate` down to `lr_min` at the last step.
+    Linear,
+}
+
+impl LrSchedule {
+    pub fn name(self) -> &'static str {
+        match self {
+            LrSchedule::Constant => "constant",
+            LrSchedule::Step => "step",
+            LrSchedule::Exponential => "exponential",
+            LrSchedule::Cosine => "cosine",
+            LrSchedule::Linear => "linear",
+        }
+    }
+
+    /// Whether the curve's length is the run's epoch count (so the count cannot change on
+    /// `--resume` without changing the curve already followed).
+    pub fn ends_with_training(self) -> bool {
+        matches!(self, LrSchedule::Cosine | LrSchedule::Linear)
     }
 }
 
@@ -332,6 +382,34 @@ impl Config {
                 t.learning_rate
             ));
         }
+        if t.lr_schedule.ends_with_training()
+            && !(t.lr_min.is_finite() && t.lr_min >= 0.0 && t.lr_min <= t.learning_rate)
+        {
+            return Err(format!(
+                "key `training.lr_min` = {} must be between 0 and training.learning_rate ({}): \
+                 it is the rate the `{}` schedule ends at",
+                t.lr_min,
+                t.learning_rate,
+                t.lr_schedule.name()
+            ));
+        }
+        if !(t.lr_gamma.is_finite() && t.lr_gamma > 0.0 && t.lr_gamma <= 1.0) {
+            return Err(format!(
+                "key `training.lr_gamma` = {} must be above 0 and at most 1: it is the factor \
+                 the `step` and `exponential` schedules multiply the rate by",
+                t.lr_gamma
+            ));
+        }
+        if t.lr_step_epochs == 0 {
+            return Err("key `training.lr_step_epochs` must be at least 1".into());
+        }
+        if t.warmup_epochs >= t.epochs {
+            return Err(format!(
+                "key `training.warmup_epochs` = {} must be below training.epochs ({}): the \
+                 warm-up comes before the schedule, within the run",
+                t.warmup_epochs, t.epochs
+            ));
+        }
         if !(0.0..1.0).contains(&t.momentum) {
             return Err(format!(
                 "key `training.momentum` = {} must be in [0, 1)",
@@ -501,6 +579,10 @@ mod tests {
             ("[training]\nloss = \"hinge\"\n", "training.loss"),
             ("[training]\noptimizer = \"lbfgs\"\n", "training.optimizer"),
             ("[model]\ninit = \"zeros\"\n", "model.init"),
+            (
+                "[training]\nlr_schedule = \"onecycle\"\n",
+                "training.lr_schedule",
+            ),
             ("[data]\nsource = \"imagenet\"\n", "data.source"),
         ] {
             let message = error_of(text, &[]);
@@ -533,6 +615,20 @@ mod tests {
             (&["data.train_limit=0"][..], "data.train_limit"),
             (&["model.init_std=0"][..], "model.init_std"),
             (&["data.source=sample", "data.dir=\"x\""][..], "data.source"),
+            (
+                &["training.lr_schedule=cosine", "training.lr_min=2"][..],
+                "training.lr_min",
+            ),
+            (&["training.lr_gamma=0"][..], "training.lr_gamma"),
+            (&["training.lr_gamma=1.5"][..], "training.lr_gamma"),
+            (
+                &["training.lr_step_epochs=0"][..],
+                "training.lr_step_epochs",
+            ),
+            (
+                &["training.epochs=3", "training.warmup_epochs=3"][..],
+                "training.warmup_epochs",
+            ),
             (
                 &["training.grad_clip_norm=-1"][..],
                 "training.grad_clip_norm",

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_user_error, digits, root, sample_dir, stderr};
+use common::{assert_user_error, digits, root, stderr, table_rows, tabulate};
 use digits::config::Config;
 use digits::model::Mlp;
 use digits::run::SplitRecord;
@@ -236,32 +236,6 @@ fn initialisers_set_the_weight_scale_and_keep_burns_biases() {
     assert!(close(std_of("normal"), 0.5));
     // Burn's default, Kaiming uniform with gain 1/√3 (PyTorch's): std 1/√(3·fan_in).
     assert!(close(std_of("default"), (1.0f64 / (3.0 * 784.0)).sqrt()));
-}
-
-fn table_rows(md: &str) -> Vec<&str> {
-    md.lines().skip(2).filter(|l| l.starts_with('|')).collect()
-}
-
-/// Runs `compare` or `sweep` (`args`: the command with its configs and options) for one epoch
-/// on `train_limit` training images, writing to `out`; checks it succeeds, returns compare.md.
-fn tabulate(work: &Path, out: &Path, train_limit: usize, args: &[&str]) -> String {
-    let (train_limit, data) = (format!("data.train_limit={train_limit}"), sample_dir());
-    let mut all = args.to_vec();
-    all.extend([
-        "--epochs",
-        "1",
-        "--set",
-        &train_limit,
-        "--set",
-        "data.test_limit=100",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let output = digits(work, &all);
-    assert!(output.status.success(), "{}", stderr(&output));
-    std::fs::read_to_string(out.join("compare.md")).unwrap()
 }
 
 #[test]

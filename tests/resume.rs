@@ -250,3 +250,88 @@ fn a_checkpoint_that_cannot_be_written_stops_training_with_exit_2() {
         .unwrap();
     assert_user_error(&output, &["checkpoint could not be written", "disk full"]);
 }
+
+/// `train config/mlp.toml` with a 2-epoch warm-up then a cosine decay to 0.05, 8 epochs, into
+/// `out`.
+fn scheduled_args(out: &Path) -> Vec<String> {
+    common::train_command(
+        "mlp.toml",
+        out,
+        &[
+            "training.epochs=8",
+            "training.learning_rate=1",
+            "training.lr_schedule=cosine",
+            "training.lr_min=0.05",
+            "training.warmup_epochs=2",
+        ],
+    )
+}
+
+/// The `learning_rate` column of a run's metrics.csv, train rows, by epoch.
+fn learning_rates(run: &Path) -> Vec<f64> {
+    common::read_metrics(run)
+        .iter()
+        .filter(|r| r.split == "train")
+        .map(|r| r.metrics["learning_rate"])
+        .collect()
+}
+
+#[test]
+fn a_scheduled_run_killed_and_resumed_follows_the_same_rate_curve_to_the_same_end() {
+    let work = tempfile::tempdir().unwrap();
+    let reference = work.path().join("reference");
+    let output = Command::new(env!("CARGO_BIN_EXE_digits"))
+        .args(scheduled_args(&reference))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The curve is in metrics.csv: up during the warm-up, then down towards lr_min.
+    let rates = learning_rates(&reference);
+    assert_eq!(rates.len(), 8);
+    assert!(rates[0] < rates[1] && rates[1] < rates[2], "{rates:?}");
+    assert!(rates[2..].windows(2).all(|w| w[1] < w[0]), "{rates:?}");
+    assert!(rates[7] > 0.05 && rates[7] < 0.2, "{rates:?}");
+
+    let run = work.path().join("run");
+    let mut child = spawn(&scheduled_args(&run));
+    wait_for_first_checkpoint(&run, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let output = resume(&run);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(common::stdout(&output).contains("resuming at epoch"));
+    assert_eq!(
+        metrics_without_timing(&run),
+        metrics_without_timing(&reference)
+    );
+    assert_eq!(
+        common::summary_json(&run)["test"],
+        common::summary_json(&reference)["test"]
+    );
+
+    // Resuming may not bend the curve already followed.
+    let dir = run.to_str().unwrap();
+    for (set, needles) in [
+        (
+            "training.epochs=16",
+            &["training.epochs", "cosine", "new run"][..],
+        ),
+        (
+            "training.lr_schedule=step",
+            &["training.lr_schedule", "cannot change"][..],
+        ),
+        (
+            "training.learning_rate=0.5",
+            &["training.learning_rate", "cannot change"][..],
+        ),
+        (
+            "training.batch_size=64",
+            &["training.batch_size", "cannot change"][..],
+        ),
+    ] {
+        let output = digits(Path::new("."), &["train", "--resume", dir, "--set", set]);
+        assert_user_error(&output, needles);
+    }
+    let output = digits(Path::new("."), &["train", "--resume", dir]);
+    assert_user_error(&output, &["all 8 epochs are done", "cannot be extended"]);
+}

@@ -1,15 +1,20 @@
 //! `digits compare CONFIG...`: several configs trained on the same data and seed, their
 //! results and gradient profiles side by side.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
+use burn::train::Interrupter;
 use clap::Args;
 
+use crate::backend::Backend;
 use crate::commands::args::{BackendArg, load_config};
-use crate::error::Result;
+use crate::config::Config;
+use crate::data::source as data;
+use crate::error::{Error, Result};
 use crate::run::folder::RunFolder;
-use crate::train::compare::{self, Candidate};
+use crate::train::compare::{self, Candidate, RunEnd};
+use crate::train::interrupt;
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -43,12 +48,22 @@ pub struct SeriesArgs {
 }
 
 impl SeriesArgs {
-    /// `--set` values plus `--epochs`, then `extra`.
-    pub fn overrides(&self, extra: &[String]) -> Vec<String> {
-        let mut all = self.set.clone();
-        all.extend(self.epochs.map(|n| format!("training.epochs={n}")));
-        all.extend_from_slice(extra);
-        all
+    /// `path`'s config with this series' `--set`, `--epochs` and `--data-dir`, then `extra`
+    /// assignments; and the `train` arguments that make the same config from the file.
+    pub fn load(&self, path: &Path, extra: &[String]) -> Result<(Config, Vec<String>)> {
+        let mut overrides = self.set.clone();
+        overrides.extend(self.epochs.map(|n| format!("training.epochs={n}")));
+        overrides.extend_from_slice(extra);
+        let config = load_config(path, &overrides, self.data_dir.clone(), None)?;
+        let mut args: Vec<String> = overrides
+            .into_iter()
+            .flat_map(|o| ["--set".to_string(), o])
+            .collect();
+        if let (Some(_), Some(dir)) = (&self.data_dir, &config.data.dir) {
+            // Made absolute by load_config, so it reads the same from any folder.
+            args.extend(["--data-dir".to_string(), dir.display().to_string()]);
+        }
+        Ok((config, args))
     }
 }
 
@@ -65,29 +80,96 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         if same > 0 {
             name = format!("{name}-{}", same + 1);
         }
-        let config = load_config(path, &series.overrides(&[]), series.data_dir.clone(), None)?;
+        let (config, args) = series.load(path, &[])?;
         candidates.push(Candidate {
             name,
             config,
             config_path: path.clone(),
+            args,
         });
     }
     run_series(candidates, "compare", series)
 }
 
+/// Trains the candidates, each in a process of its own (so each run's peak memory is its
+/// own), into a new folder `folder_name`; prints and writes the comparison.
 pub fn run_series(
-    candidates: Vec<Candidate>,
+    mut candidates: Vec<Candidate>,
     folder_name: &str,
     series: &SeriesArgs,
 ) -> Result<ExitCode> {
     let backend = series.backend.select()?;
+    // Every run reads the digits found here, once (a fallback to the sample is said once).
+    for candidate in &mut candidates {
+        if candidate.config.data.dir.is_none() {
+            let origin = data::locate(&candidate.config.data)?;
+            let source = origin.config_source().name();
+            candidate
+                .args
+                .extend(["--set".into(), format!("data.source={source}")]);
+        }
+    }
     let out = RunFolder::create(folder_name, series.out.as_deref(), series.force)?;
-    let outcomes = compare::compare(candidates, &out, backend)?;
-    println!("\n{}", compare::table(&outcomes));
+    // Ctrl-C reaches the run in progress too, which stops cleanly; the series stops after it.
+    let interrupter = Interrupter::new();
+    let comparison = {
+        let _ctrl_c = interrupt::watch_quietly(&interrupter);
+        compare::compare(candidates, &out, |candidate, dir| {
+            train_in_own_process(candidate, dir, backend, &interrupter)
+        })?
+    };
+    println!("\n{}", compare::table(&comparison.outcomes));
     println!(
         "wrote {} and {}",
         out.path(compare::TABLE_FILE).display(),
         out.path(compare::PLOT_FILE).display()
     );
+    if comparison.interrupted {
+        eprintln!(
+            "stopped by the user after {} run(s); the table holds those that ended",
+            comparison.outcomes.len()
+        );
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `digits train CONFIG ARGS --out DIR`, with this very binary, in a process of its own.
+fn train_in_own_process(
+    candidate: &Candidate,
+    dir: &Path,
+    backend: Backend,
+    interrupter: &Interrupter,
+) -> Result<RunEnd> {
+    if interrupter.should_stop() {
+        return Ok(RunEnd::Interrupted);
+    }
+    let program = std::env::current_exe()
+        .map_err(|e| Error::Environment(format!("cannot find the digits program itself: {e}")))?;
+    let status = Command::new(&program)
+        .arg("train")
+        .arg(&candidate.config_path)
+        .args(&candidate.args)
+        .arg("--out")
+        .arg(dir)
+        .args(["--backend", backend.name(), "--dashboard", "off"])
+        .status()
+        .map_err(|e| Error::io("cannot start", &program, e))?;
+    match status.code() {
+        Some(0) => Ok(RunEnd::Finished),
+        Some(3) => Ok(RunEnd::Diverged),
+        // 130, or killed by a signal.
+        Some(130) | None => Ok(RunEnd::Interrupted),
+        Some(code) => {
+            let message = format!(
+                "run `{}` stopped with exit code {code} (its message is above); the series \
+                 stops with it",
+                candidate.name
+            );
+            Err(match code {
+                2 => Error::Usage(message),
+                _ => Error::Internal(message),
+            })
+        }
+    }
 }

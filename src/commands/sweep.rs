@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::commands::args::load_config;
 use crate::commands::compare::{SeriesArgs, run_series};
 use crate::error::Result;
 use crate::run::folder::RunFolder;
@@ -18,19 +17,18 @@ pub struct SweepArgs {
     config: PathBuf,
     #[command(flatten)]
     vary: VaryArgs,
+    /// Pair the i-th values of every --vary instead of trying every combination, e.g.
+    /// --zip --vary training.batch_size 8 64 --vary training.learning_rate 0.05 0.4
+    #[arg(long)]
+    zip: bool,
     #[command(flatten)]
     series: SeriesArgs,
 }
 
 pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let (config, varied, series) = (&args.config, &args.vary.groups, &args.series);
-    let candidates = sweep_candidates(config, varied, |assignments| {
-        load_config(
-            config,
-            &series.overrides(assignments),
-            series.data_dir.clone(),
-            None,
-        )
+    let candidates = sweep_candidates(config, varied, args.zip, |assignments| {
+        series.load(config, assignments)
     })?;
     run_series(
         candidates,

@@ -11,4 +11,4 @@ pub mod source;
 
 pub use digit_set::{DigitBatch, DigitImage, DigitSet};
 pub use loader::EpochLoader;
-pub use source::{DataOrigin, DigitSplits, IdxFiles, SourceKind, load, load_test};
+pub use source::{DataOrigin, DigitSplits, IdxFiles, SourceKind, load, load_test, locate};

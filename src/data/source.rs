@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, DataSource};
 use crate::data::digit_set::DigitSet;
@@ -27,7 +27,7 @@ pub struct DigitSplits {
 }
 
 /// Which kind of source a run's digits were read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     /// A folder of IDX files (`data.dir`).
@@ -39,7 +39,7 @@ pub enum SourceKind {
 }
 
 /// Where a run's digits were read from (`summary.json`'s `dataset`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataOrigin {
     pub source: SourceKind,
     /// The folder read; none for the bundled sample.
@@ -111,6 +111,12 @@ pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
         test,
         origin: source.origin,
     })
+}
+
+/// Where `config`'s digits would come from, found without reading them (full MNIST is
+/// downloaded if it can be and is not cached; a fallback to the sample is said here, once).
+pub fn locate(config: &DataConfig) -> Result<DataOrigin> {
+    Ok(Located::find(config)?.origin)
 }
 
 /// Only the test split (honouring `test_limit`), without reading the training files.

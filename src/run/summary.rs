@@ -1,7 +1,11 @@
 //! `summary.json`: what a run was (versions, backend, network size, data) and how it ended
 //! (epochs done, interrupted or diverged, final scores, speed).
 
-use serde::Serialize;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 use crate::data::source::DataOrigin;
 use crate::run::history::SplitRecord;
@@ -10,13 +14,20 @@ use crate::run::history::SplitRecord;
 pub const BURN_VERSION: &str = "0.22.1";
 
 /// Loss and accuracy (a fraction in 0..1) of one split.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
+    #[serde(deserialize_with = "number_or_nan")]
     pub loss: f64,
+    #[serde(deserialize_with = "number_or_nan")]
     pub accuracy: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// JSON has no NaN: serde_json writes a diverged run's NaN loss as `null`; read it back so.
+fn number_or_nan<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DatasetSummary {
     /// `source` (`folder`, `mnist`, `sample`), `path`, and `fallback` when the sample stood in
     /// for full MNIST.
@@ -28,11 +39,11 @@ pub struct DatasetSummary {
 }
 
 /// `summary.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
-    pub digits_version: &'static str,
-    pub burn_version: &'static str,
-    pub backend: &'static str,
+    pub digits_version: String,
+    pub burn_version: String,
+    pub backend: String,
     /// The backend with its adapter, for GPUs.
     pub device: String,
     pub config: String,
@@ -51,10 +62,31 @@ pub struct Summary {
     pub test: Option<Scores>,
     /// Training images per second over the train splits only (validation excluded).
     pub train_samples_per_second: f64,
+    /// The training process's peak resident memory, in MB (Linux's VmHWM; null elsewhere).
+    /// One run per process (`compare` and `sweep` start one per run), so it is this run's.
+    #[serde(default)]
+    pub peak_rss_mb: Option<f64>,
     pub wall_seconds: f64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+impl Summary {
+    /// Reads a run's `summary.json` back.
+    pub fn read(path: &Path) -> Result<Summary> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::data(path, format!("is not a digits summary.json: {e}")))
+    }
+}
+
+/// This process's peak resident memory so far, in MB: VmHWM from /proc/self/status (Linux).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct DivergedAt {
     pub epoch: usize,
     /// Training step within that epoch, 1-based.
@@ -80,5 +112,22 @@ pub fn train_speed(records: &[SplitRecord]) -> f64 {
         items as f64 / seconds
     } else {
         0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_score_written_as_null_reads_back_as_nan() {
+        let json = serde_json::to_string(&Scores {
+            loss: f64::NAN,
+            accuracy: 0.1,
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"loss":null,"accuracy":0.1}"#);
+        let back: Scores = serde_json::from_str(&json).unwrap();
+        assert!(back.loss.is_nan() && back.accuracy == 0.1);
     }
 }

@@ -23,8 +23,10 @@ use crate::data::loader::EpochLoader;
 use crate::error::{Error, Result};
 use crate::run::RunFolder;
 use crate::run::history::EpochHistory;
+use crate::run::summary::peak_rss_mb;
 use crate::train::learner;
 use crate::train::renderer::{Dashboard, RunRenderer};
+use crate::train::schedule::lr_scheduler;
 
 /// One line of the benchmark (`--json` prints these as JSON objects).
 #[derive(Debug, Clone, Serialize)]
@@ -211,7 +213,8 @@ fn learner_train_sps(
     .with_application_logger(None);
     let model = learner::new_model(&config, device);
     let t = &config.training;
-    let result = training.launch(Learner::new(model, learner::optimizer(t), t.learning_rate));
+    let scheduler = lr_scheduler(t, learner::steps_per_epoch(per_epoch, t.batch_size))?;
+    let result = training.launch(Learner::new(model, learner::optimizer(t), scheduler));
     if let Some(error) = result.error {
         return Err(Error::Internal(format!("bench training failed: {error}")));
     }
@@ -240,12 +243,4 @@ fn infer_sps(config: &Config, device: &Device, test: &DigitSet, budget: Duration
         let _digits = model.forward(batch.images).argmax(1).into_data();
         images
     })
-}
-
-/// VmHWM from /proc/self/status: the peak resident set of this process.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }

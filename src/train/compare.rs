@@ -6,69 +6,76 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::inspect::plots;
+use crate::run::folder::{self as run, RunFolder};
 use crate::run::history::{GRAD_NORM_PREFIX, GRAD_RATIO, SplitRecord};
+use crate::run::metrics_csv::read_metrics_csv;
 use crate::run::summary::Summary;
-use crate::run::{self, RunFolder};
-use crate::train::pipeline::{self, TrainOptions};
 
 pub const TABLE_FILE: &str = "compare.md";
 pub const PLOT_FILE: &str = "compare.png";
 
-/// One network to train: a name (its sub-folder), its config, and the file it came from.
+/// One network to train: a name (its sub-folder), its config, the file it came from, and the
+/// `train` arguments that make that config from the file (`--set ...`, `--data-dir`), so it
+/// can be trained in a process of its own.
 pub struct Candidate {
     pub name: String,
     pub config: Config,
     pub config_path: PathBuf,
+    pub args: Vec<String>,
 }
 
-/// How one candidate did.
+/// How the training of one candidate ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    Finished,
+    /// The loss became NaN or infinite: a result to tabulate, not a reason to stop.
+    Diverged,
+    /// The user stopped it: the series stops too.
+    Interrupted,
+}
+
+/// How one candidate did, read back from its run folder.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub name: String,
-    /// None when training diverged.
-    pub summary: Option<Summary>,
-    /// Set when the loss became NaN/∞: where.
-    pub diverged: Option<String>,
+    pub summary: Summary,
     /// The last training epoch's gradient norm per layer, input side first.
     pub grad_norms: Vec<f64>,
     pub grad_ratio: Option<f64>,
+    /// Wall time of the whole run, process start to exit.
     pub seconds: f64,
 }
 
-/// Trains every candidate into `out/<name>/`, in order, then writes the table and the plot.
+/// The candidates trained, and whether the user stopped the series before the last.
+pub struct Comparison {
+    pub outcomes: Vec<Outcome>,
+    pub interrupted: bool,
+}
+
+/// Trains every candidate into `out/<name>/` with `train_one`, in order, then writes the
+/// table and the plot of those that ended. The CLI trains each in a process of its own, so
+/// its summary's peak memory is its own.
 pub fn compare(
     candidates: Vec<Candidate>,
     out: &RunFolder,
-    backend: crate::backend::Backend,
-) -> Result<Vec<Outcome>> {
+    mut train_one: impl FnMut(&Candidate, &Path) -> Result<RunEnd>,
+) -> Result<Comparison> {
     let mut outcomes = Vec::with_capacity(candidates.len());
+    let mut interrupted = false;
     for candidate in candidates {
         let dir = out.dir.join(&candidate.name);
-        let mut config = candidate.config;
-        config.output.dir = Some(dir.clone());
-        let options = TrainOptions {
-            backend,
-            force: false,
-            dashboard: crate::train::renderer::Dashboard::Off,
-            resume: None,
-        };
         println!("\n== {} ==", candidate.name);
         let started = std::time::Instant::now();
-        let (summary, diverged) = match pipeline::train(&config, &candidate.config_path, &options) {
-            Ok(report) => (Some(report.summary), None),
-            // A diverging network is a result worth tabulating, not a reason to stop.
-            Err(Error::Diverged(message)) => {
-                eprintln!("{message}");
-                (None, Some(diverged_where(&dir.join(run::SUMMARY_FILE))))
-            }
-            Err(other) => return Err(other),
-        };
-        let records = run::read_metrics_csv(&dir.join(run::METRICS_FILE))?;
+        if train_one(&candidate, &dir)? == RunEnd::Interrupted {
+            interrupted = true;
+            break;
+        }
+        let summary = Summary::read(&dir.join(run::SUMMARY_FILE))?;
+        let records = read_metrics_csv(&dir.join(run::METRICS_FILE))?;
         let (grad_norms, grad_ratio) = last_gradient_profile(&records);
         outcomes.push(Outcome {
             name: candidate.name,
             summary,
-            diverged,
             grad_norms,
             grad_ratio,
             seconds: started.elapsed().as_secs_f64(),
@@ -80,29 +87,59 @@ pub fn compare(
         .map(|o| (o.name.clone(), o.grad_norms.clone()))
         .collect();
     plots::gradient_profile_png(&lines, &out.path(PLOT_FILE))?;
-    Ok(outcomes)
+    Ok(Comparison {
+        outcomes,
+        interrupted,
+    })
 }
 
 /// The candidates of a sweep: the base config under every combination of the varied values
-/// (the product of the `--vary` lists), each named by its assignments.
+/// (the product of the `--vary` lists), or with `zip` the i-th value of every list together;
+/// each named by its assignments. `load` makes the config from the assignments, `args` the
+/// `train` arguments that do the same.
 pub fn sweep_candidates(
     base: &Path,
     varied: &[(String, Vec<String>)],
-    load: impl Fn(&[String]) -> Result<Config>,
+    zip: bool,
+    load: impl Fn(&[String]) -> Result<(Config, Vec<String>)>,
 ) -> Result<Vec<Candidate>> {
-    let mut combinations: Vec<Vec<String>> = vec![Vec::new()];
-    for (key, values) in varied {
-        combinations = combinations
-            .into_iter()
-            .flat_map(|prefix| {
-                values.iter().map(move |value| {
-                    let mut next = prefix.clone();
-                    next.push(format!("{key}={value}"));
-                    next
-                })
+    let combinations: Vec<Vec<String>> = if zip {
+        let lengths: Vec<usize> = varied.iter().map(|(_, values)| values.len()).collect();
+        if lengths.windows(2).any(|w| w[0] != w[1]) {
+            let counts: Vec<String> = varied
+                .iter()
+                .map(|(key, values)| format!("{key} has {}", values.len()))
+                .collect();
+            return Err(Error::Usage(format!(
+                "--zip pairs the i-th values of every --vary, so each needs as many values \
+                 ({})",
+                counts.join(", ")
+            )));
+        }
+        (0..lengths.first().copied().unwrap_or(0))
+            .map(|i| {
+                varied
+                    .iter()
+                    .map(|(key, values)| format!("{key}={}", values[i]))
+                    .collect()
             })
-            .collect();
-    }
+            .collect()
+    } else {
+        let mut product: Vec<Vec<String>> = vec![Vec::new()];
+        for (key, values) in varied {
+            product = product
+                .into_iter()
+                .flat_map(|prefix| {
+                    values.iter().map(move |value| {
+                        let mut next = prefix.clone();
+                        next.push(format!("{key}={value}"));
+                        next
+                    })
+                })
+                .collect();
+        }
+        product
+    };
     combinations
         .into_iter()
         .map(|assignments| {
@@ -115,10 +152,12 @@ pub fn sweep_candidates(
                     format!("{tail}={value}")
                 })
                 .collect();
+            let (config, args) = load(&assignments)?;
             Ok(Candidate {
                 name: folder_name(&short.join(",")),
-                config: load(&assignments)?,
+                config,
                 config_path: base.to_path_buf(),
+                args,
             })
         })
         .collect()
@@ -140,24 +179,29 @@ pub fn folder_name(text: &str) -> String {
 /// `compare.md`.
 pub fn table(outcomes: &[Outcome]) -> String {
     let mut md = String::from(
-        "| run | train loss | valid accuracy | test accuracy | first/last gradient | time |\n\
-         |---|---|---|---|---|---|\n",
+        "| run | train loss | valid accuracy | test accuracy | first/last gradient | \
+         train images/s | peak RSS | time |\n|---|---|---|---|---|---|---|---|\n",
     );
     for o in outcomes {
+        let s = &o.summary;
         let pct = |v: f64| format!("{:.2} %", v * 100.0);
-        let (train_loss, valid, test) = match (&o.summary, &o.diverged) {
-            (Some(s), _) => (
+        let (train_loss, valid, test) = match s.diverged_at {
+            Some(at) => (
+                format!("diverged (epoch {}, step {})", at.epoch, at.step),
+                "-".into(),
+                "-".into(),
+            ),
+            None => (
                 s.train.map_or("-".into(), |t| format!("{:.4}", t.loss)),
                 s.valid.map_or("-".into(), |v| pct(v.accuracy)),
                 s.test.map_or("-".into(), |t| pct(t.accuracy)),
             ),
-            (None, Some(at)) => (format!("diverged ({at})"), "-".into(), "-".into()),
-            (None, None) => ("-".into(), "-".into(), "-".into()),
         };
         let ratio = o.grad_ratio.map_or("-".into(), |r| format!("{r:.2e}"));
+        let memory = s.peak_rss_mb.map_or("-".into(), |m| format!("{m:.0} MB"));
         md.push_str(&format!(
-            "| {} | {train_loss} | {valid} | {test} | {ratio} | {:.1} s |\n",
-            o.name, o.seconds
+            "| {} | {train_loss} | {valid} | {test} | {ratio} | {:.0} | {memory} | {:.1} s |\n",
+            o.name, s.train_samples_per_second, o.seconds
         ));
     }
     md
@@ -178,22 +222,6 @@ fn last_gradient_profile(records: &[SplitRecord]) -> (Vec<f64>, Option<f64>) {
         norms.into_iter().map(|(_, v)| v).collect(),
         last.metrics.get(GRAD_RATIO).copied(),
     )
-}
-
-/// "epoch E, step S", read back from a diverged run's summary.json.
-fn diverged_where(summary: &Path) -> String {
-    std::fs::read(summary)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|json| {
-            let at = json.get("diverged_at")?;
-            Some(format!(
-                "epoch {}, step {}",
-                at.get("epoch")?,
-                at.get("step")?
-            ))
-        })
-        .unwrap_or_else(|| "see its summary.json".into())
 }
 
 #[cfg(test)]
@@ -220,10 +248,12 @@ mod tests {
                 vec!["quadratic".into(), "cross_entropy".into()],
             ),
         ];
-        let candidates = sweep_candidates(Path::new("config/mlp.toml"), &varied, |set| {
-            Config::parse(Path::new("config/mlp.toml"), "", set)
-        })
-        .unwrap();
+        let load = |set: &[String]| {
+            let config = Config::parse(Path::new("config/mlp.toml"), "", set)?;
+            Ok((config, set.to_vec()))
+        };
+        let candidates =
+            sweep_candidates(Path::new("config/mlp.toml"), &varied, false, load).unwrap();
         let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
@@ -235,5 +265,42 @@ mod tests {
             ]
         );
         assert_eq!(candidates[2].config.training.learning_rate, 1.0);
+    }
+
+    #[test]
+    fn a_zipped_sweep_pairs_the_ith_values_and_wants_equal_lists() {
+        let batch = (
+            "training.batch_size".to_string(),
+            vec!["8".into(), "64".into()],
+        );
+        let rate = (
+            "training.learning_rate".to_string(),
+            vec!["0.05".into(), "0.4".into()],
+        );
+        let load = |set: &[String]| {
+            let config = Config::parse(Path::new("mlp.toml"), "", set)?;
+            Ok((config, set.to_vec()))
+        };
+        let base = Path::new("mlp.toml");
+        let candidates =
+            sweep_candidates(base, &[batch.clone(), rate.clone()], true, load).unwrap();
+        let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "batch_size=8,learning_rate=0.05",
+                "batch_size=64,learning_rate=0.4"
+            ]
+        );
+        assert_eq!(candidates[1].config.training.batch_size, 64);
+        assert_eq!(
+            candidates[1].args,
+            ["training.batch_size=64", "training.learning_rate=0.4"]
+        );
+        let short = ("training.seed".to_string(), vec!["1".into()]);
+        let error = sweep_candidates(base, &[batch, short], true, load)
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("training.seed has 1"), "{error}");
     }
 }

@@ -5,13 +5,23 @@ use std::sync::Mutex;
 
 use burn::train::Interrupter;
 
-/// The interrupter of the training in progress, if any.
-static CURRENT: Mutex<Option<Interrupter>> = Mutex::new(None);
+/// The interrupter of the training in progress, if any, and whether to say so on a stop.
+static CURRENT: Mutex<Option<(Interrupter, bool)>> = Mutex::new(None);
 
 /// Routes Ctrl-C/SIGTERM to `interrupter` until the returned guard is dropped.
 pub fn watch(interrupter: &Interrupter) -> WatchGuard {
+    watch_saying(interrupter, true)
+}
+
+/// Like [`watch`], without a word on the first stop: for a process whose child trains (and
+/// says it) in the same terminal.
+pub fn watch_quietly(interrupter: &Interrupter) -> WatchGuard {
+    watch_saying(interrupter, false)
+}
+
+fn watch_saying(interrupter: &Interrupter, say: bool) -> WatchGuard {
     install_handler();
-    *CURRENT.lock().expect("interrupt lock") = Some(interrupter.clone());
+    *CURRENT.lock().expect("interrupt lock") = Some((interrupter.clone(), say));
     WatchGuard
 }
 
@@ -32,8 +42,12 @@ fn install_handler() {
         let _ = ctrlc::set_handler(|| {
             let current = CURRENT.lock().ok().and_then(|c| c.clone());
             match current {
-                Some(interrupter) if !interrupter.should_stop() => {
-                    eprintln!("\nstopping after this step (press Ctrl-C again to quit at once)...");
+                Some((interrupter, say)) if !interrupter.should_stop() => {
+                    if say {
+                        eprintln!(
+                            "\nstopping after this step (press Ctrl-C again to quit at once)..."
+                        );
+                    }
                     interrupter.stop(Some("interrupted by the user (Ctrl-C or SIGTERM)"));
                 }
                 _ => std::process::exit(130),

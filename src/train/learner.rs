@@ -85,6 +85,11 @@ pub fn supervised_training(
         .with_training_strategy(TrainingStrategy::Custom(Arc::new(training_loop)))
 }
 
+/// Training steps in an epoch of `images` images (the last batch may be smaller).
+pub fn steps_per_epoch(images: usize, batch_size: usize) -> usize {
+    images.div_ceil(batch_size)
+}
+
 /// The optimizer the config names. Momentum uses no dampening, as in PyTorch's SGD.
 pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
     let weight_decay =

@@ -11,6 +11,7 @@ pub mod learner;
 pub mod pipeline;
 pub mod renderer;
 pub mod resume;
+pub mod schedule;
 pub mod training_loop;
 
 pub use pipeline::{TrainOptions, TrainReport, train};

@@ -17,13 +17,15 @@ use crate::run::folder::{self as run, RunFolder};
 use crate::run::history::{Divergence, EpochHistory, SplitRecord};
 use crate::run::metrics_csv::metrics_csv;
 use crate::run::summary::{
-    BURN_VERSION, DatasetSummary, DivergedAt, Scores, Summary, last_scores, train_speed,
+    BURN_VERSION, DatasetSummary, DivergedAt, Scores, Summary, last_scores, peak_rss_mb,
+    train_speed,
 };
 use crate::train::checkpoint;
 use crate::train::interrupt;
-use crate::train::learner::{new_model, optimizer, supervised_training};
+use crate::train::learner::{new_model, optimizer, steps_per_epoch, supervised_training};
 use crate::train::renderer::{Dashboard, RecordSink, RunRenderer, format_line, format_test_line};
 use crate::train::resume::ResumePoint;
+use crate::train::schedule::lr_scheduler;
 
 /// How to run a training, beyond its config.
 #[derive(Debug, Clone)]
@@ -51,6 +53,10 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     // Everything that can fail on the user's input or machine comes before the run folder.
     let device = backend.device()?;
     let splits = data::load(&config.data, config.training.seed)?;
+    let scheduler = lr_scheduler(
+        &config.training,
+        steps_per_epoch(splits.train.len(), config.training.batch_size),
+    )?;
     let (run, first_epoch, prior) = match &options.resume {
         Some(point) => (point.run.clone(), point.epoch + 1, point.records.clone()),
         None => {
@@ -106,7 +112,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     }
     let result = {
         let _ctrl_c = interrupt::watch(&interrupter);
-        training.launch(Learner::new(model, optimizer(t), t.learning_rate))
+        training.launch(Learner::new(model, optimizer(t), scheduler))
     };
     // Dropping the renderer closes the dashboard (once the user closes it, if kept), giving
     // the terminal back before we print.
@@ -125,9 +131,9 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     run.write(run::METRICS_FILE, metrics_csv(&records).as_bytes())?;
     let divergence = history.divergence();
     let mut summary = Summary {
-        digits_version: env!("CARGO_PKG_VERSION"),
-        burn_version: BURN_VERSION,
-        backend: backend.name(),
+        digits_version: env!("CARGO_PKG_VERSION").into(),
+        burn_version: BURN_VERSION.into(),
+        backend: backend.name().into(),
         device: backend.describe(&device),
         config: config_path.display().to_string(),
         parameters,
@@ -150,6 +156,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         valid: last_scores(&records, "valid"),
         test: None,
         train_samples_per_second: train_speed(&records),
+        peak_rss_mb: peak_rss_mb(),
         wall_seconds: started.elapsed().as_secs_f64(),
     };
     if let Some(divergence) = divergence {
@@ -181,6 +188,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     println!("{}", format_test_line(&test, splits.test.len(), t.epochs));
     plots::draw(&run, &model, &records)?;
     summary.test = Some(test);
+    summary.peak_rss_mb = peak_rss_mb();
     summary.wall_seconds = started.elapsed().as_secs_f64();
     run.write_json(run::SUMMARY_FILE, &summary)?;
     Ok(TrainReport { run, summary })

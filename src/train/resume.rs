@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::Config;
+use crate::config::{Config, LrSchedule};
 use crate::error::{Error, Result};
 use crate::run::history::SplitRecord;
 use crate::run::{self, RunFolder};
@@ -82,13 +82,23 @@ pub fn prepare(
         ))
     })?;
     if epoch >= config.training.epochs {
+        let how = if config.training.lr_schedule.ends_with_training() {
+            format!(
+                "its \"{}\" learning-rate schedule ended with it, so it cannot be extended: \
+                 train a new run with more epochs",
+                config.training.lr_schedule.name()
+            )
+        } else {
+            format!(
+                "to train longer, raise the count: --resume {} --set training.epochs={}",
+                run_dir.display(),
+                config.training.epochs * 2
+            )
+        };
         return Err(Error::Usage(format!(
-            "--resume {}: all {} epochs are done. To train longer, raise the count: \
-             --resume {} --set training.epochs={}",
+            "--resume {}: all {} epochs are done; {how}",
             run_dir.display(),
             config.training.epochs,
-            run_dir.display(),
-            config.training.epochs * 2
         )));
     }
     let metrics = run_dir.join(run::METRICS_FILE);
@@ -122,21 +132,47 @@ fn refuse_changes(saved: &Config, wanted: &Config, run_dir: &Path) -> Result<()>
         dir: None,
         ..c.data.clone()
     };
+    let (s, w) = (&saved.training, &wanted.training);
+    let scheduled = s.lr_schedule != LrSchedule::Constant || s.warmup_epochs > 0;
     let changed = if saved.model != wanted.model {
         Some("[model]")
     } else if without_dir(saved) != without_dir(wanted) {
         Some("[data]")
-    } else if saved.training.loss != wanted.training.loss {
+    } else if s.loss != w.loss {
         Some("training.loss")
+    } else if s.lr_schedule != w.lr_schedule {
+        Some("training.lr_schedule")
+    } else if (s.lr_min, s.lr_gamma) != (w.lr_min, w.lr_gamma) {
+        Some("training.lr_min / lr_gamma")
+    } else if (s.lr_step_epochs, s.warmup_epochs) != (w.lr_step_epochs, w.warmup_epochs) {
+        Some("training.lr_step_epochs / warmup_epochs")
+    } else if scheduled && s.learning_rate != w.learning_rate {
+        // Burn keeps the schedule's position, not its shape: a new rate would be a new curve.
+        Some("training.learning_rate (with a learning-rate schedule)")
+    } else if scheduled && s.batch_size != w.batch_size {
+        // The schedule is laid out in steps, and the batch size sets the steps per epoch.
+        Some("training.batch_size (with a learning-rate schedule)")
     } else {
         None
     };
-    match changed {
-        Some(what) => Err(Error::Usage(format!(
+    if let Some(what) = changed {
+        return Err(Error::Usage(format!(
             "--resume {}: {what} cannot change when resuming: the checkpoints were trained \
              with the run's own {what}. Train a new run instead (`digits train CONFIG`)",
             run_dir.display()
-        ))),
-        None => Ok(()),
+        )));
     }
+    if s.lr_schedule.ends_with_training() && s.epochs != w.epochs {
+        return Err(Error::Usage(format!(
+            "--resume {}: training.epochs cannot change from {} to {} with \
+             training.lr_schedule = \"{}\": that schedule's curve spans the run's epochs, so \
+             the rates already used would belong to another curve. Resume without changing \
+             training.epochs, or train a new run with the longer count",
+            run_dir.display(),
+            s.epochs,
+            w.epochs,
+            s.lr_schedule.name()
+        )));
+    }
+    Ok(())
 }

@@ -93,6 +93,11 @@ pub fn run_digits(dir: &Path, args: &[String]) -> Output {
     digits(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
+/// A run folder's `metrics.csv`, read back.
+pub fn read_metrics(run: &Path) -> Vec<digits::run::SplitRecord> {
+    digits::run::read_metrics_csv(&run.join("metrics.csv")).unwrap()
+}
+
 /// A run folder's `summary.json`.
 pub fn summary_json(run: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
@@ -117,4 +122,31 @@ pub fn assert_user_error(output: &Output, needles: &[&str]) {
     for needle in needles {
         assert!(err.contains(needle), "`{needle}` missing from: {err}");
     }
+}
+
+/// The data rows of a `compare.md`.
+pub fn table_rows(md: &str) -> Vec<&str> {
+    md.lines().skip(2).filter(|l| l.starts_with('|')).collect()
+}
+
+/// Runs `compare` or `sweep` (`args`: the command with its configs and options) for one epoch
+/// on `train_limit` training images, writing to `out`; checks it succeeds, returns compare.md.
+pub fn tabulate(work: &Path, out: &Path, train_limit: usize, args: &[&str]) -> String {
+    let (train_limit, data) = (format!("data.train_limit={train_limit}"), sample_dir());
+    let mut all = args.to_vec();
+    all.extend([
+        "--epochs",
+        "1",
+        "--set",
+        &train_limit,
+        "--set",
+        "data.test_limit=100",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let output = digits(work, &all);
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::read_to_string(out.join("compare.md")).unwrap()
 }

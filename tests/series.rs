@@ -1,0 +1,125 @@
+//! `compare` and `sweep` as a series of runs, each in a process of its own: its own peak
+//! memory and speed in the table, `--zip`ped sweeps, and a stop by the user.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{root, sample_dir, stderr, table_rows, tabulate};
+
+#[test]
+fn a_zipped_sweep_pairs_values_and_tabulates_each_runs_own_memory_and_speed() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("zip");
+    let config = root().join("config/mlp.toml");
+    let sweep = [
+        "sweep",
+        config.to_str().unwrap(),
+        "--zip",
+        "--vary",
+        "training.batch_size",
+        "8",
+        "256",
+        "--vary",
+        "training.learning_rate",
+        "0.05",
+        "1.6",
+    ];
+    let md = tabulate(work.path(), &out, 1000, &sweep);
+    let rows = table_rows(&md);
+    assert_eq!(rows.len(), 2, "{md}");
+    assert!(md.contains("| train images/s | peak RSS |"), "{md}");
+    for (row, (name, batch)) in rows.iter().zip([
+        ("batch_size=8,learning_rate=0.05", 8),
+        ("batch_size=256,learning_rate=1.6", 256),
+    ]) {
+        assert!(row.starts_with(&format!("| {name} |")), "{md}");
+        let run = out.join(name);
+        let summary = common::summary_json(&run);
+        let peak = summary["peak_rss_mb"].as_f64().unwrap();
+        assert!(
+            peak > 1.0 && row.contains(&format!("| {peak:.0} MB |")),
+            "{row}"
+        );
+        let speed = summary["train_samples_per_second"].as_f64().unwrap();
+        assert!(row.contains(&format!("| {speed:.0} |")), "{row}");
+        let resolved = digits::config::Config::load(&run.join("config.toml"), &[]).unwrap();
+        assert_eq!(resolved.training.batch_size, batch);
+    }
+
+    let uneven = [
+        "sweep",
+        config.to_str().unwrap(),
+        "--zip",
+        "--vary",
+        "training.seed",
+        "1",
+        "2",
+    ];
+    let mut uneven = uneven.to_vec();
+    uneven.extend(["--vary", "training.batch_size", "8"]);
+    let output = common::digits(work.path(), &uneven);
+    common::assert_user_error(&output, &["--zip", "training.batch_size has 1"]);
+}
+
+#[test]
+fn ctrl_c_stops_the_series_after_the_run_in_progress_with_exit_130() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("stopped");
+    let config = root().join("config/mlp.toml");
+    let parent = Command::new(env!("CARGO_BIN_EXE_digits"))
+        .args([
+            "sweep",
+            config.to_str().unwrap(),
+            "--vary",
+            "training.seed",
+            "1",
+            "2",
+            "3",
+        ])
+        .args([
+            "--epochs",
+            "3",
+            "--data-dir",
+            sample_dir().to_str().unwrap(),
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .env("DIGITS_NO_DOWNLOAD", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !out.join("seed=1/summary.json").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first run never ended"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // To the series only (a terminal's Ctrl-C reaches the run in progress as well).
+    let pid = parent.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = parent.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("stopped by the user"),
+        "{}",
+        stderr(&output)
+    );
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    let rows = table_rows(&md);
+    assert!(!rows.is_empty() && rows.len() < 3, "{md}");
+    assert!(
+        !Path::new(&out.join("seed=3")).exists(),
+        "no run after the stop"
+    );
+}
