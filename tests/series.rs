@@ -26,7 +26,10 @@ fn a_zipped_sweep_pairs_values_and_tabulates_each_runs_own_memory_and_speed() {
         "training.learning_rate",
         "0.05",
         "1.6",
+        "--force",
     ];
+    // Run twice: --force writes over the earlier series, run folders included.
+    tabulate(work.path(), &out, 1000, &sweep);
     let md = tabulate(work.path(), &out, 1000, &sweep);
     let rows = table_rows(&md);
     assert_eq!(rows.len(), 2, "{md}");

@@ -115,7 +115,7 @@ pub fn run_series(
     let comparison = {
         let _ctrl_c = interrupt::watch_quietly(&interrupter);
         compare::compare(candidates, &out, |candidate, dir| {
-            train_in_own_process(candidate, dir, backend, &interrupter)
+            train_in_own_process(candidate, dir, backend, series.force, &interrupter)
         })?
     };
     println!("\n{}", compare::table(&comparison.outcomes));
@@ -139,6 +139,7 @@ fn train_in_own_process(
     candidate: &Candidate,
     dir: &Path,
     backend: Backend,
+    force: bool,
     interrupter: &Interrupter,
 ) -> Result<RunEnd> {
     if interrupter.should_stop() {
@@ -153,6 +154,8 @@ fn train_in_own_process(
         .arg("--out")
         .arg(dir)
         .args(["--backend", backend.name(), "--dashboard", "off"])
+        // With --force the series writes over an earlier one, run folders included.
+        .args(force.then_some("--force"))
         .status()
         .map_err(|e| Error::io("cannot start", &program, e))?;
     match status.code() {

@@ -62,8 +62,9 @@ pub struct Summary {
     pub test: Option<Scores>,
     /// Training images per second over the train splits only (validation excluded).
     pub train_samples_per_second: f64,
-    /// The training process's peak resident memory, in MB (Linux's VmHWM; null elsewhere).
-    /// One run per process (`compare` and `sweep` start one per run), so it is this run's.
+    /// The process's peak resident memory up to the end of training, before the test
+    /// evaluation, in MB (Linux's VmHWM; null elsewhere). `compare` and `sweep` start a
+    /// process per run, so it is this run's own.
     #[serde(default)]
     pub peak_rss_mb: Option<f64>,
     pub wall_seconds: f64,

@@ -188,7 +188,6 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     println!("{}", format_test_line(&test, splits.test.len(), t.epochs));
     plots::draw(&run, &model, &records)?;
     summary.test = Some(test);
-    summary.peak_rss_mb = peak_rss_mb();
     summary.wall_seconds = started.elapsed().as_secs_f64();
     run.write_json(run::SUMMARY_FILE, &summary)?;
     Ok(TrainReport { run, summary })
