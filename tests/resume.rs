@@ -115,16 +115,7 @@ fn ctrl_c_stops_cleanly_with_exit_130_and_the_run_resumes() {
     let run = work.path().join("run");
     let mut child = spawn(&train_args(&run));
     wait_for_first_checkpoint(&run, &mut child);
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let output = common::ctrl_c(child);
     assert!(stderr(&output).contains("--resume"), "{}", stderr(&output));
     let partial = common::summary_json(&run);
     assert_eq!(partial["interrupted"], true);

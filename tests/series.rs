@@ -103,16 +103,7 @@ fn ctrl_c_stops_the_series_after_the_run_in_progress_with_exit_130() {
         std::thread::sleep(Duration::from_millis(5));
     }
     // To the series only (a terminal's Ctrl-C reaches the run in progress as well).
-    let pid = parent.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let output = parent.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let output = common::ctrl_c(parent);
     assert!(
         stderr(&output).contains("stopped by the user"),
         "{}",

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 use digits::backend::Backend;
 use digits::config::Config;
@@ -91,6 +91,21 @@ pub fn train_command(name: &str, out: &Path, sets: &[&str]) -> Vec<String> {
 /// [`digits`] with owned arguments.
 pub fn run_digits(dir: &Path, args: &[String]) -> Output {
     digits(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Sends SIGINT to `child`, as Ctrl-C would, waits for it, and checks it stopped with exit 130.
+pub fn ctrl_c(child: Child) -> Output {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    output
 }
 
 /// A run folder's `metrics.csv`, read back.
