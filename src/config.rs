@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, QUOTE_CHARS, Result, shorten};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,14 +117,17 @@ pub struct TrainingConfig {
     /// Clip each parameter's gradient to this L2 norm before the optimizer step (unset = off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grad_clip_norm: Option<f64>,
+    /// Refuse a network whose estimated training memory (weights, gradients, optimizer state,
+    /// a batch's activations) is above this many MB; raise it for a bigger network on purpose.
+    pub max_memory_mb: f64,
 }
 
 impl Default for TrainingConfig {
     fn default() -> Self {
         Self {
-            epochs: 10,
+            epochs: 20,
             batch_size: 32,
-            learning_rate: 1.0,
+            learning_rate: 0.2,
             lr_schedule: LrSchedule::Constant,
             lr_min: 0.0,
             lr_gamma: 0.5,
@@ -138,6 +141,7 @@ impl Default for TrainingConfig {
             num_workers: 0,
             gradient_norms: true,
             grad_clip_norm: None,
+            max_memory_mb: 2048.0,
         }
     }
 }
@@ -280,21 +284,55 @@ pub struct OutputConfig {
     /// Run folder; unset = `artifacts/<config file stem>/run-N` with the next free N.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
+    /// Written by digits into a run's resolved config, and with its checkpoints: a resume
+    /// checks that the checkpoints are this run's. A new run always gets a new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
+
+/// The network's inputs (28×28 pixels) and outputs (10 digits), as `data::idx` defines them.
+pub const NETWORK_INPUTS: usize = 784;
+pub const NETWORK_OUTPUTS: usize = 10;
+
+/// The most bytes a config file may hold (a config is a few hundred bytes).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// The most hidden layers a network may have (each Burn module costs memory of its own).
+pub const MAX_HIDDEN_LAYERS: usize = 1000;
 
 impl Config {
     /// Reads `path`, applies each `key=value` override in order, and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Config> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read config", path, e))?;
+        use std::io::Read;
+        let file =
+            std::fs::File::open(path).map_err(|e| Error::io("cannot read config", path, e))?;
+        // Read through a limit: a huge file or a device (/dev/zero) costs no memory.
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("cannot read config", path, e))?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(Error::config(
+                path,
+                format!(
+                    "is over {} MiB; a config is a few hundred bytes of TOML (is this the \
+                     right file?)",
+                    MAX_CONFIG_BYTES >> 20
+                ),
+            ));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::config(path, "is not text (UTF-8): a config is a TOML file"))?;
         Config::parse(path, &text, overrides)
     }
 
     /// Like [`Config::load`] on text already read; `path` only names the source in errors.
     pub fn parse(path: &Path, text: &str, overrides: &[String]) -> Result<Config> {
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| Error::config(path, format!("not valid TOML: {e}")))?;
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            Error::config(
+                path,
+                format!("not valid TOML: {}", shorten(&e.to_string(), QUOTE_CHARS)),
+            )
+        })?;
         for assignment in overrides {
             apply_override(&mut table, assignment).map_err(|m| Error::config(path, m))?;
         }
@@ -305,7 +343,7 @@ impl Config {
                     path,
                     format!(
                         "key `{key}`: {}. Fix the value in the file or the matching --set.",
-                        e.inner()
+                        shorten(&e.inner().to_string(), QUOTE_CHARS)
                     ),
                 )
             })?;
@@ -313,9 +351,45 @@ impl Config {
         Ok(config)
     }
 
-    /// The config as TOML, as written to a run folder.
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a Config always serialises to TOML")
+    /// The config as TOML, as written to a run folder. (Paths are checked to be UTF-8 by
+    /// [`Config::validate`], so this fails only on a bug.)
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self)
+            .map_err(|e| Error::Internal(format!("the config cannot be written as TOML: {e}")))
+    }
+
+    /// The estimated memory training needs, in MB: weights, their gradients and the
+    /// optimizer's state, plus a batch's activations (forward values, pre-activations and their
+    /// gradients, in f32) at the larger of the batch size and the test pass's 1024.
+    pub fn estimated_memory_mb(&self) -> f64 {
+        let optimizer_copies = match self.training.optimizer {
+            Optimizer::Sgd => 0.0,
+            Optimizer::Momentum => 1.0,
+            Optimizer::Adam => 2.0,
+        };
+        let hidden: f64 = self.model.hidden.iter().map(|&h| h as f64).sum();
+        let widths = (NETWORK_INPUTS + NETWORK_OUTPUTS) as f64 + hidden;
+        let batch = self.training.batch_size.max(1024) as f64;
+        let bytes =
+            4.0 * (self.parameter_count() * (2.0 + optimizer_copies) + 4.0 * batch * widths);
+        bytes / (1024.0 * 1024.0)
+    }
+
+    /// The parameters of the config's network (normalisation's γ, β and running statistics
+    /// included), counted without building it; in f64, as a hostile config may ask for more
+    /// than a usize holds.
+    fn parameter_count(&self) -> f64 {
+        let mut inputs = NETWORK_INPUTS as f64;
+        let mut parameters = 0.0;
+        for &size in &self.model.hidden {
+            let size = size as f64;
+            parameters += inputs * size + size;
+            if self.model.norm != Norm::None {
+                parameters += 4.0 * size;
+            }
+            inputs = size;
+        }
+        parameters + inputs * NETWORK_OUTPUTS as f64 + NETWORK_OUTPUTS as f64
     }
 
     /// Range checks serde cannot express. Returns a message naming the key.
@@ -329,6 +403,13 @@ impl Config {
                         e.g. hidden = [16, 16]"
                     .into(),
             );
+        }
+        if m.hidden.len() > MAX_HIDDEN_LAYERS {
+            return Err(format!(
+                "key `model.hidden` lists {} layers; digits builds at most {MAX_HIDDEN_LAYERS} \
+                 hidden layers",
+                m.hidden.len()
+            ));
         }
         if let Some(i) = m.hidden.iter().position(|&h| h == 0) {
             return Err(format!(
@@ -368,6 +449,25 @@ impl Config {
             return Err(format!(
                 "key `training.grad_clip_norm` = {clip} must be above 0 (remove it to turn \
                  clipping off)"
+            ));
+        }
+        if !(t.max_memory_mb.is_finite() && t.max_memory_mb > 0.0) {
+            return Err(format!(
+                "key `training.max_memory_mb` = {} must be a number of MB above 0",
+                t.max_memory_mb
+            ));
+        }
+        let needed = self.estimated_memory_mb();
+        if needed > t.max_memory_mb {
+            return Err(format!(
+                "keys `model.hidden` and `training.batch_size`: this network needs an estimated \
+                 {needed:.0} MB to train ({:.0} parameters with their gradients and optimizer \
+                 state, and the activations of a batch of {}), over the limit of {} MB \
+                 (`training.max_memory_mb`). Use smaller layers or batches, or raise \
+                 training.max_memory_mb if you mean it",
+                self.parameter_count(),
+                t.batch_size.max(1024),
+                t.max_memory_mb
             ));
         }
         if t.epochs == 0 {
@@ -429,6 +529,17 @@ impl Config {
                 d.validation_fraction
             ));
         }
+        for (key, dir) in [("data.dir", &d.dir), ("output.dir", &self.output.dir)] {
+            if let Some(dir) = dir
+                && dir.to_str().is_none()
+            {
+                return Err(format!(
+                    "key `{key}` (or its flag) = {}: the path is not valid UTF-8, so the run's \
+                     config.toml could not record it; choose a folder whose name is UTF-8",
+                    dir.display()
+                ));
+            }
+        }
         if let Some(dir) = &d.dir
             && !d.source.is_auto()
         {
@@ -456,14 +567,17 @@ impl Config {
 /// `[64, 64]`, `"text"`); anything that is not valid TOML is taken as a plain string, so
 /// `--set model.activation=relu` needs no quotes.
 fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), String> {
+    // Quoted in messages by its start only.
+    let quoted = shorten(assignment, QUOTE_CHARS);
     let (key, raw) = assignment.split_once('=').ok_or_else(|| {
-        format!("--set `{assignment}` is not of the form key=value (e.g. training.epochs=2)")
+        format!("--set `{quoted}` is not of the form key=value (e.g. training.epochs=2)")
     })?;
     let key = key.trim();
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(format!(
-            "--set `{assignment}`: `{key}` is not a key (use section.key, e.g. training.epochs)"
+            "--set `{quoted}`: `{}` is not a key (use section.key, e.g. training.epochs)",
+            shorten(key, QUOTE_CHARS)
         ));
     }
     let value = parse_value(raw.trim());
@@ -474,7 +588,10 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), Strin
             .entry(section.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         current = entry.as_table_mut().ok_or_else(|| {
-            format!("--set `{assignment}`: `{section}` is a value, not a section")
+            format!(
+                "--set `{quoted}`: `{}` is a value, not a section",
+                shorten(section, QUOTE_CHARS)
+            )
         })?;
     }
     current.insert(last.to_string(), value);
@@ -510,6 +627,27 @@ mod tests {
         assert_eq!(config.model.hidden, vec![16, 16]);
         assert_eq!(config.model.activation, Activation::Sigmoid);
         assert_eq!(config.training.loss, Loss::CrossEntropy);
+        // As config/mlp.toml trains it (the README lists these as the defaults).
+        let shipped = Config::load(Path::new("config/mlp.toml"), &[]).unwrap();
+        assert_eq!(config.training, shipped.training);
+        assert_eq!(config.model, shipped.model);
+    }
+
+    #[test]
+    fn a_network_too_big_to_train_is_refused_before_it_is_built() {
+        let message = error_of("", &["model.hidden=[100000000]"]);
+        for needle in ["model.hidden", "MB", "training.max_memory_mb", "2048"] {
+            assert!(message.contains(needle), "{needle}: {message}");
+        }
+        let deep = format!("[model]\nhidden = [{}]\n", vec!["1"; 1001].join(","));
+        assert!(error_of(&deep, &[]).contains("at most 1000 hidden layers"));
+        // Raised on purpose, it passes; the seed network needs a few MB.
+        parse(
+            "",
+            &["model.hidden=[100000]", "training.max_memory_mb=10000"],
+        )
+        .unwrap();
+        assert!(parse("", &[]).unwrap().estimated_memory_mb() < 20.0);
     }
 
     #[test]
@@ -535,7 +673,7 @@ mod tests {
     #[test]
     fn resolved_config_round_trips() {
         let config = parse("", &["model.norm=group", "model.norm_groups=4"]).unwrap();
-        let again = parse(&config.to_toml(), &[]).unwrap();
+        let again = parse(&config.to_toml().unwrap(), &[]).unwrap();
         assert_eq!(config, again);
     }
 
@@ -543,7 +681,7 @@ mod tests {
     fn a_run_config_pins_its_data_source() {
         let sample = parse("[data]\nsource = \"sample\"\n", &[]).unwrap();
         assert_eq!(sample.data.source, DataSource::Sample);
-        assert_eq!(parse(&sample.to_toml(), &[]).unwrap(), sample);
+        assert_eq!(parse(&sample.to_toml().unwrap(), &[]).unwrap(), sample);
         assert_eq!(sample.data.clone().pinned(), sample.data);
         // Written before `data.source` existed: no folder meant full MNIST.
         let legacy = parse("", &[]).unwrap().data;

@@ -81,6 +81,29 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// How much of a value from the user's input a message quotes (a 10 MB config value is
+/// quoted by its start).
+pub const QUOTE_CHARS: usize = 120;
+/// Longest line a printed message may have, whatever it quotes.
+pub const MESSAGE_LINE_CHARS: usize = 2000;
+
+/// `message` with every line longer than `max_chars` cut to its start and a note of its
+/// length.
+pub fn shorten(message: &str, max_chars: usize) -> String {
+    message
+        .lines()
+        .map(|line| match line.char_indices().nth(max_chars) {
+            None => line.to_string(),
+            Some((cut, _)) => format!(
+                "{}… (cut: {} characters in all)",
+                &line[..cut],
+                line.chars().count()
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Runs `f`, turning a panic into its message without printing it. For the few Burn calls that
 /// panic on conditions a user can cause (no network for a download, no GPU adapter). A panic
 /// on another thread meanwhile (cubecl opens devices on its own threads) is the more telling
@@ -110,4 +133,20 @@ pub fn catch_quietly<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Resul
             .and_then(|m| m.clone())
             .unwrap_or_else(|| "unknown failure".into())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_short_lines_kept() {
+        let long = "x".repeat(10_000_000);
+        let short = shorten(&format!("key `a`: {long}\nsecond line"), QUOTE_CHARS);
+        assert!(short.len() < 200, "{}", short.len());
+        assert!(short.starts_with("key `a`: xxx") && short.ends_with("second line"));
+        assert!(short.contains("10000009 characters in all"), "{short}");
+        let accents = "é".repeat(QUOTE_CHARS);
+        assert_eq!(shorten(&accents, QUOTE_CHARS), accents);
+    }
 }

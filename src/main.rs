@@ -1,10 +1,12 @@
 //! The `digits` command line: parse the arguments, run one command, map errors to exit codes
-//! (0 ok · 1 internal bug · 2 something for the user to fix · 3 diverged · 130 interrupted).
+//! (0 ok · 1 internal bug, panics included · 2 something for the user to fix · 3 diverged ·
+//! 130 interrupted).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use digits::commands::Command;
+use digits::error::{MESSAGE_LINE_CHARS, shorten};
 
 // Every step allocates and frees tensors of ~100 KB; glibc hands such blocks back to the OS and
 // faults them in again. mimalloc keeps them: +9 to +25 % training speed (`digits bench`).
@@ -23,11 +25,40 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    exit_on_panic();
     match Cli::parse().command.run() {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", shorten(&error.to_string(), MESSAGE_LINE_CHARS));
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// A panic, on any thread, is a bug: one line saying so, with the panic's text, and exit 1
+/// (not Rust's 101). Burn's dashboard kills the program with a panic when the user asks (`k`
+/// in its quit menu): that one is exit 130, as any stop by the user. Burn's dashboard chains
+/// its own hook in front of this one, so the terminal is restored first.
+fn exit_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        if message.starts_with("Killing training from user input") {
+            eprintln!("\nkilled from the dashboard; checkpoints written before are intact");
+            std::process::exit(130);
+        }
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error, please report it (with the command that caused it): {}{place}",
+            shorten(message, MESSAGE_LINE_CHARS)
+        );
+        std::process::exit(1);
+    }));
 }

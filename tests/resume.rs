@@ -227,12 +227,11 @@ fn resume_refuses_what_would_make_it_meaningless() {
 
 #[test]
 fn a_checkpoint_that_cannot_be_written_stops_training_with_exit_2() {
-    // A file where the checkpoint folder should be: every checkpoint write fails, as on a full
-    // disk or a read-only folder (which root, running the tests, would not notice).
+    // A folder where the first checkpoint file should go: its write fails, as on a full disk
+    // or a read-only folder (which root, running the tests, would not notice).
     let work = tempfile::tempdir().unwrap();
     let run = work.path().join("run");
-    std::fs::create_dir(&run).unwrap();
-    std::fs::write(run.join("checkpoint"), "in the way").unwrap();
+    std::fs::create_dir_all(run.join("checkpoint/model-1.bpk")).unwrap();
     let mut args = train_args(&run);
     args.extend(["--force", "--set", "data.train_limit=500"].map(String::from));
     let output = Command::new(env!("CARGO_BIN_EXE_digits"))

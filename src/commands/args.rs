@@ -40,6 +40,8 @@ pub fn load_config(
     if let Some(dir) = &config.data.dir {
         config.data.dir = Some(absolute(dir)?);
     }
+    // The flags' paths too must be storable in the run's config.toml.
+    config.validate().map_err(|m| Error::config(path, m))?;
     Ok(config)
 }
 

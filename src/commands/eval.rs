@@ -7,7 +7,8 @@ use clap::Args;
 
 use crate::commands::args::BackendArg;
 use crate::error::Result;
-use crate::inspect::evaluation::{self, CONFUSION_FILE, EVAL_FILE, EvalReport};
+use crate::inspect::evaluation::{self, EvalReport};
+use crate::run::folder::{CONFUSION_FILE, EVAL_FILE};
 
 #[derive(Args)]
 pub struct EvalArgs {

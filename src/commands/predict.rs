@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::commands::args::BackendArg;
 use crate::data::idx::{CLASSES, PIXELS, SIDE};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::inspect::classify::{self, Classified, Inputs};
 
 #[derive(Args)]
@@ -24,6 +24,9 @@ pub struct PredictArgs {
     /// With --test-index: read the test IDX files from this folder.
     #[arg(long, value_name = "DIR", requires = "test_index")]
     data_dir: Option<PathBuf>,
+    /// Refuse pictures larger than this, before decoding them.
+    #[arg(long, value_name = "MP", default_value_t = classify::DEFAULT_MAX_MEGAPIXELS)]
+    max_megapixels: f64,
     #[command(flatten)]
     backend: BackendArg,
 }
@@ -36,7 +39,15 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         },
         None => Inputs::Images(args.images),
     };
-    for item in classify::predict(&args.run_dir, &inputs, args.backend.select()?)? {
+    if !(args.max_megapixels.is_finite() && args.max_megapixels > 0.0) {
+        return Err(Error::Usage(format!(
+            "--max-megapixels {}: give a size above 0",
+            args.max_megapixels
+        )));
+    }
+    let max_pixels = (args.max_megapixels * 1e6) as u64;
+    let backend = args.backend.select()?;
+    for item in classify::predict(&args.run_dir, &inputs, backend, max_pixels)? {
         println!("{}", render(&item));
     }
     Ok(ExitCode::SUCCESS)

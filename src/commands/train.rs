@@ -64,13 +64,18 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let report = pipeline::train(&config, &config_path, &options)?;
     println!("run folder: {}", report.run.dir.display());
     if report.summary.interrupted {
-        eprintln!(
-            "training was stopped after {} of {} epochs. Resume it from its last complete \
-             epoch with:\n  digits train --resume {}",
-            report.summary.epochs_completed,
-            report.summary.epochs,
-            report.run.dir.display()
-        );
+        match report.summary.epochs_completed {
+            0 => eprintln!(
+                "training was stopped during its first epoch, before any checkpoint: there is \
+                 nothing to resume. Run the same `digits train` command again to start over"
+            ),
+            done => eprintln!(
+                "training was stopped after {done} of {} epochs. Resume it from its last \
+                 complete epoch with:\n  digits train --resume {}",
+                report.summary.epochs,
+                report.run.dir.display()
+            ),
+        }
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)

@@ -9,7 +9,7 @@
 //! `0x00000801, count, labels…`. Either may be gzip-compressed; that is detected from the
 //! content, not the name.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use flate2::read::GzDecoder;
@@ -21,6 +21,10 @@ pub const LABEL_MAGIC: u32 = 0x0000_0801;
 pub const SIDE: usize = 28;
 pub const PIXELS: usize = SIDE * SIDE;
 pub const CLASSES: usize = 10;
+/// The most items an IDX file may declare: more than any MNIST-format set holds (EMNIST's
+/// largest split has 697,932), 784 MB of pixels. A header is checked against it before
+/// anything is read, so a file that claims billions costs nothing.
+pub const MAX_ITEMS: usize = 1_000_000;
 
 /// Images of one IDX file: `count` 28×28 images, row-major, one byte per pixel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,13 +66,23 @@ pub enum IdxError {
     TrailingBytes { declared: usize },
     #[error("label {label} at index {index} is not a digit 0-9")]
     BadLabel { index: usize, label: u8 },
+    #[error(
+        "the header declares {declared} items, more than the {MAX_ITEMS} digits reads from one file"
+    )]
+    TooMany { declared: usize },
     #[error("gzip data is corrupt: {0}")]
     Gzip(String),
 }
 
 /// Parses an image file's bytes (raw or gzip).
 pub fn parse_images(bytes: &[u8]) -> Result<IdxImages, IdxError> {
-    let mut reader = open(bytes);
+    let raw_len = (!is_gzip(bytes)).then_some(bytes.len() as u64);
+    parse_images_from(open(bytes), raw_len)
+}
+
+/// Parses an image file from `reader`; `raw_len` is the whole file's size when it is not
+/// compressed, so the body's size is checked before it is read.
+fn parse_images_from(mut reader: impl Read, raw_len: Option<u64>) -> Result<IdxImages, IdxError> {
     // The magic number first, so a label file given as images is named as such.
     check_magic(
         &read_header::<4>(&mut reader, 16)?,
@@ -81,19 +95,26 @@ pub fn parse_images(bytes: &[u8]) -> Result<IdxImages, IdxError> {
     if rows as usize != SIDE || cols as usize != SIDE {
         return Err(IdxError::WrongDimensions { rows, cols });
     }
+    check_size(count, PIXELS as u64, 16, raw_len)?;
     let pixels = read_body(reader, count, PIXELS as u64)?;
     Ok(IdxImages { count, pixels })
 }
 
 /// Parses a label file's bytes (raw or gzip); every label must be a digit 0-9.
 pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
-    let mut reader = open(bytes);
+    let raw_len = (!is_gzip(bytes)).then_some(bytes.len() as u64);
+    parse_labels_from(open(bytes), raw_len)
+}
+
+/// Parses a label file from `reader` (see [`parse_images_from`]).
+fn parse_labels_from(mut reader: impl Read, raw_len: Option<u64>) -> Result<Vec<u8>, IdxError> {
     check_magic(
         &read_header::<4>(&mut reader, 8)?,
         LABEL_MAGIC,
         "an IDX label file, 0x801",
     )?;
     let count = be_u32(&read_header::<4>(&mut reader, 8)?) as usize;
+    check_size(count, 1, 8, raw_len)?;
     let labels = read_body(reader, count, 1)?;
     if let Some(index) = labels.iter().position(|&l| l as usize >= CLASSES) {
         return Err(IdxError::BadLabel {
@@ -104,16 +125,42 @@ pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
     Ok(labels)
 }
 
-/// Reads and parses an image file.
+/// Reads and parses an image file, streaming: its header is checked before its body is read.
 pub fn read_images(path: &Path) -> Result<IdxImages> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
-    parse_images(&bytes).map_err(|e| Error::data(path, format!("not a valid IDX image file: {e}")))
+    let (reader, raw_len) = open_file(path)?;
+    parse_images_from(reader, raw_len)
+        .map_err(|e| Error::data(path, format!("not a valid IDX image file: {e}")))
 }
 
-/// Reads and parses a label file.
+/// Reads and parses a label file, streaming.
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
-    parse_labels(&bytes).map_err(|e| Error::data(path, format!("not a valid IDX label file: {e}")))
+    let (reader, raw_len) = open_file(path)?;
+    parse_labels_from(reader, raw_len)
+        .map_err(|e| Error::data(path, format!("not a valid IDX label file: {e}")))
+}
+
+/// A regular file, decompressed if it is gzip (detected from its first bytes), and its size
+/// when it is not compressed.
+fn open_file(path: &Path) -> Result<(Box<dyn Read>, Option<u64>)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    if !metadata.is_file() {
+        return Err(Error::data(
+            path,
+            "is not a regular file (a folder or a device?): an IDX file is expected here",
+        ));
+    }
+    let mut reader = BufReader::new(file);
+    let start = reader
+        .fill_buf()
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    Ok(if is_gzip(start) {
+        (Box::new(GzDecoder::new(reader)), None)
+    } else {
+        (Box::new(reader), Some(metadata.len()))
+    })
 }
 
 /// Encodes images as a raw IDX file (for fixtures and exports).
@@ -135,8 +182,12 @@ pub fn encode_labels(labels: &[u8]) -> Vec<u8> {
     out
 }
 
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
 fn open(bytes: &[u8]) -> Box<dyn Read + '_> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
+    if is_gzip(bytes) {
         Box::new(GzDecoder::new(bytes))
     } else {
         Box::new(bytes)
@@ -173,9 +224,32 @@ fn check_magic(header: &[u8], expected: u32, what: &'static str) -> Result<(), I
     Ok(())
 }
 
+/// Refuses a declared count above [`MAX_ITEMS`], and a raw file whose size is not its header's
+/// plus `count` items of `item_len` bytes, before any of the body is read.
+fn check_size(
+    count: usize,
+    item_len: u64,
+    header_len: u64,
+    raw_len: Option<u64>,
+) -> Result<(), IdxError> {
+    if count > MAX_ITEMS {
+        return Err(IdxError::TooMany { declared: count });
+    }
+    let expected = count as u64 * item_len;
+    match raw_len.map(|len| len.saturating_sub(header_len)) {
+        Some(found) if found < expected => Err(IdxError::Truncated {
+            declared: count,
+            expected,
+            found,
+        }),
+        Some(found) if found > expected => Err(IdxError::TrailingBytes { declared: count }),
+        _ => Ok(()),
+    }
+}
+
 /// Reads exactly `count * item_len` bytes. Reading through `take` means the buffer only grows
 /// with bytes that really arrive, so a header declaring billions of items costs nothing.
-fn read_body(reader: Box<dyn Read + '_>, count: usize, item_len: u64) -> Result<Vec<u8>, IdxError> {
+fn read_body(reader: impl Read, count: usize, item_len: u64) -> Result<Vec<u8>, IdxError> {
     let expected = count as u64 * item_len;
     let mut body = Vec::new();
     reader
@@ -216,6 +290,12 @@ mod tests {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
         encoder.write_all(bytes).unwrap();
         encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn the_config_counts_the_same_inputs_and_outputs() {
+        assert_eq!(crate::config::NETWORK_INPUTS, PIXELS);
+        assert_eq!(crate::config::NETWORK_OUTPUTS, CLASSES);
     }
 
     #[test]
@@ -297,8 +377,21 @@ mod tests {
     fn a_huge_declared_count_allocates_nothing_and_fails() {
         let mut images = encode_images(&sample_images(1));
         images[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(
+            parse_images(&images),
+            Err(IdxError::TooMany {
+                declared: u32::MAX as usize
+            })
+        );
+        // Within the limit, a raw file's size is checked against its header first.
+        images[4..8].copy_from_slice(&1000u32.to_be_bytes());
         assert!(matches!(
             parse_images(&images),
+            Err(IdxError::Truncated { found, .. }) if found == PIXELS as u64
+        ));
+        // Compressed, the body is read through a limit of what was declared.
+        assert!(matches!(
+            parse_images(&gzip(&images)),
             Err(IdxError::Truncated { found, .. }) if found == PIXELS as u64
         ));
     }

@@ -410,7 +410,9 @@ impl IdxFiles {
             ]
             .iter()
             .map(|candidate| dir.join(candidate))
-            .find(|path| path.is_file())
+            // Whatever is there under the name (a folder, a device) is read, and refused as
+            // what it is, rather than reported missing.
+            .find(|path| path.exists())
             .ok_or_else(|| {
                 Error::data(
                     dir,

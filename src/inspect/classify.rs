@@ -1,10 +1,13 @@
 //! What a trained network makes of images: of 28×28 inputs, of pictures of digits (prepared
 //! the way MNIST was), of test images.
 
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
+use image::{ImageFormat, ImageReader, Limits};
 
 use crate::backend::Backend;
 use crate::config::Loss;
@@ -71,13 +74,23 @@ pub struct Classified {
     pub prediction: Prediction,
 }
 
-pub fn predict(run_dir: &Path, inputs: &Inputs, backend: Backend) -> Result<Vec<Classified>> {
+/// Classifies the pictures or test image `inputs` names with the network of `run_dir`;
+/// pictures above `max_pixels` are refused before they are decoded.
+pub fn predict(
+    run_dir: &Path,
+    inputs: &Inputs,
+    backend: Backend,
+    max_pixels: u64,
+) -> Result<Vec<Classified>> {
     let device = backend.device()?;
     let loaded = load_run(run_dir, &device)?;
     let named: Vec<(String, Option<u8>, [u8; PIXELS])> = match inputs {
         Inputs::Images(paths) => paths
             .iter()
-            .map(|path| Ok((path.display().to_string(), None, read_image(path)?)))
+            .map(|path| {
+                let pixels = read_image(path, max_pixels)?;
+                Ok((path.display().to_string(), None, pixels))
+            })
             .collect::<Result<_>>()?,
         Inputs::TestIndex { index, data_dir } => {
             let data_config = match data_dir {
@@ -110,12 +123,77 @@ pub fn predict(run_dir: &Path, inputs: &Inputs, backend: Backend) -> Result<Vec<
         .collect())
 }
 
-/// Reads a PNG/JPEG (any size, colour or grey) and prepares it like MNIST.
-fn read_image(path: &Path) -> Result<[u8; PIXELS]> {
-    let image = image::open(path).map_err(|e| Error::Data {
-        path: path.to_path_buf(),
-        message: format!("cannot be read as an image (PNG or JPEG expected): {e}"),
-    })?;
+/// The largest picture `predict` reads unless told otherwise, in megapixels: a 12-megapixel
+/// phone photo fits; a header claiming 20000×20000 does not get decoded.
+pub const DEFAULT_MAX_MEGAPIXELS: f64 = 40.0;
+
+/// Reads a PNG or JPEG (detected from its content, any size up to `max_pixels`, colour or
+/// grey) and prepares it like MNIST. Its size is read from its header before anything is
+/// decoded.
+fn read_image(path: &Path, max_pixels: u64) -> Result<[u8; PIXELS]> {
+    // The format from the content's first bytes, not from the name.
+    let mut start = Vec::with_capacity(64);
+    File::open(path)
+        .and_then(|file| file.take(64).read_to_end(&mut start))
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    let format = match image::guess_format(&start) {
+        Ok(format @ (ImageFormat::Png | ImageFormat::Jpeg)) => format,
+        Ok(other) => {
+            return Err(Error::data(
+                path,
+                format!(
+                    "cannot be read as an image here: its content is {} (whatever its name), \
+                     and digits reads PNG and JPEG; convert it first",
+                    other
+                        .extensions_str()
+                        .first()
+                        .unwrap_or(&"another format")
+                        .to_uppercase()
+                ),
+            ));
+        }
+        Err(_) => {
+            return Err(Error::data(
+                path,
+                "cannot be read as an image: its content is neither PNG nor JPEG, whatever \
+                 its name (digits reads PNG and JPEG)",
+            ));
+        }
+    };
+    let open = || -> Result<ImageReader<BufReader<File>>> {
+        let mut reader = ImageReader::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+        reader.set_format(format);
+        Ok(reader)
+    };
+    let reader = open()?;
+    let unreadable = |e: image::ImageError| {
+        Error::data(
+            path,
+            format!("cannot be read as an image (a damaged file?): {e}"),
+        )
+    };
+    let (width, height) = reader.into_dimensions().map_err(unreadable)?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels {
+        return Err(Error::data(
+            path,
+            format!(
+                "is {width}×{height} pixels ({:.1} megapixels), over the limit of {:.1} \
+                 (predict --max-megapixels): shrink the picture, or raise the limit if you \
+                 mean it",
+                pixels as f64 / 1e6,
+                max_pixels as f64 / 1e6
+            ),
+        ));
+    }
+    let mut reader = open()?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    // The decoded picture at most 8 bytes a pixel (16-bit RGBA), whatever the header said.
+    limits.max_alloc = Some(pixels.saturating_mul(8).max(1 << 20));
+    reader.limits(limits);
+    let image = reader.decode().map_err(unreadable)?;
     preprocess::mnist_like(&image).map_err(|e| Error::Data {
         path: path.to_path_buf(),
         message: format!("{e}: give a picture of one digit"),

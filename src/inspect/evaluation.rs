@@ -22,7 +22,7 @@ use crate::inspect::trained_run::load_run;
 use crate::metrics::ConfusionMatrix;
 use crate::metrics::confusion::ClassReport;
 use crate::model::{self, Mlp};
-use crate::run::folder::RunFolder;
+use crate::run::folder::{CONFUSION_FILE, EVAL_FILE, RunFolder};
 
 /// How a network does on a data set.
 #[derive(Debug, Clone)]
@@ -101,9 +101,6 @@ pub fn evaluate(model: &Mlp, dataset: &DigitSet, device: &Device) -> Result<Eval
         confusion,
     })
 }
-
-pub const EVAL_FILE: &str = "eval.json";
-pub const CONFUSION_FILE: &str = "confusion.png";
 
 /// `eval.json`.
 #[derive(Debug, Clone, Serialize)]

@@ -13,12 +13,8 @@ use crate::data::idx::{CLASSES, SIDE};
 use crate::error::{Error, Result};
 use crate::metrics::ConfusionMatrix;
 use crate::model::Mlp;
-use crate::run::folder::{RunFolder, write_atomic};
+use crate::run::folder::{CURVES_FILE, RunFolder, WEIGHTS_FILE, write_atomic};
 use crate::run::history::SplitRecord;
-
-/// The pictures `train` draws at the end of a run (`digits plot` redraws them).
-pub const WEIGHTS_FILE: &str = "weights.png";
-pub const CURVES_FILE: &str = "curves.png";
 
 const FONT: &str = "sans-serif";
 /// Screen pixels per weight in a tile.

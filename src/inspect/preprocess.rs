@@ -4,7 +4,7 @@
 //! middle.
 
 use image::imageops::{self, FilterType};
-use image::{DynamicImage, GrayImage, Luma};
+use image::{DynamicImage, GenericImageView, GrayImage, Luma};
 
 use crate::data::idx::{PIXELS, SIDE};
 
@@ -58,9 +58,9 @@ pub fn mnist_like(image: &DynamicImage) -> Result<[u8; PIXELS], PreprocessError>
 /// Grey levels, with any transparency composited onto white (drawings are often dark strokes
 /// on a transparent background, whose hidden colour is usually black).
 fn flatten_onto_white(image: &DynamicImage) -> GrayImage {
-    let rgba = image.to_rgba8();
+    // Pixel by pixel from the decoded picture: no full-size colour copy is made.
     let mut grey = GrayImage::new(image.width(), image.height());
-    for (x, y, pixel) in rgba.enumerate_pixels() {
+    for (x, y, pixel) in image.pixels() {
         let [r, g, b, a] = pixel.0.map(f32::from);
         let luma = 0.299 * r + 0.587 * g + 0.114 * b;
         let alpha = a / 255.0;

@@ -15,6 +15,30 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const MODEL_FILE: &str = "model.bpk";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const METRICS_FILE: &str = "metrics.csv";
+/// The pictures `train` draws at the end of a run (`digits plot` redraws them).
+pub const WEIGHTS_FILE: &str = "weights.png";
+pub const CURVES_FILE: &str = "curves.png";
+/// Written by `digits eval`.
+pub const EVAL_FILE: &str = "eval.json";
+pub const CONFUSION_FILE: &str = "confusion.png";
+/// Burn's log of the run.
+pub const LOG_FILE: &str = "experiment.log";
+/// Burn's learner keeps its checkpoints here; they belong to this run only.
+pub const CHECKPOINT_FOLDER: &str = "checkpoint";
+
+/// Every file a run writes: what `--force` clears from a folder before a new run goes in, so
+/// two runs never mix (other files in the folder are left alone).
+const RUN_FILES: [&str; 9] = [
+    CONFIG_FILE,
+    MODEL_FILE,
+    SUMMARY_FILE,
+    METRICS_FILE,
+    WEIGHTS_FILE,
+    CURVES_FILE,
+    EVAL_FILE,
+    CONFUSION_FILE,
+    LOG_FILE,
+];
 
 /// The folder of one run.
 #[derive(Debug, Clone)]
@@ -41,9 +65,13 @@ impl RunFolder {
                 }
                 std::fs::create_dir_all(dir)
                     .map_err(|e| Error::io("cannot create output folder", dir, e))?;
-                Ok(RunFolder {
+                let folder = RunFolder {
                     dir: dir.to_path_buf(),
-                })
+                };
+                if occupied {
+                    folder.clear_run()?;
+                }
+                Ok(folder)
             }
             None => RunFolder::next_free(&Path::new("artifacts").join(name)),
         }
@@ -75,6 +103,32 @@ impl RunFolder {
             }
         }
         unreachable!("run numbers are unbounded")
+    }
+
+    /// Removes an earlier run's files and checkpoints from this folder (`--force`).
+    fn clear_run(&self) -> Result<()> {
+        for name in RUN_FILES {
+            let path = self.path(name);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("cannot remove the earlier run's", &path, e));
+                }
+                _ => {}
+            }
+        }
+        // The checkpoint folder belongs to the run: its files go (not folders: none are ours).
+        let checkpoints = self.path(CHECKPOINT_FOLDER);
+        for entry in std::fs::read_dir(&checkpoints)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                std::fs::remove_file(entry.path())
+                    .map_err(|e| Error::io("cannot remove the earlier run's", &entry.path(), e))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn path(&self, file: &str) -> PathBuf {
@@ -148,6 +202,7 @@ mod tests {
         let err = RunFolder::create("mlp", Some(root.path()), false).unwrap_err();
         assert!(err.to_string().contains("--force"), "{err}");
         assert!(RunFolder::create("mlp", Some(root.path()), true).is_ok());
+        assert!(root.path().join("keep.txt").is_file(), "not a file of ours");
         let empty = root.path().join("fresh");
         assert!(RunFolder::create("mlp", Some(&empty), false).is_ok());
     }
@@ -161,5 +216,27 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
         let names: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn force_clears_an_earlier_runs_files_and_checkpoints_only() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        for name in [METRICS_FILE, SUMMARY_FILE, EVAL_FILE, "notes.txt"] {
+            std::fs::write(dir.join(name), "old").unwrap();
+        }
+        std::fs::create_dir(dir.join(CHECKPOINT_FOLDER)).unwrap();
+        std::fs::write(dir.join(CHECKPOINT_FOLDER).join("model-4.bpk"), "old").unwrap();
+        RunFolder::create("mlp", Some(dir), true).unwrap();
+        let names = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(dir), [CHECKPOINT_FOLDER, "notes.txt"]);
+        assert!(names(&dir.join(CHECKPOINT_FOLDER)).is_empty());
     }
 }

@@ -7,7 +7,9 @@ pub mod history;
 pub mod metrics_csv;
 pub mod summary;
 
-pub use folder::{CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunFolder, SUMMARY_FILE, write_atomic};
+pub use folder::{
+    CHECKPOINT_FOLDER, CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunFolder, SUMMARY_FILE, write_atomic,
+};
 pub use history::{Divergence, EpochHistory, SplitRecord};
 pub use metrics_csv::{metrics_csv, read_metrics_csv};
 pub use summary::{Scores, Summary};

@@ -7,15 +7,40 @@
 use std::path::{Path, PathBuf};
 
 use burn::lr_scheduler::LrSchedulerRecord;
+use burn::module::Module;
 use burn::optim::OptimizerRecord;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
 
+use crate::model::Mlp;
 use crate::run::write_atomic;
 
-/// The folder Burn's learner keeps its checkpoints in, inside a run folder.
-pub const FOLDER: &str = "checkpoint";
+/// In the checkpoint folder: the id of the run its checkpoints belong to.
+pub const RUN_ID_FILE: &str = "run-id";
+
+/// A fresh run id: the time and the process, in hex (unique enough to tell two runs of one
+/// folder apart).
+pub fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}-{:x}", std::process::id())
+}
+
+/// Marks the checkpoint folder `dir` as `run_id`'s.
+pub fn write_run_id(dir: &Path, run_id: &str) -> crate::error::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::io("cannot create", dir, e))?;
+    write_atomic(&dir.join(RUN_ID_FILE), run_id.as_bytes())
+}
+
+/// The run the checkpoints in `dir` belong to, if marked.
+pub fn read_run_id(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(RUN_ID_FILE))
+        .ok()
+        .map(|id| id.trim().to_string())
+}
+
 /// The three records of one epoch's checkpoint, by file-name prefix.
 pub const PARTS: [&str; 3] = ["model", "optim", "scheduler"];
 
@@ -88,6 +113,19 @@ pub fn last_complete_before(dir: &Path, epoch: usize) -> Option<(usize, PathBuf)
         .into_iter()
         .find(|&e| e < epoch)
         .map(|e| (e, path(dir, "model", e)))
+}
+
+/// Whether the network of `epoch`'s checkpoint has the shapes of `model` (the network the
+/// run's config describes). Burn's own loading panics on a mismatch; this says which file and
+/// why, before anything is loaded.
+pub fn fits(dir: &Path, epoch: usize, model: Mlp) -> Result<(), String> {
+    let file = path(dir, "model", epoch);
+    let record =
+        ModuleRecord::load(file.clone()).map_err(|e| format!("{}: {e}", file.display()))?;
+    model
+        .try_load_record(record)
+        .map(drop)
+        .map_err(|e| format!("{}: {e}", file.display()))
 }
 
 /// Whether all three records of `epoch` read back (Burn's loading panics on a bad one).

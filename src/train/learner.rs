@@ -18,8 +18,8 @@ use crate::data::loader::EpochLoader;
 use crate::metrics::epoch_logger::EpochMetricLogger;
 use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
 use crate::model::Mlp;
-use crate::run::folder::RunFolder;
-use crate::train::checkpoint::{self, AtomicFileCheckpointer};
+use crate::run::folder::{CHECKPOINT_FOLDER, RunFolder};
+use crate::train::checkpoint::AtomicFileCheckpointer;
 use crate::train::renderer::RunRenderer;
 use crate::train::training_loop::GroupedMetricsLoop;
 
@@ -56,7 +56,7 @@ pub fn supervised_training(
             device.clone(),
         ))
     };
-    let checkpoints = run.dir.join(checkpoint::FOLDER);
+    let checkpoints = run.dir.join(CHECKPOINT_FOLDER);
     let training_loop = GroupedMetricsLoop {
         device: device.clone().autodiff(),
         history: renderer.history(),

@@ -52,6 +52,18 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     let backend = options.backend;
     // Everything that can fail on the user's input or machine comes before the run folder.
     let device = backend.device()?;
+    if let Some(point) = &options.resume {
+        let checkpoints = point.run.path(run::CHECKPOINT_FOLDER);
+        checkpoint::fits(&checkpoints, point.epoch, new_model(config, &device)).map_err(|why| {
+            Error::Usage(format!(
+                "--resume {}: the checkpoint of epoch {} does not fit the network its \
+                 config.toml describes ({why}), so it cannot be continued. Train a new run \
+                 instead (`digits train CONFIG`)",
+                point.run.dir.display(),
+                point.epoch
+            ))
+        })?;
+    }
     let splits = data::load(&config.data, config.training.seed)?;
     let scheduler = lr_scheduler(
         &config.training,
@@ -72,7 +84,13 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     if resolved.data.dir.is_none() {
         resolved.data.source = splits.origin.config_source();
     }
-    run.write(run::CONFIG_FILE, resolved.to_toml().as_bytes())?;
+    if options.resume.is_none() {
+        // Its checkpoints will be marked as this run's; a resume checks the mark.
+        let id = checkpoint::new_run_id();
+        checkpoint::write_run_id(&run.path(run::CHECKPOINT_FOLDER), &id)?;
+        resolved.output.run_id = Some(id);
+    }
+    run.write(run::CONFIG_FILE, resolved.to_toml()?.as_bytes())?;
 
     device.seed(config.training.seed);
     let model = new_model(config, &device);
@@ -213,7 +231,7 @@ fn training_error(error: &TrainingError, run: &RunFolder) -> Error {
             "training stopped: a checkpoint could not be written in {} ({e}). Is the disk full \
              or the folder read-only? Checkpoints written before are intact; free space and \
              resume with `digits train --resume {}`",
-            run.dir.join(checkpoint::FOLDER).display(),
+            run.dir.join(run::CHECKPOINT_FOLDER).display(),
             run.dir.display()
         )),
         other => Error::Internal(format!("training failed: {other}")),
@@ -223,7 +241,7 @@ fn training_error(error: &TrainingError, run: &RunFolder) -> Error {
 /// What to tell the user when the loss blew up: where, the likely cause, the fixes, and what
 /// is left on disk.
 fn divergence_message(divergence: &Divergence, t: &TrainingConfig, run: &RunFolder) -> String {
-    let folder = run.dir.join(checkpoint::FOLDER);
+    let folder = run.dir.join(run::CHECKPOINT_FOLDER);
     let kept = match checkpoint::last_complete_before(&folder, divergence.epoch) {
         Some((epoch, path)) => format!(
             "The last good checkpoint, from epoch {epoch}, is kept: {}.",

@@ -56,12 +56,41 @@ pub fn prepare(
             )));
         }
         config.data.dir = Some(dir.to_path_buf());
+        config
+            .validate()
+            .map_err(|m| Error::config(&config_path, m))?;
     }
     refuse_changes(&saved, &config, run_dir)?;
 
-    let dir = run_dir.join(checkpoint::FOLDER);
+    let dir = run_dir.join(run::CHECKPOINT_FOLDER);
+    let complete = checkpoint::complete_epochs(&dir);
+    if complete.is_empty() {
+        return Err(Error::Usage(format!(
+            "--resume {}: there is no complete checkpoint in {} yet: the run stopped before \
+             its first epoch ended, so there is nothing to resume. Start it again with \
+             `digits train`",
+            run_dir.display(),
+            dir.display()
+        )));
+    }
+    // The checkpoints must be this run's (written with its id), not another's left behind.
+    if let Some(id) = &saved.output.run_id {
+        let found = checkpoint::read_run_id(&dir);
+        if found.as_ref() != Some(id) {
+            return Err(Error::Usage(format!(
+                "--resume {}: the checkpoints in {} are not this run's ({}; this run is {id}), \
+                 so it cannot be continued exactly. Was the folder's content replaced or \
+                 copied in? Train a new run instead (`digits train CONFIG`)",
+                run_dir.display(),
+                dir.display(),
+                found.map_or("no run id with them".to_string(), |f| format!(
+                    "they say run {f}"
+                ))
+            )));
+        }
+    }
     let mut epoch = None;
-    for candidate in checkpoint::complete_epochs(&dir) {
+    for &candidate in &complete {
         match checkpoint::readable(&dir, candidate) {
             Ok(()) => {
                 epoch = Some(candidate);
@@ -75,9 +104,10 @@ pub fn prepare(
     }
     let epoch = epoch.ok_or_else(|| {
         Error::Usage(format!(
-            "--resume {}: no complete checkpoint in {}: the run stopped before its first \
-             epoch ended, so there is nothing to resume. Start it again with `digits train`",
+            "--resume {}: none of the {} complete checkpoints in {} can be read (see above), \
+             so there is nothing to resume from. Start the run again with `digits train`",
             run_dir.display(),
+            complete.len(),
             dir.display()
         ))
     })?;
@@ -136,6 +166,8 @@ fn refuse_changes(saved: &Config, wanted: &Config, run_dir: &Path) -> Result<()>
     let scheduled = s.lr_schedule != LrSchedule::Constant || s.warmup_epochs > 0;
     let changed = if saved.model != wanted.model {
         Some("[model]")
+    } else if saved.output != wanted.output {
+        Some("[output]")
     } else if without_dir(saved) != without_dir(wanted) {
         Some("[data]")
     } else if s.loss != w.loss {

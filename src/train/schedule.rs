@@ -72,7 +72,11 @@ mod tests {
 
     /// The rate at every step of a run of `epochs` epochs of `steps` steps.
     fn rates(overrides: &[&str], epochs: usize, steps: usize) -> Vec<f64> {
-        let mut all = vec![format!("training.epochs={epochs}")];
+        // At a rate of 1 the rates are the schedule's factors (overrides may change it).
+        let mut all = vec![
+            format!("training.epochs={epochs}"),
+            "training.learning_rate=1".to_string(),
+        ];
         all.extend(overrides.iter().map(|s| s.to_string()));
         let config = crate::config::Config::parse(std::path::Path::new("t.toml"), "", &all)
             .unwrap()
