@@ -1,6 +1,6 @@
 //! The `digits` command line: parse the arguments, run one command, map errors to exit codes
 //! (0 ok · 1 internal bug, panics included · 2 something for the user to fix · 3 diverged ·
-//! 130 interrupted).
+//! 130 interrupted · 141 the output pipe was closed).
 
 use std::process::ExitCode;
 
@@ -50,6 +50,11 @@ fn exit_on_panic() {
         if message.starts_with("Killing training from user input") {
             eprintln!("\nkilled from the dashboard; checkpoints written before are intact");
             std::process::exit(130);
+        }
+        // The reader of our output went away (`digits train | head`): stop as Unix tools
+        // do on SIGPIPE, quietly, with the shell's code for it. The run stays resumable.
+        if message.starts_with("failed printing to std") && message.contains("os error 32") {
+            std::process::exit(141);
         }
         let place = info
             .location()
