@@ -73,6 +73,15 @@ fn finished_run(work: &Path) -> PathBuf {
     run
 }
 
+/// `digits train --resume RUN --set training.epochs=EPOCHS`, under the memory limit.
+fn resume_to(work: &Path, run: &Path, epochs: usize) -> Output {
+    let epochs = format!("training.epochs={epochs}");
+    limited(
+        work,
+        &["train", "--resume", run.to_str().unwrap(), "--set", &epochs],
+    )
+}
+
 // ---- 1. Sizes are checked before they are allocated ----
 
 #[test]
@@ -118,6 +127,19 @@ fn a_network_too_big_for_memory_is_refused_before_it_is_built() {
     );
 }
 
+/// `digits train config/mlp.toml --data-dir DIR`, under the memory limit.
+fn train_on(work: &Path, dir: &Path) -> Output {
+    limited(
+        work,
+        &[
+            "train",
+            &config("mlp.toml"),
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ],
+    )
+}
+
 /// A data folder `work/<name>` with the sample's files, file `name` replaced by `bytes`.
 fn data_folder_with(work: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let dir = work.join(format!("data-{name}"));
@@ -148,15 +170,7 @@ fn an_idx_header_is_checked_before_its_body_is_read() {
     let bomb = encoder.finish().unwrap();
     assert!(bomb.len() < 1 << 20);
     let dir = data_folder_with(work.path(), "train-images-idx3-ubyte", &bomb);
-    let output = limited(
-        work.path(),
-        &[
-            "train",
-            &config("mlp.toml"),
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
-    );
+    let output = train_on(work.path(), &dir);
     assert_user_error(
         &output,
         &["train-images-idx3-ubyte", "4294967295", "1000000"],
@@ -171,15 +185,7 @@ fn an_idx_header_is_checked_before_its_body_is_read() {
         .open(dir.join("t10k-images-idx3-ubyte"))
         .unwrap();
     big.set_len(4 << 30).unwrap();
-    let output = limited(
-        work.path(),
-        &[
-            "train",
-            &config("mlp.toml"),
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
-    );
+    let output = train_on(work.path(), &dir);
     assert_user_error(
         &output,
         &["t10k-images-idx3-ubyte", "more bytes than the 1000"],
@@ -278,16 +284,7 @@ fn a_checkpoint_that_does_not_fit_the_network_is_refused_not_loaded() {
     )
     .unwrap();
     let before = snapshot(&run);
-    let output = limited(
-        work.path(),
-        &[
-            "train",
-            "--resume",
-            run.to_str().unwrap(),
-            "--set",
-            "training.epochs=3",
-        ],
-    );
+    let output = resume_to(work.path(), &run, 3);
     assert_user_error(&output, &["epoch 2", "does not fit", "model-2.bpk"]);
     assert_eq!(snapshot(&run), before, "nothing saved changed");
 }
@@ -353,16 +350,7 @@ fn force_replaces_a_run_folder_so_two_runs_never_mix() {
         "mine"
     );
     // Resuming it continues the new run, from its own epoch 1.
-    let output = common::digits(
-        work.path(),
-        &[
-            "train",
-            "--resume",
-            run.to_str().unwrap(),
-            "--set",
-            "training.epochs=2",
-        ],
-    );
+    let output = resume_to(work.path(), &run, 2);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("resuming at epoch 2"),
@@ -390,16 +378,7 @@ fn checkpoints_of_another_run_are_refused() {
         .unwrap();
     }
     let before = snapshot(&mine);
-    let output = common::digits(
-        work.path(),
-        &[
-            "train",
-            "--resume",
-            mine.to_str().unwrap(),
-            "--set",
-            "training.epochs=3",
-        ],
-    );
+    let output = resume_to(work.path(), &mine, 3);
     assert_user_error(&output, &["not this run's", "checkpoint"]);
     assert_eq!(snapshot(&mine), before);
 }
@@ -414,16 +393,7 @@ fn when_every_checkpoint_is_unreadable_the_message_says_so() {
             std::fs::write(&path, b"damaged").unwrap();
         }
     }
-    let output = common::digits(
-        work.path(),
-        &[
-            "train",
-            "--resume",
-            run.to_str().unwrap(),
-            "--set",
-            "training.epochs=3",
-        ],
-    );
+    let output = resume_to(work.path(), &run, 3);
     assert_user_error(
         &output,
         &["none of the 2 complete checkpoints", "can be read"],
@@ -507,15 +477,7 @@ fn a_data_file_that_is_a_device_is_named_as_such() {
     let dir = data_folder_with(work.path(), "t10k-labels-idx1-ubyte", b"");
     std::fs::remove_file(dir.join("t10k-labels-idx1-ubyte")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", dir.join("t10k-labels-idx1-ubyte")).unwrap();
-    let output = limited(
-        work.path(),
-        &[
-            "train",
-            &config("mlp.toml"),
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
-    );
+    let output = train_on(work.path(), &dir);
     assert_user_error(&output, &["t10k-labels-idx1-ubyte", "not a regular file"]);
 }
 
