@@ -115,6 +115,19 @@ impl Mlp {
         self.output.forward(x)
     }
 
+    /// Each hidden layer's output (after normalisation and activation, and dropout in
+    /// training) and the logits: what the drawing pad shows of the network thinking. The
+    /// logits are exactly [`Mlp::forward`]'s.
+    pub fn forward_with_hidden(&self, images: Tensor<2>) -> (Vec<Tensor<2>>, Tensor<2>) {
+        let mut hidden = Vec::with_capacity(self.hidden.len());
+        let mut x = images;
+        for block in &self.hidden {
+            x = block.forward(x);
+            hidden.push(x.clone());
+        }
+        (hidden, self.output.forward(x))
+    }
+
     /// Forward pass plus the configured loss.
     pub fn forward_step(&self, batch: DigitBatch) -> StepOutput {
         let logits = self.forward(batch.images);
@@ -301,6 +314,34 @@ mod tests {
         let targets = Tensor::<1, Int>::from_data([3, 7], &device);
         let value: f32 = loss(Loss::Quadratic, logits, targets).into_scalar();
         assert!((value - 1.25).abs() < 1e-6, "{value}");
+    }
+
+    #[test]
+    fn the_hidden_outputs_lead_to_exactly_forwards_logits() {
+        let device = crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap();
+        for norm in ["none", "batch", "layer"] {
+            let config = crate::config::Config::parse(
+                std::path::Path::new("t.toml"),
+                "",
+                &[format!("model.norm={norm}"), "model.hidden=[16, 8]".into()],
+            )
+            .unwrap();
+            device.seed(7);
+            let model = Mlp::new(&config.model, config.training.loss, &device).valid();
+            let images = Tensor::<2>::random(
+                [3, PIXELS],
+                burn::tensor::Distribution::Uniform(0.0, 1.0),
+                &device,
+            );
+            let (hidden, logits) = model.forward_with_hidden(images.clone());
+            let dims: Vec<[usize; 2]> = hidden.iter().map(|h| h.dims()).collect();
+            assert_eq!(dims, [[3, 16], [3, 8]]);
+            let expected = model.forward(images).into_data();
+            assert_eq!(logits.into_data(), expected, "{norm}");
+        }
     }
 
     #[test]

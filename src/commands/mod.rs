@@ -11,6 +11,7 @@ use crate::error::Result;
 pub mod args;
 pub mod bench;
 pub mod compare;
+pub mod draw;
 pub mod eval;
 pub mod plot;
 pub mod predict;
@@ -38,6 +39,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Redraw a run's weights.png and curves.png.
     Plot(plot::PlotArgs),
+    /// Draw a digit in the terminal and watch the trained network read it, layer by layer.
+    Draw(draw::DrawArgs),
 }
 
 impl Command {
@@ -52,6 +55,7 @@ impl Command {
             Command::Sweep(args) => sweep::run(args),
             Command::Bench(args) => bench::run(args),
             Command::Plot(args) => plot::run(args),
+            Command::Draw(args) => draw::run(args),
         }
     }
 }

@@ -29,22 +29,48 @@ pub struct Prediction {
 
 /// Classifies 28×28 images (0 = background), one prediction each.
 pub fn classify(model: &Mlp, images: &[[u8; PIXELS]], device: &Device) -> Vec<Prediction> {
+    let logits = model.valid().forward(input_tensor(images, device));
+    predictions(model.loss, logits)
+}
+
+/// What the network makes of one 28×28 image, layer by layer: each hidden layer's outputs
+/// and the prediction (the same as [`classify`]'s).
+pub fn look(model: &Mlp, image: &[u8; PIXELS], device: &Device) -> (Vec<Vec<f32>>, Prediction) {
+    let (hidden, logits) = model
+        .valid()
+        .forward_with_hidden(input_tensor(std::slice::from_ref(image), device));
+    let hidden = hidden.into_iter().map(values).collect();
+    let prediction = predictions(model.loss, logits)
+        .pop()
+        .expect("one image, one prediction");
+    (hidden, prediction)
+}
+
+/// Images as the network's `[N, 784]` input in 0..1.
+fn input_tensor(images: &[[u8; PIXELS]], device: &Device) -> Tensor<2> {
     let pixels: Vec<f32> = images
         .iter()
         .flatten()
         .map(|&p| f32::from(p) / 255.0)
         .collect();
-    let input = Tensor::<2>::from_data(TensorData::new(pixels, [images.len(), PIXELS]), device);
-    let logits = model.valid().forward(input);
-    let scores = match model.loss {
+    Tensor::<2>::from_data(TensorData::new(pixels, [images.len(), PIXELS]), device)
+}
+
+fn values(tensor: Tensor<2>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .expect("float outputs convert to f32")
+}
+
+/// The scores of each row of logits: softmax for cross-entropy networks, each output's
+/// sigmoid for the quadratic loss.
+fn predictions(loss: Loss, logits: Tensor<2>) -> Vec<Prediction> {
+    let scores = match loss {
         Loss::CrossEntropy => softmax(logits, 1),
         Loss::Quadratic => sigmoid(logits),
     };
-    let values: Vec<f32> = scores
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .expect("float scores convert to f32");
-    values
+    values(scores)
         .chunks(CLASSES)
         .map(|row| {
             let scores: [f32; CLASSES] = row.try_into().expect("rows are CLASSES long");

@@ -3,6 +3,7 @@
 //! layer-by-layer summary.
 
 pub mod classify;
+pub mod draw;
 pub mod evaluation;
 pub mod model_summary;
 pub mod plots;

@@ -1,0 +1,229 @@
+//! `digits draw RUN_DIR`: the drawing pad in the terminal. This file owns the terminal (raw
+//! mode, the alternate screen, mouse reporting, always restored) and turns keys and mouse
+//! events into the pad's actions; the pad and its screen live in `inspect::draw`.
+
+use std::io::{IsTerminal, Stdout};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use burn::train::Interrupter;
+use clap::Args;
+use crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEvent, KeyEventKind,
+    KeyModifiers, MouseButton, MouseEventKind,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use rand::{RngExt, SeedableRng};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+use crate::commands::args::BackendArg;
+use crate::data::digit_set::DigitSet;
+use crate::data::source as data;
+use crate::error::{Error, Result};
+use crate::inspect::draw::pad::{Action, Pad};
+use crate::inspect::draw::screen::{self, Layout};
+use crate::inspect::trained_run::load_run;
+use crate::run::folder::write_atomic;
+use crate::train::interrupt;
+
+#[derive(Args)]
+pub struct DrawArgs {
+    /// A run folder written by `digits train`, e.g. artifacts/mlp/run-1.
+    run_dir: PathBuf,
+    #[command(flatten)]
+    backend: BackendArg,
+}
+
+/// What a key or mouse event asks of the app.
+enum Request {
+    Pad(Action),
+    /// Several pad actions (a mouse event over a cell that holds two pixels).
+    Pads(Vec<Action>),
+    TestImage,
+    Save,
+    Quit,
+}
+
+pub fn run(args: DrawArgs) -> Result<ExitCode> {
+    let backend = args.backend.select()?;
+    let device = backend.device()?;
+    let loaded = load_run(&args.run_dir, &device)?;
+    if !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
+        return Err(Error::Usage(
+            "digits draw is a full-screen terminal app: run it in a terminal (its standard \
+             input and output must both be one), not through a pipe or a file"
+                .into(),
+        ));
+    }
+    let data = loaded.config.data.clone();
+    let mut pad = Pad::new(loaded.model, device);
+    let mut tests: Option<DigitSet> = None;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    // SIGTERM (and a Ctrl-C outside raw mode) end the app through this, terminal restored.
+    let interrupter = Interrupter::new();
+    let _signals = interrupt::watch_quietly(&interrupter);
+    let mut terminal = FullScreen::enter()?;
+    loop {
+        terminal.draw(&pad)?;
+        if interrupter.should_stop() {
+            break;
+        }
+        let ready = event::poll(Duration::from_millis(200)).map_err(terminal_error)?;
+        if !ready {
+            continue;
+        }
+        let size = terminal.size()?;
+        let request = match event::read().map_err(terminal_error)? {
+            Event::Key(key) => request_of_key(key),
+            Event::Mouse(mouse) => {
+                let Some(layout) = Layout::of(size) else {
+                    continue;
+                };
+                let erase = match mouse.kind {
+                    MouseEventKind::Down(b) | MouseEventKind::Drag(b) => b == MouseButton::Right,
+                    MouseEventKind::Up(_) => {
+                        pad.apply(Action::StrokeEnd);
+                        continue;
+                    }
+                    _ => continue,
+                };
+                layout.pixels_at(mouse.column, mouse.row).map(|pixels| {
+                    Request::Pads(
+                        pixels
+                            .into_iter()
+                            .map(|(x, y)| Action::StrokeTo { x, y, erase })
+                            .collect(),
+                    )
+                })
+            }
+            _ => None,
+        };
+        match request {
+            None => {}
+            Some(Request::Quit) => break,
+            Some(Request::Pad(action)) => pad.apply(action),
+            Some(Request::Pads(actions)) => actions.into_iter().for_each(|a| pad.apply(a)),
+            Some(Request::TestImage) => {
+                if tests.is_none() {
+                    pad.status = "loading the test images…".into();
+                    terminal.draw(&pad)?;
+                    tests = Some(data::load_test(&data)?.0);
+                }
+                let set = tests.as_ref().expect("loaded above");
+                let index = rng.random_range(0..set.len());
+                let item = set.image(index).expect("index within the set");
+                pad.apply(Action::Load(Box::new(item.pixels)));
+                pad.status = format!("test image {index}, a {}: edit it", item.label);
+            }
+            Some(Request::Save) => {
+                let path = next_free("digit", "png");
+                write_atomic(&path, &pad.png())?;
+                pad.status = format!(
+                    "saved {} (`digits predict` reads it the same way)",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn request_of_key(key: KeyEvent) -> Option<Request> {
+    if key.kind != KeyEventKind::Press {
+        return None;
+    }
+    let moved = |dx, dy| Some(Request::Pad(Action::MoveCursor { dx, dy }));
+    match key.code {
+        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Some(Request::Quit),
+        KeyCode::Char('q') | KeyCode::Esc => Some(Request::Quit),
+        KeyCode::Left => moved(-1, 0),
+        KeyCode::Right => moved(1, 0),
+        KeyCode::Up => moved(0, -1),
+        KeyCode::Down => moved(0, 1),
+        KeyCode::Char(' ') => Some(Request::Pad(Action::AtCursor { erase: false })),
+        KeyCode::Char('x') => Some(Request::Pad(Action::AtCursor { erase: true })),
+        KeyCode::Char('c') => Some(Request::Pad(Action::Clear)),
+        KeyCode::Char('?') => Some(Request::Pad(Action::ToggleHelp)),
+        KeyCode::Char('t') => Some(Request::TestImage),
+        KeyCode::Char('s') => Some(Request::Save),
+        _ => None,
+    }
+}
+
+/// `stem-N.ext` in the current folder, for the lowest N not taken.
+fn next_free(stem: &str, ext: &str) -> PathBuf {
+    (1..)
+        .map(|n| PathBuf::from(format!("{stem}-{n}.{ext}")))
+        .find(|path| !path.exists())
+        .expect("unbounded numbers")
+}
+
+fn terminal_error(e: std::io::Error) -> Error {
+    Error::Environment(format!("the terminal failed: {e}"))
+}
+
+/// The terminal in full-screen raw mode, with mouse reporting, until dropped (or a panic):
+/// then restored as it was.
+struct FullScreen {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl FullScreen {
+    fn enter() -> Result<FullScreen> {
+        // Restore the terminal before any panic is reported (the process then exits).
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+        enable_raw_mode().map_err(terminal_error)?;
+        let mut stdout = std::io::stdout();
+        if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableMouseCapture) {
+            restore();
+            return Err(terminal_error(e));
+        }
+        let terminal = Terminal::new(CrosstermBackend::new(stdout)).map_err(|e| {
+            restore();
+            terminal_error(e)
+        })?;
+        Ok(FullScreen { terminal })
+    }
+
+    fn draw(&mut self, pad: &Pad) -> Result<()> {
+        self.terminal
+            .draw(|frame| screen::draw(frame, pad))
+            .map(drop)
+            .map_err(terminal_error)
+    }
+
+    fn size(&self) -> Result<ratatui::layout::Rect> {
+        let size = self.terminal.size().map_err(terminal_error)?;
+        Ok(ratatui::layout::Rect::new(0, 0, size.width, size.height))
+    }
+}
+
+impl Drop for FullScreen {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Leaves raw mode, the alternate screen and mouse reporting (harmless when already left).
+fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}

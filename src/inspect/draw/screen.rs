@@ -1,0 +1,328 @@
+//! The drawing pad's screen, drawn from its state with ratatui: the canvas, what the network
+//! sees, its answer, and the inside of the network (each hidden neuron's output as a shade).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout as Split, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::data::idx::{CLASSES, PIXELS, SIDE};
+use crate::inspect::draw::pad::Pad;
+
+/// The smallest terminal the pad fits in (a 28×28 canvas in half-height cells).
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+/// Above this size the canvas gets two columns and a full row per pixel.
+const DOUBLE_WIDTH: u16 = 108;
+const DOUBLE_HEIGHT: u16 = 38;
+
+/// Light to dark ink, five levels (plain text, so any terminal and any copy shows it).
+const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
+/// A neuron's output, off to full: every neuron stays visible, even when silent.
+const NEURON_SHADES: [char; 5] = ['·', '░', '▒', '▓', '█'];
+
+/// The keys, as the help and the status bar give them.
+pub const KEYS: [(&str, &str); 9] = [
+    ("mouse", "left button draws, right button erases"),
+    ("arrows", "move the cursor"),
+    ("space", "draw at the cursor"),
+    ("x", "erase at the cursor"),
+    ("c", "clear"),
+    ("t", "a random test image, to edit"),
+    (
+        "s",
+        "save the drawing as a PNG (digits predict reads it the same way)",
+    ),
+    ("?", "this help"),
+    ("q, Esc", "quit"),
+];
+
+/// Where the parts of the screen go, for a terminal of a given size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// The canvas's pixels (inside its border).
+    canvas: Rect,
+    /// Terminal cells per pixel: (2, 1) on big terminals, else (1, ½): two pixels a cell.
+    double: bool,
+    sees: Rect,
+    answer: Rect,
+    inside: Rect,
+    status: Rect,
+}
+
+impl Layout {
+    /// The layout for `area`, or None when the terminal is too small.
+    pub fn of(area: Rect) -> Option<Layout> {
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            return None;
+        }
+        let double = area.width >= DOUBLE_WIDTH && area.height >= DOUBLE_HEIGHT;
+        let (canvas_width, canvas_height) = match double {
+            true => (2 * SIDE as u16, SIDE as u16),
+            false => (SIDE as u16, SIDE as u16 / 2),
+        };
+        let [top, inside, status] = Split::default()
+            .direction(Direction::Vertical)
+            .constraints([
+                Constraint::Length(canvas_height + 2),
+                Constraint::Min(3),
+                Constraint::Length(1),
+            ])
+            .areas(area);
+        let [canvas, sees, answer] = Split::default()
+            .direction(Direction::Horizontal)
+            .constraints([
+                Constraint::Length(canvas_width + 2),
+                Constraint::Length(SIDE as u16 + 2),
+                Constraint::Min(20),
+            ])
+            .areas(top);
+        Some(Layout {
+            canvas: Block::bordered().inner(canvas),
+            double,
+            sees,
+            answer,
+            inside,
+            status,
+        })
+    }
+
+    /// The canvas pixels under terminal cell (column, row): one, or (in half-height cells) the
+    /// two a cell holds. None outside the canvas.
+    pub fn pixels_at(&self, column: u16, row: u16) -> Option<Vec<(usize, usize)>> {
+        let c = self.canvas;
+        if column < c.x || row < c.y || column >= c.x + c.width || row >= c.y + c.height {
+            return None;
+        }
+        let (dx, dy) = ((column - c.x) as usize, (row - c.y) as usize);
+        Some(match self.double {
+            true => vec![(dx / 2, dy)],
+            false => vec![(dx, 2 * dy), (dx, 2 * dy + 1)],
+        })
+    }
+}
+
+/// Draws the pad on `frame`.
+pub fn draw(frame: &mut Frame, pad: &Pad) {
+    let area = frame.area();
+    let Some(layout) = Layout::of(area) else {
+        let message = format!(
+            "The window is {}×{}; digits draw needs at least {MIN_WIDTH}×{MIN_HEIGHT}.\n\
+             Enlarge it, or press q to quit.",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(message).wrap(Wrap { trim: true }), area);
+        return;
+    };
+    draw_canvas(frame, pad, &layout);
+    let sees = match &pad.view {
+        Some(view) => picture(&view.input, None),
+        None => vec![Line::from(" (nothing drawn)")],
+    };
+    frame.render_widget(
+        Paragraph::new(sees).block(Block::bordered().title(" what the network sees ")),
+        layout.sees,
+    );
+    frame.render_widget(
+        Paragraph::new(answer_lines(pad)).block(Block::bordered().title(" answer ")),
+        layout.answer,
+    );
+    let width = layout.inside.width.saturating_sub(2) as usize;
+    frame.render_widget(
+        Paragraph::new(inside_lines(pad, width))
+            .block(Block::bordered().title(" inside the network ")),
+        layout.inside,
+    );
+    let status = match pad.status.is_empty() {
+        true => " draw with the mouse, or arrows + space · ? all keys · q quit".to_string(),
+        false => format!(" {}", pad.status),
+    };
+    // Drawing → preprocessing → network → the answer: how long the last one took.
+    let timing = match pad.update_ms {
+        ms if ms < 1.0 => format!("update {:.0} µs ", ms * 1000.0),
+        ms => format!("update {ms:.1} ms "),
+    };
+    let width = layout.status.width as usize;
+    let room = width.saturating_sub(timing.chars().count() + 1);
+    let status: String = status.chars().take(room).collect();
+    let gap = width.saturating_sub(status.chars().count() + timing.chars().count());
+    frame.render_widget(
+        Paragraph::new(format!("{status}{}{timing}", " ".repeat(gap)))
+            .style(Style::default().add_modifier(Modifier::REVERSED)),
+        layout.status,
+    );
+    if pad.help {
+        draw_help(frame, area);
+    }
+}
+
+fn draw_canvas(frame: &mut Frame, pad: &Pad, layout: &Layout) {
+    let border = Rect {
+        x: layout.canvas.x - 1,
+        y: layout.canvas.y - 1,
+        width: layout.canvas.width + 2,
+        height: layout.canvas.height + 2,
+    };
+    let lines = match layout.double {
+        true => double_lines(&pad.canvas, pad.cursor),
+        false => picture(&pad.canvas, Some(pad.cursor)),
+    };
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" draw ")),
+        border,
+    );
+}
+
+fn shade(value: u8) -> char {
+    SHADES[value as usize * SHADES.len() / 256]
+}
+
+/// A neuron's output in 0..1 as a shade (`·` when silent).
+fn neuron_shade(output: f32) -> char {
+    let level = (output.clamp(0.0, 1.0) * (NEURON_SHADES.len() - 1) as f32).round() as usize;
+    NEURON_SHADES[level]
+}
+
+fn cursor_style(on: bool) -> Style {
+    match on {
+        true => Style::default().add_modifier(Modifier::REVERSED),
+        false => Style::default(),
+    }
+}
+
+/// A 28×28 image in 14 rows of 28 cells, each the darker of its two pixels; the cell holding
+/// `cursor` highlighted.
+fn picture(pixels: &[u8; PIXELS], cursor: Option<(usize, usize)>) -> Vec<Line<'static>> {
+    (0..SIDE / 2)
+        .map(|row| {
+            let spans: Vec<Span> = (0..SIDE)
+                .map(|x| {
+                    let value = pixels[2 * row * SIDE + x].max(pixels[(2 * row + 1) * SIDE + x]);
+                    let on = cursor.is_some_and(|(cx, cy)| cx == x && cy / 2 == row);
+                    Span::styled(shade(value).to_string(), cursor_style(on))
+                })
+                .collect();
+            Line::from(spans)
+        })
+        .collect()
+}
+
+/// The canvas with two cells a pixel: exact, on big terminals.
+fn double_lines(pixels: &[u8; PIXELS], cursor: (usize, usize)) -> Vec<Line<'static>> {
+    (0..SIDE)
+        .map(|y| {
+            let spans: Vec<Span> = (0..SIDE)
+                .map(|x| {
+                    let c = shade(pixels[y * SIDE + x]);
+                    Span::styled(format!("{c}{c}"), cursor_style(cursor == (x, y)))
+                })
+                .collect();
+            Line::from(spans)
+        })
+        .collect()
+}
+
+fn answer_lines(pad: &Pad) -> Vec<Line<'static>> {
+    let Some(view) = &pad.view else {
+        return vec![Line::from(" draw a digit")];
+    };
+    (0..CLASSES)
+        .map(|digit| {
+            let score = view.prediction.scores[digit].clamp(0.0, 1.0);
+            let filled = (score * 10.0).round() as usize;
+            let text = format!(
+                " {digit} {}{}{:>4.0}%",
+                "█".repeat(filled),
+                " ".repeat(10 - filled),
+                score * 100.0
+            );
+            let style = match digit == view.prediction.digit {
+                true => Style::default()
+                    .fg(Color::Green)
+                    .add_modifier(Modifier::BOLD),
+                false => Style::default(),
+            };
+            Line::styled(text, style)
+        })
+        .collect()
+}
+
+/// One line per hidden layer (more for wide ones, up to 3; wider still, each cell the
+/// strongest of a group of neurons), then the outputs.
+fn inside_lines(pad: &Pad, width: usize) -> Vec<Line<'static>> {
+    const LABEL: usize = 16;
+    let room = width.saturating_sub(LABEL + 1).max(1);
+    let sizes = pad.layer_sizes();
+    let mut lines = Vec::new();
+    for (layer, &size) in sizes.iter().enumerate() {
+        let outputs = pad.view.as_ref().map(|view| view.hidden[layer].clone());
+        let (cells, per_cell) = cells_of(outputs.as_deref(), size, 3 * room);
+        let label = match per_cell {
+            1 => format!(" layer {} · {size}", layer + 1),
+            n => format!(" layer {} · {size}/{n}", layer + 1),
+        };
+        for (i, chunk) in cells.chunks(room).enumerate() {
+            let head = if i == 0 { label.clone() } else { String::new() };
+            lines.push(Line::from(format!(
+                "{head:<LABEL$} {}",
+                chunk.iter().collect::<String>()
+            )));
+        }
+    }
+    let outputs: String = match &pad.view {
+        Some(view) => {
+            let shades: String = (0..CLASSES)
+                .map(|d| neuron_shade(view.prediction.scores[d]))
+                .collect();
+            format!("{shades}  → {}", view.prediction.digit)
+        }
+        None => " ".repeat(CLASSES),
+    };
+    lines.push(Line::from(format!("{:<LABEL$} {outputs}", " output · 10")));
+    lines.push(Line::from(format!("{:<LABEL$} 0123456789", "")));
+    lines
+}
+
+/// A layer's outputs as shades, at most `max_cells` of them: (cells, neurons per cell).
+/// Outputs are scaled by the layer's largest (ReLU has no upper bound; a sigmoid's is 1).
+fn cells_of(outputs: Option<&[f32]>, size: usize, max_cells: usize) -> (Vec<char>, usize) {
+    let per_cell = size.div_ceil(max_cells.max(1));
+    let Some(outputs) = outputs else {
+        return (vec!['·'; size.div_ceil(per_cell)], per_cell);
+    };
+    let top = outputs.iter().fold(1.0f32, |m, &v| m.max(v));
+    let cells = outputs
+        .chunks(per_cell)
+        .map(|group| {
+            let strongest = group.iter().fold(0.0f32, |m, &v| m.max(v));
+            neuron_shade(strongest / top)
+        })
+        .collect();
+    (cells, per_cell)
+}
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let mut lines = vec![
+        Line::from(" digits draw: draw a digit, watch the network read it"),
+        Line::from(""),
+    ];
+    for (key, what) in KEYS {
+        lines.push(Line::from(format!(" {key:<8} {what}")));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(" ? closes this help"));
+    let width = 76.min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" help ")),
+        popup,
+    );
+}
