@@ -11,11 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{root, sample_dir};
+use common::{Reaped, root, sample_dir};
 
 /// `digits train config/mlp.toml` on a slice of the sample, in a 120×40 pseudo-terminal;
 /// stdout and stderr both end up in the returned buffer, as on a screen.
-fn train_in_a_terminal(out: &Path, extra: &str) -> (Child, Arc<Mutex<Vec<u8>>>) {
+fn train_in_a_terminal(out: &Path, extra: &str) -> (Reaped, Arc<Mutex<Vec<u8>>>) {
     let command = format!(
         "stty cols 120 rows 40; exec '{}' train '{}' --data-dir '{}' --out '{}' \
          --set training.epochs=2 --set data.train_limit=2000 --set data.test_limit=500 {extra}",
@@ -24,15 +24,17 @@ fn train_in_a_terminal(out: &Path, extra: &str) -> (Child, Arc<Mutex<Vec<u8>>>) 
         sample_dir().display(),
         out.display()
     );
-    let mut child = Command::new("script")
-        .args(["-qfec", &command, "/dev/null"])
-        .env("TERM", "xterm-256color")
-        .env("DIGITS_NO_DOWNLOAD", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("`script` (util-linux) runs the test in a pseudo-terminal");
+    let mut child = Reaped(
+        Command::new("script")
+            .args(["-qfec", &command, "/dev/null"])
+            .env("TERM", "xterm-256color")
+            .env("DIGITS_NO_DOWNLOAD", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("`script` (util-linux) runs the test in a pseudo-terminal"),
+    );
     let screen = Arc::new(Mutex::new(Vec::new()));
     let mut stdout = child.stdout.take().unwrap();
     let sink = screen.clone();

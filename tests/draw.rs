@@ -239,14 +239,16 @@ fn the_pad_runs_in_a_terminal_draws_by_keys_and_restores_it() {
         env!("CARGO_BIN_EXE_digits"),
         report.run.dir.display()
     );
-    let mut child = Command::new("script")
-        .args(["-qfec", &command, "/dev/null"])
-        .env("TERM", "xterm-256color")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("`script` (util-linux) gives the app a pseudo-terminal");
+    let mut child = common::Reaped(
+        Command::new("script")
+            .args(["-qfec", &command, "/dev/null"])
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("`script` (util-linux) gives the app a pseudo-terminal"),
+    );
     let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut stdout = child.stdout.take().unwrap();
     let sink = screen.clone();
@@ -295,4 +297,61 @@ fn the_pad_runs_in_a_terminal_draws_by_keys_and_restores_it() {
         .expect("left the alternate screen");
     assert!(left > screen.rfind("answer").unwrap());
     assert!(screen[left..].contains("\x1b[?25h"), "cursor shown again");
+}
+
+/// A terminal that goes away (its window closed: a hang-up) ends the pad instead of leaving
+/// it spinning on an endless end-of-file.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_pad_ends_when_its_terminal_hangs_up() {
+    let (_work, report) = common::train_config(
+        "mlp.toml",
+        &[
+            "training.epochs=1",
+            "data.train_limit=500",
+            "data.test_limit=100",
+        ],
+    );
+    let run = report.run.dir.display().to_string();
+    let command = format!(
+        "stty cols 80 rows 24; exec '{}' draw '{run}'",
+        env!("CARGO_BIN_EXE_digits")
+    );
+    let mut terminal = common::Reaped(
+        Command::new("script")
+            .args(["-qfec", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The pad's process, found in /proc by its run folder (unique to this test).
+    let pad = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+            .filter(|cmdline| cmdline.contains(&format!("draw {run}")) && !cmdline.contains("stty"))
+            .collect()
+    };
+    let started = Instant::now();
+    while pad().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the pad never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    terminal.kill().unwrap(); // the pseudo-terminal closes: the pad gets SIGHUP
+    terminal.wait().unwrap();
+    let hung_up = Instant::now();
+    while !pad().is_empty() {
+        assert!(
+            hung_up.elapsed() < Duration::from_secs(10),
+            "the pad kept running after its terminal went away"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

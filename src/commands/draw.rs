@@ -5,6 +5,7 @@
 use std::io::{IsTerminal, Stdout};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use burn::train::Interrupter;
@@ -72,17 +73,20 @@ pub fn run(args: DrawArgs) -> Result<ExitCode> {
     let interrupter = Interrupter::new();
     let _signals = interrupt::watch_quietly(&interrupter);
     let mut terminal = FullScreen::enter()?;
+    let events = terminal_events();
     loop {
         terminal.draw(&pad)?;
         if interrupter.should_stop() {
             break;
         }
-        let ready = event::poll(Duration::from_millis(200)).map_err(terminal_error)?;
-        if !ready {
-            continue;
-        }
+        let event = match events.recv_timeout(Duration::from_millis(200)) {
+            Ok(event) => event,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            // The terminal is gone (hung up, closed): nothing left to draw on.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let size = terminal.size()?;
-        let request = match event::read().map_err(terminal_error)? {
+        let request = match event {
             Event::Key(key) => request_of_key(key),
             Event::Mouse(mouse) => {
                 let Some(layout) = Layout::of(size) else {
@@ -135,6 +139,21 @@ pub fn run(args: DrawArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The terminal's events, read on a thread of their own: when the terminal hangs up, crossterm
+/// reads an endless end-of-file there, while this loop still sees the SIGHUP (through the
+/// interrupter) and ends.
+fn terminal_events() -> mpsc::Receiver<Event> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        while let Ok(event) = event::read() {
+            if sender.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
 }
 
 fn request_of_key(key: KeyEvent) -> Option<Request> {

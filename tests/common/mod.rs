@@ -93,6 +93,30 @@ pub fn run_digits(dir: &Path, args: &[String]) -> Output {
     digits(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
+/// A child process killed (and reaped) if the test ends before it does, e.g. on a failed
+/// assertion, so no test leaves a program running behind it.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// Sends SIGINT to `child`, as Ctrl-C would, waits for it, and checks it stopped with exit 130.
 pub fn ctrl_c(child: Child) -> Output {
     let pid = child.id().to_string();

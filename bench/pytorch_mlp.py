@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""The reference for `digits bench`: the same multilayer perceptron trained the same way with
+PyTorch (CPU), printing training images per second as one JSON object per batch size.
+
+Same network (784 → hidden … → 10, PyTorch's default init, which Burn's default copies), same
+data (the first 90 % of an MNIST-format training file, 9,000 images of the bundled sample),
+same loss (cross-entropy), same optimizer (plain SGD), batches gathered from the images each
+step as digits does. Each figure is the best of --rounds rounds of --seconds each, after a
+warm-up, as `digits bench` measures.
+
+Needs PyTorch, CPU build (not part of the tests):
+    pip install torch --index-url https://download.pytorch.org/whl/cpu
+Run side by side with digits: bench/compare_pytorch.sh (see the README, "Wide networks").
+"""
+import argparse
+import gzip
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def read_images(path):
+    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
+        data = f.read()
+    count = int.from_bytes(data[4:8], "big")
+    pixels = torch.frombuffer(bytearray(data[16:]), dtype=torch.uint8)
+    return pixels.view(count, 784).float() / 255.0
+
+
+def read_labels(path):
+    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
+        data = f.read()
+    return torch.frombuffer(bytearray(data[8:]), dtype=torch.uint8).long()
+
+
+def network(hidden, activation):
+    layers, inputs = [], 784
+    act = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[activation]
+    for size in hidden:
+        layers += [torch.nn.Linear(inputs, size), act()]
+        inputs = size
+    layers.append(torch.nn.Linear(inputs, 10))
+    return torch.nn.Sequential(*layers)
+
+
+def train_sps(images, labels, hidden, activation, lr, batch, seconds):
+    """Images per second over `seconds` of training, after a warm-up of a quarter of it."""
+    torch.manual_seed(42)
+    model = network(hidden, activation)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+
+    def timed(budget):
+        started, done = time.perf_counter(), 0
+        while True:
+            order = torch.randperm(len(images))
+            for start in range(0, len(order), batch):
+                rows = order[start:start + batch]
+                x, y = images[rows], labels[rows]
+                loss = F.cross_entropy(model(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                done += len(rows)
+                if time.perf_counter() - started >= budget:
+                    return done / (time.perf_counter() - started)
+
+    timed(seconds / 4)
+    return timed(seconds)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default="data/mnist-sample", help="an MNIST-format IDX folder")
+    p.add_argument("--hidden", default="16,16", help="hidden sizes, e.g. 512,512")
+    p.add_argument("--activation", default="relu")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--batch-sizes", default="32,128")
+    p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0, help="0: PyTorch's default")
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    name = lambda n: next(os.path.join(a.data, f) for f in (n, n + ".gz") if os.path.exists(os.path.join(a.data, f)))
+    images = read_images(name("train-images-idx3-ubyte"))
+    labels = read_labels(name("train-labels-idx1-ubyte"))
+    train = int(round(len(images) * 0.9))
+    images, labels = images[:train].contiguous(), labels[:train].contiguous()
+    hidden = [int(h) for h in a.hidden.split(",")]
+    for batch in [int(b) for b in a.batch_sizes.split(",")]:
+        best = max(train_sps(images, labels, hidden, a.activation, a.lr, batch, a.seconds)
+                   for _ in range(a.rounds))
+        print(json.dumps({
+            "framework": f"pytorch {torch.__version__}",
+            "threads": torch.get_num_threads(),
+            "hidden": hidden,
+            "batch_size": batch,
+            "train_sps": round(best, 1),
+        }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
