@@ -18,16 +18,24 @@ pub enum Backend {
     Flex,
     /// wgpu on the best GPU adapter found (cargo feature `wgpu`).
     Wgpu,
+    /// NVIDIA GPUs through CUDA (cargo feature `cuda`; needs the driver and NVRTC at run time).
+    Cuda,
 }
 
 impl Backend {
-    pub const ALL: [Backend; 3] = [Backend::Wgpu, Backend::Flex, Backend::Ndarray];
+    pub const ALL: [Backend; 4] = [
+        Backend::Cuda,
+        Backend::Wgpu,
+        Backend::Flex,
+        Backend::Ndarray,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Backend::Ndarray => "ndarray",
             Backend::Flex => "flex",
             Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
         }
     }
 
@@ -36,7 +44,14 @@ impl Backend {
             Backend::Ndarray => cfg!(feature = "ndarray"),
             Backend::Flex => cfg!(feature = "flex"),
             Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Cuda => cfg!(feature = "cuda"),
         }
+    }
+
+    /// Whether this backend's devices are GPUs (several of them are several GPUs) rather
+    /// than the one CPU.
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Backend::Wgpu | Backend::Cuda)
     }
 
     /// The backends this binary was built with, in order of preference (GPU first).
@@ -61,7 +76,7 @@ impl Backend {
             None => compiled.first().copied().ok_or_else(|| {
                 Error::Usage(
                     "this binary was built without any backend: build it with one of the \
-                     cargo features ndarray, flex or wgpu"
+                     cargo features ndarray, flex, wgpu or cuda"
                         .into(),
                 )
             }),
@@ -99,9 +114,42 @@ impl Backend {
             #[cfg(feature = "flex")]
             Backend::Flex => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
-            Backend::Wgpu => wgpu_device(),
+            Backend::Wgpu => wgpu_device(Default::default(), None),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => cuda_device(0),
             #[allow(unreachable_patterns)]
             other => unreachable!("backend {other} is not compiled in; select() refuses it"),
+        }
+    }
+
+    /// `count` devices (`training.devices`), the main one first. A CPU backend has one
+    /// device, so its "devices" are that device `count` times: each runs on a thread of its
+    /// own. A GPU backend gets GPUs 0..count, each opened here so a missing one is an error
+    /// naming it.
+    pub fn devices(self, count: usize) -> Result<Vec<Device>> {
+        if count <= 1 || !self.is_gpu() {
+            let device = self.device()?;
+            return Ok(vec![device; count.max(1)]);
+        }
+        (0..count).map(|index| self.gpu(index, count)).collect()
+    }
+
+    #[allow(unused_variables)]
+    fn gpu(self, index: usize, count: usize) -> Result<Device> {
+        match self {
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => wgpu_device(
+                burn::tensor::DeviceKind::DiscreteGpu(index),
+                Some((index, count)),
+            ),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => cuda_device(index).map_err(|error| match error {
+                Error::Environment(why) => Error::Environment(format!(
+                    "training.devices = {count}: CUDA GPU {index} could not be opened: {why}"
+                )),
+                other => other,
+            }),
+            _ => self.device(),
         }
     }
 }
@@ -109,34 +157,60 @@ impl Backend {
 impl Backend {
     /// The backend and, for a GPU, the adapter it runs on: `wgpu (NVIDIA H100, spirv...)`.
     pub fn describe(self, device: &Device) -> String {
-        #[cfg(feature = "wgpu")]
-        if self == Backend::Wgpu
+        #[cfg(any(feature = "wgpu", feature = "cuda"))]
+        if self.is_gpu()
             && let Some(identity) = device.identity()
         {
-            return format!("wgpu ({}, {})", identity.name, identity.fingerprint);
+            return format!("{self} ({}, {})", identity.name, identity.fingerprint);
         }
         let _ = device;
         self.name().to_string()
     }
 }
 
-/// cubecl acquires the wgpu adapter on first use and panics when there is none: use it once
-/// here, quietly, and say what to install if it fails.
-#[cfg(feature = "wgpu")]
-fn wgpu_device() -> Result<Device> {
-    let device = Device::wgpu(Default::default());
+/// Uses `device` once, quietly: cubecl opens a GPU on first use and panics when it cannot.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn probe(device: Device) -> std::result::Result<Device, String> {
     let probe = device.clone();
     crate::error::catch_quietly(move || {
         burn::tensor::Tensor::<1>::zeros([1], &probe).into_data();
     })
     .map(|()| device)
-    .map_err(|reason| {
+}
+
+/// The wgpu adapter `kind`, opened; `several` = (this one, how many) when training on several
+/// GPUs. Says what to install if it fails.
+#[cfg(feature = "wgpu")]
+fn wgpu_device(kind: burn::tensor::DeviceKind, several: Option<(usize, usize)>) -> Result<Device> {
+    probe(Device::wgpu(kind)).map_err(|reason| {
+        if let Some((index, count)) = several {
+            return Error::Environment(format!(
+                "training.devices = {count}: wgpu found no discrete GPU number {index} \
+                 ({reason}). Several devices on wgpu means discrete GPUs 0..{count}; use \
+                 fewer devices (1 uses the best adapter of any kind)"
+            ));
+        }
         Error::Environment(format!(
             "no GPU adapter found for the wgpu backend ({reason}). wgpu needs a Vulkan, Metal, \
              DX12 or OpenGL driver: on Debian or Ubuntu `sudo apt install mesa-vulkan-drivers` \
              installs Mesa's (including lavapipe, which runs Vulkan on the CPU); otherwise \
              install your GPU vendor's driver. Or train on the CPU with --backend ndarray \
              (or flex, with --features flex)"
+        ))
+    })
+}
+
+/// CUDA GPU `index`, opened. cubecl-cuda loads the driver (libcuda) and NVRTC (libnvrtc)
+/// when the device is first used; either missing is the environment, not a bug.
+#[cfg(feature = "cuda")]
+fn cuda_device(index: usize) -> Result<Device> {
+    probe(Device::cuda(index)).map_err(|reason| {
+        Error::Environment(format!(
+            "the cuda backend could not open CUDA GPU {index} ({reason}). It needs an NVIDIA \
+             GPU, the NVIDIA driver (libcuda.so, check with `nvidia-smi`) and NVRTC \
+             (libnvrtc.so: the CUDA toolkit, or pip's nvidia-cuda-nvrtc-cu12 with its folder \
+             on LD_LIBRARY_PATH). Or train with --backend wgpu (any GPU) or on the CPU with \
+             --backend ndarray"
         ))
     })
 }
@@ -160,7 +234,7 @@ mod tests {
 
     #[test]
     fn unknown_or_missing_backends_are_usage_errors() {
-        let err = Backend::select(Some("cuda")).unwrap_err();
+        let err = Backend::select(Some("tpu")).unwrap_err();
         assert!(err.to_string().contains("unknown backend"), "{err}");
         for backend in Backend::ALL {
             let result = Backend::select(Some(backend.name()));

@@ -112,6 +112,11 @@ pub struct TrainingConfig {
     /// Threads that build batches; 0 builds them on the training thread, which keeps batch
     /// order deterministic.
     pub num_workers: usize,
+    /// Devices each batch is split across (data parallel). On a CPU backend these are
+    /// workers on the one CPU; on a GPU backend, GPUs 0..devices. Each device computes the
+    /// gradient of its share of the batch, and the optimizer steps once on their weighted sum,
+    /// which is the whole batch's gradient: the config means the same on 1 and N devices.
+    pub devices: usize,
     /// Measure each layer's weight-gradient norm every step (shown live, in metrics.csv).
     pub gradient_norms: bool,
     /// Clip each parameter's gradient to this L2 norm before the optimizer step (unset = off).
@@ -139,6 +144,7 @@ impl Default for TrainingConfig {
             loss: Loss::CrossEntropy,
             seed: 42,
             num_workers: 0,
+            devices: 1,
             gradient_norms: true,
             grad_clip_norm: None,
             max_memory_mb: 2048.0,
@@ -298,6 +304,8 @@ pub const NETWORK_OUTPUTS: usize = 10;
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// The most hidden layers a network may have (each Burn module costs memory of its own).
 pub const MAX_HIDDEN_LAYERS: usize = 1000;
+/// At most this many devices (`training.devices`): more than any machine digits targets.
+pub const MAX_DEVICES: usize = 64;
 
 impl Config {
     /// Reads `path`, applies each `key=value` override in order, and validates the result.
@@ -475,6 +483,20 @@ impl Config {
         }
         if t.batch_size == 0 {
             return Err("key `training.batch_size` must be at least 1".into());
+        }
+        if !(1..=MAX_DEVICES).contains(&t.devices) {
+            return Err(format!(
+                "key `training.devices` = {} must be between 1 and {MAX_DEVICES}",
+                t.devices
+            ));
+        }
+        if t.devices > t.batch_size {
+            return Err(format!(
+                "keys `training.devices` = {} and `training.batch_size` = {}: each batch is \
+                 split across the devices, so a batch needs at least one image per device; \
+                 use fewer devices or bigger batches",
+                t.devices, t.batch_size
+            ));
         }
         if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
             return Err(format!(

@@ -9,7 +9,7 @@
 //! 1. [`commands`]: one file per command, its arguments and its run (`main.rs` dispatches);
 //! 2. [`train`] and [`inspect`]: training a run, and looking into a trained one;
 //! 3. [`run`] (the run folder and its records), [`model`], [`metrics`], [`data`];
-//! 4. [`config`], [`backend`] (the only place a device is built), [`error`].
+//! 4. [`config`], [`backend`] and [`remote`] (the only places a device is built), [`error`].
 
 pub mod backend;
 pub mod commands;
@@ -19,6 +19,7 @@ pub mod error;
 pub mod inspect;
 pub mod metrics;
 pub mod model;
+pub mod remote;
 pub mod run;
 pub mod train;
 

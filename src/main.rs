@@ -56,6 +56,11 @@ fn exit_on_panic() {
         if message.starts_with("failed printing to std") && message.contains("os error 32") {
             std::process::exit(141);
         }
+        // Burn's remote client panics when its server goes away: the environment, not a bug.
+        if let Some(explanation) = digits::remote::lost_server(message) {
+            eprintln!("error: {}", shorten(&explanation, MESSAGE_LINE_CHARS));
+            std::process::exit(2);
+        }
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

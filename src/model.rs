@@ -7,6 +7,7 @@ use burn::nn::norm::{
     BatchNormConfig, GroupNormConfig, LayerNormConfig, Normalization, NormalizationConfig,
 };
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Gradients;
 use burn::tensor::activation::sigmoid;
@@ -84,6 +85,11 @@ impl Mlp {
         self
     }
 
+    /// Whether training steps measure the per-layer gradient norms.
+    pub fn measures_gradient_norms(&self) -> bool {
+        self.gradient_norms
+    }
+
     /// Every Linear layer, input side first.
     pub fn linears(&self) -> impl Iterator<Item = &Linear> {
         self.hidden
@@ -95,18 +101,34 @@ impl Mlp {
     /// L2 norm of each Linear layer's weight gradient, input side first, computed on the
     /// device (no read back here).
     pub fn weight_grad_norms(&self, grads: &Gradients) -> Tensor<1> {
+        self.layer_norms(|linear| linear.weight.val().grad(grads))
+    }
+
+    /// The same norms from gradients already gathered per parameter (several devices' sum).
+    pub fn weight_grad_norms_of(&self, grads: &GradientsParams) -> Tensor<1> {
+        self.layer_norms(|linear| grads.get::<2>(linear.weight.id))
+    }
+
+    fn layer_norms(&self, grad_of: impl Fn(&Linear) -> Option<Tensor<2>>) -> Tensor<1> {
         let squared_sums: Vec<Tensor<1>> = self
             .linears()
-            .map(|linear| {
-                let weight = linear.weight.val();
-                match weight.grad(grads) {
-                    Some(grad) => (grad.clone() * grad).sum(),
-                    None => Tensor::zeros([1], &weight.device().inner()),
-                }
+            .map(|linear| match grad_of(linear) {
+                Some(grad) => (grad.clone() * grad).sum(),
+                None => Tensor::zeros([1], &linear.weight.device().inner()),
             })
             .collect();
         // One square root for all layers: each op is a dispatch, and this runs every step.
         Tensor::cat(squared_sums, 0).sqrt()
+    }
+
+    /// A training step on a part of a batch that holds `share` of its images: the gradient is
+    /// of `share` × this part's mean loss, so the parts' gradients add up to the whole batch's
+    /// (several devices). The output keeps the part's own mean loss; no gradient norms (they
+    /// are measured on the sum).
+    pub fn partial_step(&self, part: DigitBatch, share: f32) -> TrainOutput<StepOutput> {
+        let item = self.forward_step(part);
+        let grads = item.loss.clone().mul_scalar(share).backward();
+        TrainOutput::new(self, grads, item)
     }
 
     /// Logits `[B, 10]` for images `[B, 784]` in 0..1.

@@ -363,9 +363,17 @@ fn a_backend_this_build_lacks_is_a_usage_error() {
     let work = tempfile::tempdir().unwrap();
     let output = digits(
         work.path(),
-        &["train", &config("mlp.toml"), "--backend", "cuda"],
+        &["train", &config("mlp.toml"), "--backend", "tpu"],
     );
-    assert_user_error(&output, &["cuda", "unknown backend"]);
+    assert_user_error(&output, &["tpu", "unknown backend"]);
+    #[cfg(not(feature = "cuda"))]
+    {
+        let output = digits(
+            work.path(),
+            &["train", &config("mlp.toml"), "--backend", "cuda"],
+        );
+        assert_user_error(&output, &["built without it", "--features cuda"]);
+    }
 }
 
 #[test]

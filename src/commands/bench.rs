@@ -46,9 +46,13 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let backend = args.backend.select()?;
     if !args.json {
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let devices = match config.training.devices {
+            1 => String::new(),
+            n => format!(" (learner: each batch split across {n} devices)"),
+        };
         println!(
-            "digits bench: {} on {backend}, {cores} CPU threads, {} s per figure, best of \
-             {} rounds\n{TABLE_HEADER}",
+            "digits bench: {} on {backend}{devices}, {cores} CPU threads, {} s per figure, \
+             best of {} rounds\n{TABLE_HEADER}",
             args.config.display(),
             plan.seconds,
             plan.rounds,

@@ -15,6 +15,7 @@ pub mod draw;
 pub mod eval;
 pub mod plot;
 pub mod predict;
+pub mod serve_device;
 pub mod summary;
 pub mod sweep;
 pub mod train;
@@ -41,6 +42,9 @@ pub enum Command {
     Plot(plot::PlotArgs),
     /// Draw a digit in the terminal and watch the trained network read it, layer by layer.
     Draw(draw::DrawArgs),
+    /// Serve this machine's device to `digits train --remote` on other machines (cargo
+    /// feature `remote`).
+    ServeDevice(serve_device::ServeDeviceArgs),
 }
 
 impl Command {
@@ -56,6 +60,7 @@ impl Command {
             Command::Bench(args) => bench::run(args),
             Command::Plot(args) => plot::run(args),
             Command::Draw(args) => draw::run(args),
+            Command::ServeDevice(args) => serve_device::run(args),
         }
     }
 }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::commands::args::{BackendArg, absolute, load_config};
 use crate::error::Result;
+use crate::remote::{self, RemoteTarget};
 use crate::run::folder as run;
 use crate::train::renderer::Dashboard;
 use crate::train::{pipeline, resume};
@@ -37,12 +38,27 @@ pub struct TrainArgs {
     /// plain lines instead. Off a terminal the lines are always plain.
     #[arg(long, value_enum, value_name = "WHEN")]
     dashboard: Option<Dashboard>,
+    /// Train on the device a `digits serve-device` serves at ws://HOST:PORT (cargo feature
+    /// `remote`) instead of this machine's.
+    #[arg(long, value_name = "URL", conflicts_with = "backend")]
+    remote: Option<String>,
+    /// With --remote: a file whose first line is the server's token (default:
+    /// $DIGITS_DEVICE_TOKEN).
+    #[arg(long, value_name = "FILE", requires = "remote")]
+    token_file: Option<PathBuf>,
     #[command(flatten)]
     backend: BackendArg,
 }
 
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let backend = args.backend.select()?;
+    let remote = match &args.remote {
+        Some(url) => {
+            let token = remote::read_token(args.token_file.as_deref())?;
+            Some(RemoteTarget::new(url, token)?)
+        }
+        None => None,
+    };
     let (config, config_path, resume) = match (&args.resume, &args.config) {
         (Some(run_dir), _) => {
             let data_dir = args.data_dir.as_deref().map(absolute).transpose()?;
@@ -57,6 +73,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     let options = pipeline::TrainOptions {
         backend,
+        remote,
         force: args.force,
         dashboard: Dashboard::choose(args.dashboard),
         resume,
@@ -71,9 +88,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             ),
             done => eprintln!(
                 "training was stopped after {done} of {} epochs. Resume it from its last \
-                 complete epoch with:\n  digits train --resume {}",
+                 complete epoch with:\n  digits train --resume {}{}",
                 report.summary.epochs,
-                report.run.dir.display()
+                report.run.dir.display(),
+                args.remote
+                    .as_ref()
+                    .map_or(String::new(), |url| format!(" --remote {url}"))
             ),
         }
         return Ok(ExitCode::from(130));

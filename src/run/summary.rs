@@ -22,6 +22,11 @@ pub struct Scores {
     pub accuracy: f64,
 }
 
+/// Runs written before `training.devices` existed trained on one.
+fn one_device() -> usize {
+    1
+}
+
 /// JSON has no NaN: serde_json writes a diverged run's NaN loss as `null`; read it back so.
 fn number_or_nan<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
@@ -46,6 +51,9 @@ pub struct Summary {
     pub backend: String,
     /// The backend with its adapter, for GPUs.
     pub device: String,
+    /// How many devices each batch was split across (`training.devices`).
+    #[serde(default = "one_device")]
+    pub devices: usize,
     pub config: String,
     pub parameters: usize,
     pub epochs: usize,

@@ -32,6 +32,8 @@ use crate::train::schedule::lr_scheduler;
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchRow {
     pub backend: &'static str,
+    /// `training.devices`: the learner figure splits each batch across this many.
+    pub devices: usize,
     pub batch_size: usize,
     /// Training images per second, bare step loop.
     pub raw_train_sps: f64,
@@ -83,7 +85,8 @@ pub fn bench(
     plan: &BenchPlan,
     mut on_row: impl FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
-    let device = backend.device()?;
+    let devices = backend.devices(config.training.devices)?;
+    let device = &devices[0];
     let splits = data::load(&config.data, config.training.seed)?;
     let budget = Duration::from_secs_f64(plan.seconds);
     let mut rows = Vec::new();
@@ -92,15 +95,16 @@ pub fn bench(
         config.training.batch_size = batch_size;
         let (mut raw, mut learner, mut infer) = (0.0f64, 0.0f64, 0.0f64);
         for _ in 0..plan.rounds {
-            let round_raw = raw_train_sps(&config, &device, &splits.train, budget)?;
+            let round_raw = raw_train_sps(&config, device, &splits.train, budget)?;
             let round_learner =
-                learner_train_sps(&config, &device, &splits.train, round_raw, plan.seconds)?;
+                learner_train_sps(&config, &devices, &splits.train, round_raw, plan.seconds)?;
             raw = raw.max(round_raw);
             learner = learner.max(round_learner);
-            infer = infer.max(infer_sps(&config, &device, &splits.test, budget)?);
+            infer = infer.max(infer_sps(&config, device, &splits.test, budget)?);
         }
         let row = BenchRow {
             backend: backend.name(),
+            devices: devices.len(),
             batch_size,
             raw_train_sps: raw,
             learner_train_sps: learner,
@@ -176,10 +180,11 @@ fn raw_train_sps(
     })
 }
 
-/// (b) The real training path; the train split is timed by the renderer's split events.
+/// (b) The real training path, on all of `devices`; the train split is timed by the
+/// renderer's split events.
 fn learner_train_sps(
     config: &Config,
-    device: &Device,
+    devices: &[Device],
     train: &DigitSet,
     raw_sps: f64,
     seconds: f64,
@@ -206,12 +211,12 @@ fn learner_train_sps(
         &run,
         (&train_part, &valid_part),
         1,
-        device,
+        devices,
         renderer,
         &interrupter,
     )
     .with_application_logger(None);
-    let model = learner::new_model(&config, device);
+    let model = learner::new_model(&config, &devices[0]);
     let t = &config.training;
     let scheduler = lr_scheduler(t, learner::steps_per_epoch(per_epoch, t.batch_size))?;
     let result = training.launch(Learner::new(model, learner::optimizer(t), scheduler));

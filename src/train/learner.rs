@@ -35,17 +35,19 @@ pub fn new_model(config: &Config, device: &Device) -> Mlp {
 
 /// Burn's training loop as digits runs it: our loaders, the metrics (accuracy, loss,
 /// learning rate, gradient norms), atomic checkpointers in the run folder, our renderer.
-/// `train` and `bench` share it, so the benchmark measures the real path.
+/// `train` and `bench` share it, so the benchmark measures the real path. `devices`: the
+/// `training.devices` devices, the main one (where batches are made) first.
 pub fn supervised_training(
     config: &Config,
     run: &RunFolder,
     (train, valid): (&DigitSet, &DigitSet),
     first_epoch: usize,
-    device: &Device,
+    devices: &[Device],
     renderer: RunRenderer,
     interrupter: &Interrupter,
 ) -> SupervisedTraining<Mlp> {
     let t = &config.training;
+    let device = &devices[0];
     let loader = |dataset: &DigitSet, shuffle| {
         Arc::new(EpochLoader::new(
             dataset.clone(),
@@ -58,7 +60,7 @@ pub fn supervised_training(
     };
     let checkpoints = run.dir.join(CHECKPOINT_FOLDER);
     let training_loop = GroupedMetricsLoop {
-        device: device.clone().autodiff(),
+        devices: devices.iter().map(|d| d.clone().autodiff()).collect(),
         history: renderer.history(),
     };
     let mut training =

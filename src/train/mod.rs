@@ -1,11 +1,13 @@
 //! Training: Burn's `SupervisedTraining` and `Learner` wired to our loaders, metrics and
-//! checkpointers (`learner`), our epoch loop (`training_loop`), what the user sees meanwhile
+//! checkpointers (`learner`), our epoch loop (`training_loop`) and its split of each batch
+//! across several devices (`data_parallel`), what the user sees meanwhile
 //! (`renderer`), Ctrl-C (`interrupt`), checkpoints and `--resume`; the whole run from config
 //! to run folder (`pipeline`); and the studies built on it: `bench`, `compare` / sweep.
 
 pub mod bench;
 pub mod checkpoint;
 pub mod compare;
+pub mod data_parallel;
 pub mod interrupt;
 pub mod learner;
 pub mod pipeline;

@@ -13,6 +13,7 @@ use crate::data::source as data;
 use crate::error::{Error, Result};
 use crate::inspect::evaluation::evaluate;
 use crate::inspect::plots;
+use crate::remote::{self, RemoteTarget};
 use crate::run::folder::{self as run, RunFolder};
 use crate::run::history::{Divergence, EpochHistory, SplitRecord};
 use crate::run::metrics_csv::metrics_csv;
@@ -31,6 +32,8 @@ use crate::train::schedule::lr_scheduler;
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub backend: Backend,
+    /// Train on a `serve-device` server's device instead of `backend`'s.
+    pub remote: Option<RemoteTarget>,
     /// Write into an explicit output folder even if it holds files.
     pub force: bool,
     /// Burn's terminal dashboard (the CLI shows it when stdout is a terminal), or plain
@@ -51,7 +54,15 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     let started = Instant::now();
     let backend = options.backend;
     // Everything that can fail on the user's input or machine comes before the run folder.
-    let device = backend.device()?;
+    let devices = match &options.remote {
+        Some(target) => target.devices(config.training.devices)?,
+        None => backend.devices(config.training.devices)?,
+    };
+    let device = devices[0].clone();
+    let (backend_name, device_name) = match &options.remote {
+        Some(target) => ("remote".to_string(), format!("remote ({})", target.url)),
+        None => (backend.name().to_string(), backend.describe(&device)),
+    };
     if let Some(point) = &options.resume {
         let checkpoints = point.run.path(run::CHECKPOINT_FOLDER);
         checkpoint::fits(&checkpoints, point.epoch, new_model(config, &device)).map_err(|why| {
@@ -91,6 +102,9 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         resolved.output.run_id = Some(id);
     }
     run.write(run::CONFIG_FILE, resolved.to_toml()?.as_bytes())?;
+    if let Some(target) = &options.remote {
+        remote::training_on(&target.url, &run.dir);
+    }
 
     device.seed(config.training.seed);
     let model = new_model(config, &device);
@@ -99,11 +113,17 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         1 => String::new(),
         e => format!(", resuming at epoch {e}"),
     };
+    let on = match devices.len() {
+        1 => device_name.clone(),
+        n if options.remote.is_some() || backend.is_gpu() => {
+            format!("{n} devices: {device_name}, ...")
+        }
+        n => format!("{device_name} split {n} ways"),
+    };
     println!(
-        "digits: training {} on {} ({parameters} parameters; {} train, {} valid, {} test \
+        "digits: training {} on {on} ({parameters} parameters; {} train, {} valid, {} test \
          images from {}); run folder {}{starting}",
         config_path.display(),
-        backend.describe(&device),
         splits.train.len(),
         splits.valid.len(),
         splits.test.len(),
@@ -121,7 +141,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         &run,
         (&splits.train, &splits.valid),
         first_epoch,
-        &device,
+        &devices,
         renderer,
         &interrupter,
     );
@@ -136,7 +156,13 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     // the terminal back before we print.
     drop(result.renderer);
     if let Some(error) = result.error {
-        return Err(training_error(&error, &run));
+        return Err(match &options.remote {
+            // Burn's metrics report the reads that failed when the server went away.
+            Some(target) if !matches!(*error, TrainingError::Checkpoint(_)) => {
+                Error::Environment(remote::server_gone(&target.url, &run.dir))
+            }
+            _ => training_error(&error, &run),
+        });
     }
     let mut records = prior;
     records.extend(history.records());
@@ -151,8 +177,9 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     let mut summary = Summary {
         digits_version: env!("CARGO_PKG_VERSION").into(),
         burn_version: BURN_VERSION.into(),
-        backend: backend.name().into(),
-        device: backend.describe(&device),
+        backend: backend_name,
+        device: device_name,
+        devices: devices.len(),
         config: config_path.display().to_string(),
         parameters,
         epochs: t.epochs,

@@ -12,7 +12,8 @@
 //! resumed run writes the same `metrics.csv` as an uninterrupted one.
 //!
 //! Plugged in through Burn's `TrainingStrategy::Custom`; everything else (events, checkpoints,
-//! early stopping, the interrupter) is as Burn's `SingleDeviceTrainingStrategy` does it.
+//! early stopping, the interrupter) is as Burn's `SingleDeviceTrainingStrategy` does it. With
+//! several devices each training step is [`DataParallel`]'s; validation stays on the main one.
 
 use std::sync::Arc;
 
@@ -28,16 +29,17 @@ use burn::train::{
 use crate::data::digit_set::DigitBatch;
 use crate::model::{Mlp, StepOutput};
 use crate::run::history::{Divergence, EpochHistory};
+use crate::train::data_parallel::DataParallel;
 
 /// How many steps are gathered before their metrics are sent: a few milliseconds of work on
 /// a CPU, so the hand-over costs about 1 % of the time, and well under a dashboard refresh.
 pub const GROUP_STEPS: usize = 32;
 
-/// The single-device loop with grouped metric events, on `device` (an autodiff device).
-/// It also guards against divergence: the first non-finite training loss is recorded in
-/// `history` and stops training.
+/// The training loop with grouped metric events, on `devices` (autodiff devices, the main
+/// one first; one is the usual case). It also guards against divergence: the first
+/// non-finite training loss is recorded in `history` and stops training.
 pub struct GroupedMetricsLoop {
-    pub device: Device,
+    pub devices: Vec<Device>,
     pub history: EpochHistory,
 }
 
@@ -50,9 +52,11 @@ impl SupervisedLearningStrategy<Mlp> for GroupedMetricsLoop {
         valid: ValidLoader<Mlp>,
         starting_epoch: usize,
     ) -> (Mlp, SupervisedTrainingEventProcessor<Mlp>) {
-        let train = train.to_device(&self.device);
-        let valid = valid.to_device(&self.device.clone().inner());
-        learner.fork(&self.device);
+        let main = &self.devices[0];
+        let train = train.to_device(main);
+        let valid = valid.to_device(&main.clone().inner());
+        learner.fork(main);
+        let parallel = (self.devices.len() > 1).then(|| DataParallel::new(self.devices.clone()));
         let interrupter = components.interrupter;
         let mut processor = components.event_processor;
         let mut checkpointer = components.checkpointer;
@@ -67,6 +71,7 @@ impl SupervisedLearningStrategy<Mlp> for GroupedMetricsLoop {
                 epoch,
                 interrupter: &interrupter,
                 history: &self.history,
+                parallel: parallel.as_ref(),
             };
             train_epoch(&mut learner, &train, &mut processor, split);
             interrupter.fail_on_error(processor.process_train(LearnerEvent::EndSplit(epoch)));
@@ -106,6 +111,7 @@ struct SplitContext<'a> {
     epoch: usize,
     interrupter: &'a Interrupter,
     history: &'a EpochHistory,
+    parallel: Option<&'a DataParallel>,
 }
 
 fn train_epoch(
@@ -115,10 +121,16 @@ fn train_epoch(
     split: SplitContext,
 ) {
     let step = |batch| {
-        let output = learner.train_step(batch);
+        let (item, grads) = match split.parallel {
+            None => {
+                let output = learner.train_step(batch);
+                (output.item, output.grads)
+            }
+            Some(parallel) => parallel.step(&learner.model(), batch),
+        };
         learner.lr_step();
-        learner.optimizer_step(output.grads);
-        (output.item, Some(learner.lr_current()))
+        learner.optimizer_step(grads);
+        (item, Some(learner.lr_current()))
     };
     run_split(loader, split.interrupter, step, |item| {
         if let Some(divergence) = first_non_finite_loss(&item, split.epoch) {

@@ -55,6 +55,7 @@ pub fn train_config(name: &str, overrides: &[&str]) -> (tempfile::TempDir, Train
 pub fn train(config: &Config, config_path: &Path) -> TrainReport {
     let options = TrainOptions {
         backend: Backend::select(None).unwrap(),
+        remote: None,
         force: false,
         dashboard: Dashboard::Off,
         resume: None,

@@ -1,0 +1,132 @@
+//! `training.devices`: each batch split across several devices trains as one device does, on
+//! every CPU backend this build has, and a killed multi-device run resumes exactly.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_user_error, stderr};
+use digits::backend::Backend;
+use digits::train::{Dashboard, TrainOptions};
+
+fn cpu_backends() -> Vec<Backend> {
+    Backend::compiled()
+        .into_iter()
+        .filter(|b| !b.is_gpu())
+        .collect()
+}
+
+/// `config/mlp.toml` as shipped (20 epochs) on the bundled sample, on `backend`.
+fn test_accuracy(backend: Backend, devices: usize) -> (f64, usize) {
+    let out = tempfile::tempdir().unwrap();
+    let path = common::root().join("config/mlp.toml");
+    let set = format!("training.devices={devices}");
+    let config = common::config_on_slice(&path, &[&set], out.path());
+    let options = TrainOptions {
+        backend,
+        remote: None,
+        force: false,
+        dashboard: Dashboard::Off,
+        resume: None,
+    };
+    let report = digits::train::train(&config, &path, &options).unwrap();
+    let summary = report.summary;
+    (summary.test.unwrap().accuracy, summary.devices)
+}
+
+#[test]
+fn two_devices_train_the_seed_network_to_the_one_device_accuracy() {
+    for backend in cpu_backends() {
+        let (one, _) = test_accuracy(backend, 1);
+        let (two, devices) = test_accuracy(backend, 2);
+        assert_eq!(devices, 2);
+        // The same gradients up to float rounding: the same run, give or take a few images.
+        assert!(one > 0.88, "{backend}: 1 device reached only {one}");
+        assert!(
+            (one - two).abs() < 0.005,
+            "{backend}: 1 device {one}, 2 devices {two}"
+        );
+    }
+}
+
+/// metrics.csv without its two timing columns.
+fn metrics_without_timing(run: &Path) -> String {
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    csv.lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            cells[..cells.len() - 2].join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn train_args(run: &Path) -> Vec<String> {
+    common::train_command(
+        "mlp.toml",
+        run,
+        &["training.epochs=8", "training.devices=2"],
+    )
+}
+
+#[test]
+fn a_killed_two_device_run_resumes_to_the_uninterrupted_end() {
+    let work = tempfile::tempdir().unwrap();
+    let reference = work.path().join("reference");
+    let output = common::run_digits(Path::new("."), &train_args(&reference));
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let run = work.path().join("run");
+    let mut child = common::Reaped(
+        Command::new(env!("CARGO_BIN_EXE_digits"))
+            .args(train_args(&run))
+            .env("DIGITS_NO_DOWNLOAD", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while digits::train::checkpoint::complete_epochs(&run.join("checkpoint")).is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before a checkpoint"
+        );
+        assert!(started.elapsed() < Duration::from_secs(120), "timed out");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!run.join("summary.json").exists(), "killed before the end");
+
+    let output = common::digits(
+        Path::new("."),
+        &["train", "--resume", run.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(common::stdout(&output).contains("split 2 ways"));
+    assert_eq!(
+        metrics_without_timing(&run),
+        metrics_without_timing(&reference)
+    );
+    let (a, b) = (common::summary_json(&run), common::summary_json(&reference));
+    assert_eq!(a["test"], b["test"]);
+    assert_eq!(a["devices"], 2);
+}
+
+#[test]
+fn device_counts_that_cannot_work_are_refused_by_key() {
+    let work = tempfile::tempdir().unwrap();
+    for (set, needle) in [
+        ("training.devices=0", "between 1 and 64"),
+        ("training.devices=65", "between 1 and 64"),
+        ("training.devices=40", "at least one image per device"),
+    ] {
+        let args = common::train_command("mlp.toml", &work.path().join("run"), &[set]);
+        let output = common::run_digits(Path::new("."), &args);
+        assert_user_error(&output, &["training.devices", needle]);
+        assert!(!work.path().join("run").exists(), "{set}: no run folder");
+    }
+}
