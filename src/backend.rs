@@ -169,6 +169,7 @@ impl Backend {
 }
 
 /// Uses `device` once, quietly: cubecl opens a GPU on first use and panics when it cannot.
+/// The reason is the panic's words, without the Debug dump of cubecl's error that follows.
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 fn probe(device: Device) -> std::result::Result<Device, String> {
     let probe = device.clone();
@@ -176,6 +177,10 @@ fn probe(device: Device) -> std::result::Result<Device, String> {
         burn::tensor::Tensor::<1>::zeros([1], &probe).into_data();
     })
     .map(|()| device)
+    .map_err(|reason| match reason.split_once(" {") {
+        Some((words, _dump)) => words.to_string(),
+        None => reason,
+    })
 }
 
 /// The wgpu adapter `kind`, opened; `several` = (this one, how many) when training on several

@@ -4,10 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{assert_user_error, stderr};
+use common::{assert_user_error, metrics_without_timing, stderr, wait_for_first_checkpoint};
 use digits::backend::Backend;
 use digits::train::{Dashboard, TrainOptions};
 
@@ -51,24 +49,15 @@ fn two_devices_train_the_seed_network_to_the_one_device_accuracy() {
     }
 }
 
-/// metrics.csv without its two timing columns.
-fn metrics_without_timing(run: &Path) -> String {
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    csv.lines()
-        .map(|line| {
-            let cells: Vec<&str> = line.split(',').collect();
-            cells[..cells.len() - 2].join(",")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
+/// 8 epochs on 2 devices of the first CPU backend (a build with wgpu would default to it).
 fn train_args(run: &Path) -> Vec<String> {
-    common::train_command(
+    let mut args = common::train_command(
         "mlp.toml",
         run,
         &["training.epochs=8", "training.devices=2"],
-    )
+    );
+    args.extend(["--backend".into(), cpu_backends()[0].name().into()]);
+    args
 }
 
 #[test]
@@ -79,31 +68,22 @@ fn a_killed_two_device_run_resumes_to_the_uninterrupted_end() {
     assert!(output.status.success(), "{}", stderr(&output));
 
     let run = work.path().join("run");
-    let mut child = common::Reaped(
-        Command::new(env!("CARGO_BIN_EXE_digits"))
-            .args(train_args(&run))
-            .env("DIGITS_NO_DOWNLOAD", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while digits::train::checkpoint::complete_epochs(&run.join("checkpoint")).is_empty() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "ended before a checkpoint"
-        );
-        assert!(started.elapsed() < Duration::from_secs(120), "timed out");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let mut child = common::Reaped(common::spawn(&train_args(&run)));
+    wait_for_first_checkpoint(&run, &mut child);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!run.join("summary.json").exists(), "killed before the end");
 
+    let backend = cpu_backends()[0].name();
     let output = common::digits(
         Path::new("."),
-        &["train", "--resume", run.to_str().unwrap()],
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--backend",
+            backend,
+        ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(common::stdout(&output).contains("split 2 ways"));

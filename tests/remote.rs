@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Reaped, assert_user_error, stderr};
+use common::{Reaped, assert_user_error, stderr, wait_for_first_checkpoint};
 use digits::backend::Backend;
 
 /// The CPU backend the servers use (flex when built in), and the local run compared with.
@@ -59,30 +59,6 @@ fn remote_train(run: &Path, url: &str, token: &Path, sets: &[&str]) -> Vec<Strin
     args
 }
 
-fn spawn(args: &[String]) -> Reaped {
-    Reaped(
-        Command::new(env!("CARGO_BIN_EXE_digits"))
-            .args(args)
-            .env("DIGITS_NO_DOWNLOAD", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-fn wait_for_first_checkpoint(run: &Path, child: &mut Reaped) {
-    let started = Instant::now();
-    while digits::train::checkpoint::complete_epochs(&run.join("checkpoint")).is_empty() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "ended before a checkpoint"
-        );
-        assert!(started.elapsed() < Duration::from_secs(300), "timed out");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn a_remote_run_trains_as_a_local_one_and_outlives_a_wrong_token_and_a_killed_client() {
     let work = tempfile::tempdir().unwrap();
@@ -99,7 +75,7 @@ fn a_remote_run_trains_as_a_local_one_and_outlives_a_wrong_token_and_a_killed_cl
 
     // A client killed mid-epoch: the server keeps serving the next one.
     let killed = work.path().join("killed");
-    let mut client = spawn(&remote_train(&killed, &url, &token, &[]));
+    let mut client = Reaped(common::spawn(&remote_train(&killed, &url, &token, &[])));
     wait_for_first_checkpoint(&killed, &mut client);
     client.kill().unwrap();
     client.wait().unwrap();
@@ -136,7 +112,7 @@ fn a_server_killed_mid_training_gives_exit_2_and_a_run_that_resumes() {
     let token = token_file(work.path(), "right");
     let (mut server, url) = serve(&token);
     let run = work.path().join("run");
-    let mut client = spawn(&remote_train(&run, &url, &token, &[]));
+    let mut client = Reaped(common::spawn(&remote_train(&run, &url, &token, &[])));
     wait_for_first_checkpoint(&run, &mut client);
     server.kill().unwrap();
     server.wait().unwrap();

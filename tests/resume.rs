@@ -3,56 +3,16 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-use common::{assert_user_error, digits, stderr};
+use common::{
+    assert_user_error, digits, metrics_without_timing, stderr, wait_for_first_checkpoint,
+};
 
 /// `train config/mlp.toml` on the test data into `out`, 12 epochs, as arguments.
 fn train_args(out: &Path) -> Vec<String> {
     common::train_command("mlp.toml", out, &["training.epochs=12"])
-}
-
-fn spawn(args: &[String]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_digits"))
-        .args(args)
-        .env("DIGITS_NO_DOWNLOAD", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits until the run has its first complete checkpoint (model, optimizer and scheduler,
-/// written on three threads) while the child is still training; polls every millisecond.
-fn wait_for_first_checkpoint(run: &Path, child: &mut Child) {
-    let started = Instant::now();
-    while digits::train::checkpoint::complete_epochs(&run.join("checkpoint")).is_empty() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "training ended before its first checkpoint"
-        );
-        assert!(started.elapsed() < Duration::from_secs(120), "timed out");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// metrics.csv without its two timing columns (named as such in its header).
-fn metrics_without_timing(run: &Path) -> String {
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    assert_eq!(
-        &header[header.len() - 2..],
-        ["wall_seconds", "samples_per_second"]
-    );
-    csv.lines()
-        .map(|line| {
-            let cells: Vec<&str> = line.split(',').collect();
-            cells[..cells.len() - 2].join(",")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// The same training, never interrupted: what every resumed run must end up equal to.
@@ -97,7 +57,7 @@ fn assert_same_end(resumed: &Path) {
 fn a_run_killed_after_its_first_checkpoint_resumes_to_the_same_end() {
     let work = tempfile::tempdir().unwrap();
     let run = work.path().join("run");
-    let mut child = spawn(&train_args(&run));
+    let mut child = common::spawn(&train_args(&run));
     wait_for_first_checkpoint(&run, &mut child);
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
@@ -113,7 +73,7 @@ fn a_run_killed_after_its_first_checkpoint_resumes_to_the_same_end() {
 fn ctrl_c_stops_cleanly_with_exit_130_and_the_run_resumes() {
     let work = tempfile::tempdir().unwrap();
     let run = work.path().join("run");
-    let mut child = spawn(&train_args(&run));
+    let mut child = common::spawn(&train_args(&run));
     wait_for_first_checkpoint(&run, &mut child);
     let output = common::ctrl_c(child);
     assert!(stderr(&output).contains("--resume"), "{}", stderr(&output));
@@ -283,7 +243,7 @@ fn a_scheduled_run_killed_and_resumed_follows_the_same_rate_curve_to_the_same_en
     assert!(rates[7] > 0.05 && rates[7] < 0.2, "{rates:?}");
 
     let run = work.path().join("run");
-    let mut child = spawn(&scheduled_args(&run));
+    let mut child = common::spawn(&scheduled_args(&run));
     wait_for_first_checkpoint(&run, &mut child);
     child.kill().unwrap();
     child.wait().unwrap();

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 use digits::backend::Backend;
 use digits::config::Config;
@@ -87,6 +88,17 @@ pub fn train_command(name: &str, out: &Path, sets: &[&str]) -> Vec<String> {
         args.extend(["--set".to_string(), set.to_string()]);
     }
     args
+}
+
+/// The `digits` binary started with `args`, its output piped.
+pub fn spawn(args: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_digits"))
+        .args(args)
+        .env("DIGITS_NO_DOWNLOAD", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// [`digits`] with owned arguments.
@@ -189,4 +201,35 @@ pub fn tabulate(work: &Path, out: &Path, train_limit: usize, args: &[&str]) -> S
     let output = digits(work, &all);
     assert!(output.status.success(), "{}", stderr(&output));
     std::fs::read_to_string(out.join("compare.md")).unwrap()
+}
+
+/// Waits until the run has its first complete checkpoint (model, optimizer and scheduler,
+/// written on three threads) while the child is still training; polls every millisecond.
+pub fn wait_for_first_checkpoint(run: &Path, child: &mut Child) {
+    let started = Instant::now();
+    while digits::train::checkpoint::complete_epochs(&run.join("checkpoint")).is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "training ended before its first checkpoint"
+        );
+        assert!(started.elapsed() < Duration::from_secs(300), "timed out");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// metrics.csv without its two timing columns (named as such in its header).
+pub fn metrics_without_timing(run: &Path) -> String {
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        &header[header.len() - 2..],
+        ["wall_seconds", "samples_per_second"]
+    );
+    csv.lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            cells[..cells.len() - 2].join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
