@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use digits::backend::Backend;
@@ -234,64 +233,22 @@ fn the_pad_runs_in_a_terminal_draws_by_keys_and_restores_it() {
             "data.test_limit=100",
         ],
     );
-    let command = format!(
+    let mut terminal = common::PseudoTerminal::start(&format!(
         "stty cols 80 rows 24; exec '{}' draw '{}'",
         env!("CARGO_BIN_EXE_digits"),
         report.run.dir.display()
-    );
-    let mut child = common::Reaped(
-        Command::new("script")
-            .args(["-qfec", &command, "/dev/null"])
-            .env("TERM", "xterm-256color")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("`script` (util-linux) gives the app a pseudo-terminal"),
-    );
-    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut stdout = child.stdout.take().unwrap();
-    let sink = screen.clone();
-    std::thread::spawn(move || {
-        let mut chunk = [0u8; 4096];
-        while let Ok(n @ 1..) = stdout.read(&mut chunk) {
-            sink.lock().unwrap().extend_from_slice(&chunk[..n]);
-        }
-    });
-    let text = || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
-    let wait_for = |needle: &str| {
-        let started = Instant::now();
-        while !text().contains(needle) {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "no `{needle}`: {}",
-                text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    wait_for("answer");
-    let mut keys = child.stdin.take().unwrap();
+    ));
+    terminal.wait_for("answer");
+    let mut keys = terminal.child.stdin.take().unwrap();
     // Up, space (draw), down, space, down, space: a short stroke; the answer appears.
     keys.write_all(b"\x1b[A \x1b[B \x1b[B ").unwrap();
     keys.flush().unwrap();
-    wait_for("%");
+    terminal.wait_for("%");
     keys.write_all(b"q").unwrap();
     keys.flush().unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "did not quit: {}",
-            text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0), "{}", text());
-    let screen = text();
+    let code = terminal.exit_code();
+    assert_eq!(code, Some(0), "{}", terminal.text());
+    let screen = terminal.text();
     let left = screen
         .rfind("\x1b[?1049l")
         .expect("left the alternate screen");
@@ -313,19 +270,10 @@ fn the_pad_ends_when_its_terminal_hangs_up() {
         ],
     );
     let run = report.run.dir.display().to_string();
-    let command = format!(
+    let mut terminal = common::PseudoTerminal::start(&format!(
         "stty cols 80 rows 24; exec '{}' draw '{run}'",
         env!("CARGO_BIN_EXE_digits")
-    );
-    let mut terminal = common::Reaped(
-        Command::new("script")
-            .args(["-qfec", &command, "/dev/null"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    ));
     // The pad's process, found in /proc by its run folder (unique to this test).
     let pad = || -> Vec<String> {
         std::fs::read_dir("/proc")
@@ -344,8 +292,8 @@ fn the_pad_ends_when_its_terminal_hangs_up() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
-    terminal.kill().unwrap(); // the pseudo-terminal closes: the pad gets SIGHUP
-    terminal.wait().unwrap();
+    terminal.child.kill().unwrap(); // the pseudo-terminal closes: the pad gets SIGHUP
+    terminal.child.wait().unwrap();
     let hung_up = Instant::now();
     while !pad().is_empty() {
         assert!(

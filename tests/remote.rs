@@ -8,7 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Reaped, assert_user_error, stderr, wait_for_first_checkpoint};
 use digits::backend::Backend;
@@ -117,17 +117,9 @@ fn a_server_killed_mid_training_gives_exit_2_and_a_run_that_resumes() {
     server.kill().unwrap();
     server.wait().unwrap();
 
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = client.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the client hangs"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait_for_exit(&mut client, Duration::from_secs(60), || {
+        "the client hangs after its server was killed".into()
+    });
     let mut errors = Vec::new();
     client
         .stderr

@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use digits::backend::Backend;
@@ -127,6 +129,81 @@ impl std::ops::Deref for Reaped {
 impl std::ops::DerefMut for Reaped {
     fn deref_mut(&mut self) -> &mut Child {
         &mut self.0
+    }
+}
+
+/// Waits up to `limit` for `child` to end; its status. On time-out the test fails with what
+/// `context` says (e.g. the screen so far).
+pub fn wait_for_exit(
+    child: &mut Child,
+    limit: Duration,
+    context: impl Fn() -> String,
+) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(started.elapsed() < limit, "did not end: {}", context());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A shell command run in a pseudo-terminal (util-linux `script`), as a user's terminal
+/// would: everything it writes, stdout and stderr, is collected as the screen.
+pub struct PseudoTerminal {
+    pub child: Reaped,
+    screen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl PseudoTerminal {
+    pub fn start(command: &str) -> PseudoTerminal {
+        let mut child = Reaped(
+            Command::new("script")
+                .args(["-qfec", command, "/dev/null"])
+                .env("TERM", "xterm-256color")
+                .env("DIGITS_NO_DOWNLOAD", "1")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("`script` (util-linux) gives the program a pseudo-terminal"),
+        );
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let sink = screen.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+        PseudoTerminal { child, screen }
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits (up to a minute) until the screen shows `needle`.
+    pub fn wait_for(&self, needle: &str) {
+        let started = Instant::now();
+        while !self.text().contains(needle) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "`{needle}` never appeared on: {}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (up to a minute) for the program to end; its exit code.
+    pub fn exit_code(&mut self) -> Option<i32> {
+        let screen = self.screen.clone();
+        let context = move || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+        wait_for_exit(&mut self.child, Duration::from_secs(60), context).code()
     }
 }
 
