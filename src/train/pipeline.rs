@@ -120,6 +120,9 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         }
         n => format!("{device_name} split {n} ways"),
     };
+    // Ctrl-C stops cleanly from the moment the header says training has begun.
+    let interrupter = Interrupter::new();
+    let ctrl_c = interrupt::watch(&interrupter);
     println!(
         "digits: training {} on {on} ({parameters} parameters; {} train, {} valid, {} test \
          images from {}); run folder {}{starting}",
@@ -133,7 +136,6 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
 
     let t = &config.training;
     let history = EpochHistory::default();
-    let interrupter = Interrupter::new();
     let renderer = RunRenderer::new(interrupter.clone(), history.clone(), options.dashboard)
         .with_record_sink(metrics_writer(&run, prior.clone()));
     let mut training = supervised_training(
@@ -148,10 +150,8 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     if let Some(point) = &options.resume {
         training = training.checkpoint(point.epoch);
     }
-    let result = {
-        let _ctrl_c = interrupt::watch(&interrupter);
-        training.launch(Learner::new(model, optimizer(t), scheduler))
-    };
+    let result = training.launch(Learner::new(model, optimizer(t), scheduler));
+    drop(ctrl_c);
     // Dropping the renderer closes the dashboard (once the user closes it, if kept), giving
     // the terminal back before we print.
     drop(result.renderer);
