@@ -1,7 +1,8 @@
 //! One error type for the whole program, and the exit code each kind maps to.
 //!
-//! Exit codes: 0 ok · 1 internal bug · 2 the user must fix something (input or
-//! environment) · 3 training diverged · 130 interrupted.
+//! Exit codes, named once in [`exit`]: 0 ok · 1 internal bug (any panic too) · 2 the user
+//! must fix something (input or environment) · 3 training diverged · 130 interrupted · 141 the
+//! output pipe was closed.
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +18,9 @@ pub enum Error {
     #[error("data {path}: {message}")]
     Data { path: PathBuf, message: String },
 
-    /// A file or folder the program could not read or write.
-    #[error("{action} {path}: {source}")]
+    /// A file or folder the program could not read or write. A long path is quoted by its
+    /// start and end, so the system's reason stays in the message.
+    #[error("{action} {}: {source}", shorten(&path.display().to_string(), QUOTE_CHARS))]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -72,11 +74,26 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Internal(_) => 1,
-            Error::Diverged(_) => 3,
-            _ => 2,
+            Error::Internal(_) => exit::INTERNAL,
+            Error::Diverged(_) => exit::DIVERGED,
+            _ => exit::USER,
         }
     }
+}
+
+/// The process's exit codes (documented in the guide's "Exit codes").
+pub mod exit {
+    /// A bug: an internal error or any panic.
+    pub const INTERNAL: u8 = 1;
+    /// Something for the user to fix: input (arguments, config, data, model files, pictures)
+    /// or environment (folders, GPU drivers, remote peers).
+    pub const USER: u8 = 2;
+    /// The training loss became NaN or infinite.
+    pub const DIVERGED: u8 = 3;
+    /// Stopped by the user (Ctrl-C, SIGTERM, the dashboard's stop).
+    pub const INTERRUPTED: u8 = 130;
+    /// The reader of our output went away (SIGPIPE's code in a shell).
+    pub const PIPE_CLOSED: u8 = 141;
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -87,18 +104,20 @@ pub const QUOTE_CHARS: usize = 120;
 /// Longest line a printed message may have, whatever it quotes.
 pub const MESSAGE_LINE_CHARS: usize = 2000;
 
-/// `message` with every line longer than `max_chars` cut to its start and a note of its
-/// length.
+/// `message` with every line longer than `max_chars` cut to its start and its end (where a
+/// message says why), with a note of its length between.
 pub fn shorten(message: &str, max_chars: usize) -> String {
     message
         .lines()
-        .map(|line| match line.char_indices().nth(max_chars) {
-            None => line.to_string(),
-            Some((cut, _)) => format!(
-                "{}… (cut: {} characters in all)",
-                &line[..cut],
-                line.chars().count()
-            ),
+        .map(|line| {
+            let count = line.chars().count();
+            if count <= max_chars {
+                return line.to_string();
+            }
+            let (head, tail) = (max_chars * 2 / 3, max_chars / 3);
+            let start: String = line.chars().take(head).collect();
+            let end: String = line.chars().skip(count - tail).collect();
+            format!("{start}… (cut: {count} characters in all) …{end}")
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -135,6 +154,21 @@ pub fn catch_quietly<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Resul
     })
 }
 
+/// How the user started digits, for the commands we tell them to run next: `cargo run
+/// --release --` when the binary runs from a cargo `target` folder (as the README teaches),
+/// `digits` when it is installed.
+pub fn digits_command() -> String {
+    let exe = std::env::args_os().next().unwrap_or_default();
+    let from_cargo = std::path::Path::new(&exe)
+        .components()
+        .any(|c| c.as_os_str() == "target");
+    if from_cargo {
+        "cargo run --release --".into()
+    } else {
+        "digits".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +180,8 @@ mod tests {
         assert!(short.len() < 200, "{}", short.len());
         assert!(short.starts_with("key `a`: xxx") && short.ends_with("second line"));
         assert!(short.contains("10000009 characters in all"), "{short}");
+        let reason = shorten(&format!("cannot create /{long}: File name too long"), 200);
+        assert!(reason.ends_with("File name too long"), "{reason}");
         let accents = "é".repeat(QUOTE_CHARS);
         assert_eq!(shorten(&accents, QUOTE_CHARS), accents);
     }

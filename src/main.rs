@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use digits::commands::Command;
-use digits::error::{MESSAGE_LINE_CHARS, shorten};
+use digits::error::{MESSAGE_LINE_CHARS, exit, shorten};
 
 // Every step allocates and frees tensors of ~100 KB; glibc hands such blocks back to the OS and
 // faults them in again. mimalloc keeps them: +9 to +25 % training speed (`digits bench`).
@@ -26,13 +26,36 @@ struct Cli {
 
 fn main() -> ExitCode {
     exit_on_panic();
-    match Cli::parse().command.run() {
+    let cli = Cli::try_parse().unwrap_or_else(|error| {
+        // `--set key value` reads to clap as a stray argument `value`: say how to write it.
+        if let Some(message) = set_without_equals(std::env::args().skip(1)) {
+            eprintln!("error: {message}");
+            std::process::exit(exit::USER.into());
+        }
+        error.exit()
+    });
+    match cli.command.run() {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", shorten(&error.to_string(), MESSAGE_LINE_CHARS));
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// The first `--set KEY` whose value has no `=`, as a message saying how to write it (with
+/// the word after it as the value, as the user likely meant).
+fn set_without_equals(args: impl Iterator<Item = String>) -> Option<String> {
+    let args: Vec<String> = args.collect();
+    let at = args
+        .windows(2)
+        .position(|pair| pair[0] == "--set" && !pair[1].contains('='))?;
+    let key = &args[at + 1];
+    let value = args.get(at + 2).map_or("VALUE", String::as_str);
+    Some(format!(
+        "`--set {key}` has no `=`: write --set {key}={value}, with `=` and no spaces around \
+         it (each --set takes one KEY=VALUE)"
+    ))
 }
 
 /// A panic, on any thread, is a bug: one line saying so, with the panic's text, and exit 1
@@ -49,17 +72,17 @@ fn exit_on_panic() {
             .unwrap_or("(no message)");
         if message.starts_with("Killing training from user input") {
             eprintln!("\nkilled from the dashboard; checkpoints written before are intact");
-            std::process::exit(130);
+            std::process::exit(exit::INTERRUPTED.into());
         }
         // The reader of our output went away (`digits train | head`): stop as Unix tools
         // do on SIGPIPE, quietly, with the shell's code for it. The run stays resumable.
         if message.starts_with("failed printing to std") && message.contains("os error 32") {
-            std::process::exit(141);
+            std::process::exit(exit::PIPE_CLOSED.into());
         }
         // Burn's remote client panics when its server goes away: the environment, not a bug.
         if let Some(explanation) = digits::remote::lost_server(message) {
             eprintln!("error: {}", shorten(&explanation, MESSAGE_LINE_CHARS));
-            std::process::exit(2);
+            std::process::exit(exit::USER.into());
         }
         let place = info
             .location()
@@ -69,6 +92,6 @@ fn exit_on_panic() {
             "error: internal error, please report it (with the command that caused it): {}{place}",
             shorten(message, MESSAGE_LINE_CHARS)
         );
-        std::process::exit(1);
+        std::process::exit(exit::INTERNAL.into());
     }));
 }

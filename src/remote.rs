@@ -257,9 +257,10 @@ pub fn server_gone(url: &str, run: &Path) -> String {
     format!(
         "the remote device at {url} stopped answering during training: the connection to the \
          server was lost. Checkpoints of the epochs already finished are in {}: once the \
-         server is back, continue with `digits train --resume {} --remote {url}` (or without \
+         server is back, continue with `{} train --resume {} --remote {url}` (or without \
          --remote, on this machine)",
         run.display(),
+        crate::error::digits_command(),
         run.display()
     )
 }

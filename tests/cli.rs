@@ -428,3 +428,113 @@ fn bench_prints_one_parsable_json_row_per_batch_size() {
         }
     }
 }
+
+#[test]
+fn a_mistyped_set_key_is_named_with_the_key_meant_and_blames_the_set() {
+    let work = tempfile::tempdir().unwrap();
+    let train = |set: &str| digits(work.path(), &["train", &config("mlp.toml"), "--set", set]);
+    let output = train("training.learnin_rate=0.1");
+    assert_user_error(
+        &output,
+        &[
+            "--set training.learnin_rate=0.1",
+            "did you mean `training.learning_rate`?",
+            // The whole list of the section's keys, not its first 120 characters.
+            "warmup_epochs",
+            "Fix this --set",
+        ],
+    );
+    assert!(!stderr(&output).contains("cut:"), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).starts_with("error: config"),
+        "{}",
+        stderr(&output)
+    );
+    // Types in words, not serde's.
+    assert_user_error(&train("model.hidden=16"), &["a list (like [16, 16])"]);
+    assert_user_error(&train("training.batch_size=big"), &["a whole number"]);
+    assert_user_error(
+        &train("model.activation=sigmiod"),
+        &["did you mean `sigmoid`?"],
+    );
+}
+
+#[test]
+fn set_with_a_space_instead_of_equals_says_how_to_write_it() {
+    let output = digits(
+        Path::new("."),
+        &[
+            "train",
+            &config("mlp.toml"),
+            "--set",
+            "training.epochs",
+            "2",
+        ],
+    );
+    assert_user_error(&output, &["write --set training.epochs=2"]);
+}
+
+#[test]
+fn train_takes_epochs_and_its_help_names_every_backend() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let output = train_mlp(
+        work.path(),
+        &[
+            "--epochs",
+            "1",
+            "--set",
+            "data.train_limit=500",
+            "--set",
+            "data.test_limit=100",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(common::summary_json(&out)["epochs"], 1);
+
+    let help = stdout(&digits(Path::new("."), &["train", "--help"]));
+    assert!(help.contains("cuda, wgpu, flex or ndarray"), "{help}");
+    // predict's usage in the order it takes its arguments.
+    let help = stdout(&digits(Path::new("."), &["predict", "--help"]));
+    assert!(
+        help.contains("digits predict [OPTIONS] <RUN_DIR> <IMAGE>..."),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_folder_that_is_not_a_run_says_what_was_expected_and_lists_the_runs_inside() {
+    let work = tempfile::tempdir().unwrap();
+    for run in ["artifacts/mlp/run-1", "artifacts/mlp/run-2"] {
+        std::fs::create_dir_all(work.path().join(run)).unwrap();
+        std::fs::write(work.path().join(run).join("config.toml"), "").unwrap();
+    }
+    let at = |args: &[&str]| digits(work.path(), args);
+    let runs = [
+        "is not a run folder but holds 2 runs",
+        "artifacts/mlp/run-1",
+    ];
+    assert_user_error(&at(&["eval", "artifacts/mlp"]), &runs);
+    assert_user_error(&at(&["train", "--resume", "artifacts/mlp"]), &runs);
+    assert_user_error(&at(&["plot", "artifacts"]), &runs);
+    assert_user_error(
+        &at(&["summary", "artifacts/mlp/run-1"]),
+        &["is a folder", "artifacts/mlp/run-1/config.toml"],
+    );
+    assert_user_error(
+        &at(&["eval", "artifacts/mlp/run-1/config.toml"]),
+        &["is a file, not a folder"],
+    );
+    std::fs::create_dir(work.path().join("empty")).unwrap();
+    assert_user_error(&at(&["eval", "empty"]), &["has no config.toml"]);
+}
+
+#[test]
+fn a_long_out_path_keeps_the_systems_reason() {
+    let work = tempfile::tempdir().unwrap();
+    let long = "x".repeat(5000);
+    let output = train_mlp(work.path(), &["--out", &long]);
+    assert_user_error(&output, &["File name too long"]);
+}

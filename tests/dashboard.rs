@@ -1,5 +1,6 @@
-//! Burn's dashboard in a real (pseudo-)terminal: kept until the user closes it, then the last
-//! epoch's lines and the test line are left on screen. `script` (util-linux) provides the
+//! Burn's dashboard in a real (pseudo-)terminal: Ctrl-C stops it as it stops plain training;
+//! at the end the results screen stays until the user closes it, then the last epoch's lines
+//! and the test line are left on screen. `script` (util-linux) provides the
 //! terminal, as a user's would.
 #![cfg(target_os = "linux")]
 
@@ -7,9 +8,10 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{PseudoTerminal, root, sample_dir};
+use common::{PseudoTerminal, digits, root, sample_dir, stderr, summary_json};
+use digits::train::checkpoint::complete_epochs;
 
 /// `digits train config/mlp.toml` on a slice of the sample, in a 120×40 pseudo-terminal;
 /// stdout and stderr both end up on its screen.
@@ -24,10 +26,27 @@ fn train_in_a_terminal(out: &Path, extra: &str) -> PseudoTerminal {
     ))
 }
 
+/// What a terminal shows once the full-screen views have gone: everything written outside the
+/// alternate screen (the dashboard's and the results screen's frames are inside it).
+fn main_screen(screen: &str) -> String {
+    let mut main = String::new();
+    let mut rest = screen;
+    while let Some(enter) = rest.find("\x1b[?1049h") {
+        main.push_str(&rest[..enter]);
+        let leave = rest[enter..]
+            .find("\x1b[?1049l")
+            .expect("left the alternate screen");
+        rest = &rest[enter + leave..];
+    }
+    main.push_str(rest);
+    main
+}
+
 /// What is left on screen once the dashboard has gone: the last epoch's lines, the test line
-/// and the run folder, after the dashboard's last frame.
+/// and the run folder.
 fn assert_left_on_screen(screen: &str) {
-    let after_dashboard = &screen[screen.rfind("\x1b[?1049l").expect("left the dashboard")..];
+    let main = main_screen(screen);
+    let after_dashboard = &main[main.find("\x1b[?1049l").expect("left the dashboard")..];
     for line in [
         "epoch 2/2  train",
         "epoch 2/2  valid",
@@ -43,27 +62,94 @@ fn assert_left_on_screen(screen: &str) {
 }
 
 #[test]
-fn the_dashboard_stays_until_closed_then_the_last_epoch_stays_on_screen() {
+fn the_results_stay_until_closed_then_the_last_epoch_stays_on_screen() {
     let work = tempfile::tempdir().unwrap();
-    let mut terminal = train_in_a_terminal(&work.path().join("run"), "");
-    terminal.wait_for("Training is done");
-    // Training is over, yet the dashboard waits for the user.
-    std::thread::sleep(Duration::from_millis(500));
+    let run = work.path().join("run");
+    let started = Instant::now();
+    let mut terminal = train_in_a_terminal(&run, "");
+    terminal.wait_for("training finished");
+    let shown_after = started.elapsed().as_secs_f64();
+    // Training is over, yet the results wait for the user.
+    std::thread::sleep(Duration::from_millis(1500));
     assert!(
         terminal.child.try_wait().unwrap().is_none(),
         "{}",
         terminal.text()
     );
-    assert!(!terminal.text().contains("run folder: "));
+    let screen = terminal.text();
+    assert!(!screen.contains("run folder: "), "{screen}");
+    // Burn's dashboard showed no step counter that disagrees with its item count, and no
+    // popup or control that offers to stop a finished training.
+    assert!(!screen.contains("Iteration"), "{screen}");
+    let results = &screen[screen.rfind("training finished").unwrap()..];
+    for stale in ["Training is done", "Training Done", "Stop the training"] {
+        assert!(
+            !results.contains(stale),
+            "`{stale}` on the results: {results}"
+        );
+    }
+    // (Words, not phrases: the terminal's cursor moves sit between them.)
+    assert!(
+        results.contains("close") && results.contains("Enter"),
+        "{results}"
+    );
 
     let mut keys = terminal.child.stdin.take().unwrap();
-    keys.write_all(b"x").unwrap(); // close the popup
-    keys.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    keys.write_all(b"q").unwrap(); // close the dashboard
+    keys.write_all(b"q").unwrap();
     keys.flush().unwrap();
     assert_eq!(terminal.exit_code(), Some(0), "{}", terminal.text());
     assert_left_on_screen(&terminal.text());
+    // Training time is training time: not the time the results were looked at.
+    let wall = summary_json(&run)["wall_seconds"].as_f64().unwrap();
+    assert!(wall < shown_after, "wall_seconds {wall} ≥ {shown_after}");
+}
+
+#[test]
+fn ctrl_c_in_the_dashboard_stops_cleanly_and_the_run_resumes() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    let mut terminal = train_in_a_terminal(&run, "--set training.epochs=400");
+    let started = Instant::now();
+    while complete_epochs(&run.join("checkpoint")).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{}",
+            terminal.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut keys = terminal.child.stdin.take().unwrap();
+    keys.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
+    keys.flush().unwrap();
+    assert_eq!(terminal.exit_code(), Some(130), "{}", terminal.text());
+    let screen = terminal.text();
+    let after_dashboard = &screen[screen.rfind("\x1b[?1049l").expect("left the dashboard")..];
+    assert!(
+        after_dashboard.contains("training was stopped after")
+            && after_dashboard.contains("train --resume"),
+        "{after_dashboard}"
+    );
+    // Stopped by Ctrl-C, the user gets no results screen to close.
+    assert!(!screen.contains("training finished"), "{screen}");
+    let summary = summary_json(&run);
+    assert_eq!(summary["interrupted"], true);
+    let done = summary["epochs_completed"].as_u64().unwrap();
+    let more = (done + 1).to_string();
+    let resumed = digits(
+        work.path(),
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--epochs",
+            &more,
+        ],
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(
+        summary_json(&run)["epochs_completed"].as_u64(),
+        Some(done + 1)
+    );
 }
 
 #[test]
@@ -72,6 +158,6 @@ fn dashboard_close_ends_without_a_key() {
     let mut terminal = train_in_a_terminal(&work.path().join("run"), "--dashboard close");
     assert_eq!(terminal.exit_code(), Some(0), "{}", terminal.text());
     let screen = terminal.text();
-    assert!(!screen.contains("Training is done"), "{screen}");
+    assert!(!screen.contains("training finished"), "{screen}");
     assert_left_on_screen(&screen);
 }

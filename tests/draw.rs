@@ -154,6 +154,7 @@ fn a_saved_drawing_is_classified_by_predict_as_the_pad_shows() {
         40_000_000,
     )
     .unwrap();
+    let read = read.into_iter().collect::<Result<Vec<_>, _>>().unwrap();
     let view = pad.view.unwrap();
     assert_eq!(read[0].pixels, view.input);
     assert_eq!(read[0].prediction, view.prediction);

@@ -260,7 +260,12 @@ fn sweep_with_two_values_produces_two_rows_and_a_plot() {
     let plot = image::open(out.join("compare.png")).unwrap().to_rgb8();
     assert_eq!(
         plot.dimensions(),
-        digits::inspect::plots::GRADIENT_PROFILE_SIZE
+        digits::inspect::comparison_plot::COMPARISON_SIZE
+    );
+    // How each run was trained is recorded with the table.
+    assert!(
+        md.contains("- learning_rate=2: `") && md.contains("--set training.learning_rate=2"),
+        "{md}"
     );
 }
 
@@ -276,9 +281,10 @@ fn compare_tabulates_each_config_and_keeps_going_past_a_divergence() {
     let md = tabulate(work.path(), &out, 300, &["compare", mlp, relu]);
     assert_eq!(table_rows(&md).len(), 2, "{md}");
     assert!(
-        md.contains("| mlp |") && md.contains("| mlp-relu |"),
+        md.contains("config/mlp.toml |") && md.contains("config/mlp-relu.toml |"),
         "{md}"
     );
+    assert!(out.join("mlp/summary.json").is_file() && out.join("mlp-relu").is_dir());
 
     // The same with a learning rate that explodes the ReLU network: its row says so.
     let out2 = work.path().join("cmp2");

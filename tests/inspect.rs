@@ -323,3 +323,68 @@ fn an_unreadable_image_is_rejected() {
     let output = digits(Path::new("."), &["predict", run, "--test-index", "5000"]);
     assert_user_error(&output, &["--test-index 5000", "1000 images"]);
 }
+
+#[test]
+fn predict_answers_every_picture_it_can_and_exits_2_for_the_rest() {
+    let work = tempfile::tempdir().unwrap();
+    let blank = work.path().join("blank.png");
+    image::GrayImage::from_pixel(40, 40, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    let drawn = root().join("docs/drawn-3.png");
+    let (run, drawn, blank) = (
+        trained_run().to_str().unwrap(),
+        drawn.to_str().unwrap(),
+        blank.to_str().unwrap(),
+    );
+    let output = digits(
+        Path::new("."),
+        &["predict", run, drawn, blank, drawn, "--no-picture"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert_eq!(out.matches("drawn-3.png → ").count(), 2, "{out}");
+    assert!(!out.contains("what the network saw"), "{out}");
+    let err = stderr(&output);
+    assert!(
+        err.contains("blank.png") && err.contains("1 of 3 pictures"),
+        "{err}"
+    );
+
+    // The picture first and the run second: said so.
+    let output = digits(Path::new("."), &["predict", drawn, run]);
+    assert_user_error(&output, &["the run folder comes first"]);
+}
+
+#[test]
+fn a_run_stopped_before_the_end_can_be_evaluated_plotted_and_asked() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("stopped");
+    std::fs::create_dir_all(run.join("checkpoint")).unwrap();
+    for file in ["config.toml", "metrics.csv"] {
+        std::fs::copy(trained_run().join(file), run.join(file)).unwrap();
+    }
+    for entry in std::fs::read_dir(trained_run().join("checkpoint")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            run.join("checkpoint").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let dir = run.to_str().unwrap();
+    for args in [
+        &["eval", dir][..],
+        &["plot", dir],
+        &["predict", dir, "--test-index", "0"],
+    ] {
+        let output = digits(Path::new("."), args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("using the checkpoint of epoch 20"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    assert!(run.join("curves.png").is_file() && run.join("weights.png").is_file());
+}

@@ -76,7 +76,9 @@ fn ctrl_c_stops_cleanly_with_exit_130_and_the_run_resumes() {
     let mut child = common::spawn(&train_args(&run));
     wait_for_first_checkpoint(&run, &mut child);
     let output = common::ctrl_c(child);
-    assert!(stderr(&output).contains("--resume"), "{}", stderr(&output));
+    // The binary runs from cargo's target folder, as `cargo run` runs it: the hint says so.
+    let hint = format!("cargo run --release -- train --resume {}", run.display());
+    assert!(stderr(&output).contains(&hint), "{}", stderr(&output));
     let partial = common::summary_json(&run);
     assert_eq!(partial["interrupted"], true);
     assert!(partial["test"].is_null());
@@ -151,12 +153,61 @@ fn a_checkpoint_that_fails_to_load_is_reported_and_the_previous_one_used() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("epoch 3 cannot be read"),
+        stderr(&output).contains("epoch 3 cannot be used"),
         "{}",
         stderr(&output)
     );
     assert!(common::stdout(&output).contains("resuming at epoch 3"));
     assert_eq!(common::summary_json(&run)["epochs_completed"], 4);
+}
+
+#[test]
+fn another_runs_optimizer_state_is_not_resumed_from() {
+    let work = tempfile::tempdir().unwrap();
+    let run = short_run(work.path());
+    let other_work = tempfile::tempdir().unwrap();
+    let other = short_run(other_work.path());
+    // The other run's optimizer state, with its mark, in place of this run's.
+    for file in ["optim-3.bpk", "optim-3.run"] {
+        std::fs::copy(
+            other.join("checkpoint").join(file),
+            run.join("checkpoint").join(file),
+        )
+        .unwrap();
+    }
+    let output = digits(
+        Path::new("."),
+        &["train", "--resume", run.to_str().unwrap(), "--epochs", "4"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("epoch 3 cannot be used") && err.contains("optim-3.bpk: run "),
+        "{err}"
+    );
+    // It continued from its own epoch 2 instead.
+    assert!(
+        common::stdout(&output).contains("resuming at epoch 3"),
+        "{err}"
+    );
+
+    // The file alone, without its mark: its content is not what this run wrote.
+    let third_work = tempfile::tempdir().unwrap();
+    let run = short_run(third_work.path());
+    std::fs::copy(
+        other.join("checkpoint/optim-3.bpk"),
+        run.join("checkpoint/optim-3.bpk"),
+    )
+    .unwrap();
+    let output = digits(
+        Path::new("."),
+        &["train", "--resume", run.to_str().unwrap(), "--epochs", "4"],
+    );
+    assert!(
+        stderr(&output).contains("content changed"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

@@ -34,12 +34,20 @@ fn a_zipped_sweep_pairs_values_and_tabulates_each_runs_own_memory_and_speed() {
     let rows = table_rows(&md);
     assert_eq!(rows.len(), 2, "{md}");
     assert!(md.contains("| train images/s | peak RSS |"), "{md}");
-    for (row, (name, batch)) in rows.iter().zip([
-        ("batch_size=8,learning_rate=0.05", 8),
-        ("batch_size=256,learning_rate=1.6", 256),
+    for (row, (label, folder, batch)) in rows.iter().zip([
+        (
+            "batch_size=8, learning_rate=0.05",
+            "batch_size=8,learning_rate=0.05",
+            8,
+        ),
+        (
+            "batch_size=256, learning_rate=1.6",
+            "batch_size=256,learning_rate=1.6",
+            256,
+        ),
     ]) {
-        assert!(row.starts_with(&format!("| {name} |")), "{md}");
-        let run = out.join(name);
+        assert!(row.starts_with(&format!("| {label} |")), "{md}");
+        let run = out.join(folder);
         let summary = common::summary_json(&run);
         let peak = summary["peak_rss_mb"].as_f64().unwrap();
         assert!(

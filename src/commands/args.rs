@@ -8,10 +8,12 @@ use clap::Args;
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::inspect::trained_run::Weights;
 
 #[derive(Args)]
 pub struct BackendArg {
-    /// ndarray, flex or wgpu; default: the first of wgpu, flex, ndarray this binary has.
+    /// cuda, wgpu, flex or ndarray; default: the first of these, in this order, that this
+    /// binary was built with.
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
 }
@@ -19,6 +21,27 @@ pub struct BackendArg {
 impl BackendArg {
     pub fn select(&self) -> Result<Backend> {
         Backend::select(self.backend.as_deref())
+    }
+}
+
+/// `--set`'s value parser: a `KEY=VALUE` pair, or a message saying how to write one (clap
+/// would otherwise report the value after a space as an unexpected argument).
+pub fn key_value(text: &str) -> std::result::Result<String, String> {
+    match text.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() => Ok(text.to_string()),
+        _ => Err(format!(
+            "`{text}` is not KEY=VALUE: write --set {}=VALUE with `=` and no spaces around it, \
+             e.g. --set training.epochs=2",
+            text.trim_end_matches('=')
+        )),
+    }
+}
+
+/// Says so when a run's weights come from a checkpoint (it was stopped before the end), before
+/// a command reads them.
+pub fn note_unfinished(run_dir: &Path) {
+    if let Some(note) = Weights::of(run_dir).ok().and_then(|w| w.note(run_dir)) {
+        eprintln!("{note}");
     }
 }
 

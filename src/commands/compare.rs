@@ -11,7 +11,7 @@ use crate::backend::Backend;
 use crate::commands::args::{BackendArg, load_config};
 use crate::config::Config;
 use crate::data::source as data;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
 use crate::run::folder::RunFolder;
 use crate::train::compare::{self, Candidate, RunEnd};
 use crate::train::interrupt;
@@ -32,7 +32,7 @@ pub struct SeriesArgs {
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
     /// Override any config key in every run (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = crate::commands::args::key_value)]
     pub set: Vec<String>,
     /// Read the four MNIST-format IDX files from this folder (= data.dir).
     #[arg(long, value_name = "DIR")]
@@ -71,17 +71,21 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     let (configs, series) = (&args.configs, &args.series);
     let mut candidates: Vec<Candidate> = Vec::new();
     for path in configs {
-        let mut name = RunFolder::name_of(path);
-        // The same config twice (e.g. with different --set in a script) gets -2, -3, ...
-        let same = candidates
-            .iter()
-            .filter(|c| c.name.starts_with(&name))
-            .count();
-        if same > 0 {
-            name = format!("{name}-{}", same + 1);
-        }
+        // Named by the file; the same name twice (the same config, or two folders' files of
+        // one name) gets -2, -3, ..., never a name another run has.
+        let stem = RunFolder::name_of(path);
+        let taken = |name: &str| candidates.iter().any(|c| c.name == name);
+        let name = std::iter::once(stem.clone())
+            .chain((2..).map(|n| format!("{stem}-{n}")))
+            .find(|name| !taken(name))
+            .expect("unbounded numbers");
         let (config, args) = series.load(path, &[])?;
+        let label = match name == stem {
+            true => path.display().to_string(),
+            false => format!("{} ({name})", path.display()),
+        };
         candidates.push(Candidate {
+            label,
             name,
             config,
             config_path: path.clone(),
@@ -129,7 +133,7 @@ pub fn run_series(
             "stopped by the user after {} run(s); the table holds those that ended",
             comparison.outcomes.len()
         );
-        return Ok(ExitCode::from(130));
+        return Ok(ExitCode::from(exit::INTERRUPTED));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -160,9 +164,10 @@ fn train_in_own_process(
         .map_err(|e| Error::io("cannot start", &program, e))?;
     match status.code() {
         Some(0) => Ok(RunEnd::Finished),
-        Some(3) => Ok(RunEnd::Diverged),
-        // 130, or killed by a signal.
-        Some(130) | None => Ok(RunEnd::Interrupted),
+        Some(code) if code == i32::from(exit::DIVERGED) => Ok(RunEnd::Diverged),
+        // Interrupted, or killed by a signal.
+        Some(code) if code == i32::from(exit::INTERRUPTED) => Ok(RunEnd::Interrupted),
+        None => Ok(RunEnd::Interrupted),
         Some(code) => {
             let message = format!(
                 "run `{}` stopped with exit code {code} (its message is above); the series \

@@ -1,8 +1,8 @@
-//! `digits draw RUN_DIR`: the drawing pad in the terminal. This file owns the terminal (raw
-//! mode, the alternate screen, mouse reporting, always restored) and turns keys and mouse
-//! events into the pad's actions; the pad and its screen live in `inspect::draw`.
+//! `digits draw RUN_DIR`: the drawing pad in the terminal. This file turns keys and mouse
+//! events into the pad's actions; the pad and its screen live in `inspect::draw`, the
+//! terminal's handling in `terminal`.
 
-use std::io::{IsTerminal, Stdout};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -11,18 +11,11 @@ use std::time::Duration;
 use burn::train::Interrupter;
 use clap::Args;
 use crossterm::event::{
-    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEvent, KeyEventKind,
-    KeyModifiers, MouseButton, MouseEventKind,
-};
-use crossterm::execute;
-use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
 use rand::{RngExt, SeedableRng};
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 
-use crate::commands::args::BackendArg;
+use crate::commands::args::{BackendArg, note_unfinished};
 use crate::data::digit_set::DigitSet;
 use crate::data::source as data;
 use crate::error::{Error, Result};
@@ -30,6 +23,7 @@ use crate::inspect::draw::pad::{Action, Pad};
 use crate::inspect::draw::screen::{self, Layout};
 use crate::inspect::trained_run::load_run;
 use crate::run::folder::write_atomic;
+use crate::terminal::{self, FullScreen};
 use crate::train::interrupt;
 
 #[derive(Args)]
@@ -54,6 +48,7 @@ pub fn run(args: DrawArgs) -> Result<ExitCode> {
     let backend = args.backend.select()?;
     let device = backend.device()?;
     let loaded = load_run(&args.run_dir, &device)?;
+    note_unfinished(&args.run_dir);
     if !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
         return Err(Error::Usage(
             "digits draw is a full-screen terminal app: run it in a terminal (its standard \
@@ -72,10 +67,10 @@ pub fn run(args: DrawArgs) -> Result<ExitCode> {
     // SIGTERM (and a Ctrl-C outside raw mode) end the app through this, terminal restored.
     let interrupter = Interrupter::new();
     let _signals = interrupt::watch_quietly(&interrupter);
-    let mut terminal = FullScreen::enter()?;
-    let events = terminal_events();
+    let mut full_screen = FullScreen::enter()?;
+    let events = terminal::events();
     loop {
-        terminal.draw(&pad)?;
+        full_screen.draw(|frame| screen::draw(frame, &pad))?;
         if interrupter.should_stop() {
             break;
         }
@@ -85,7 +80,7 @@ pub fn run(args: DrawArgs) -> Result<ExitCode> {
             // The terminal is gone (hung up, closed): nothing left to draw on.
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        let size = terminal.size()?;
+        let size = full_screen.size()?;
         let request = match event {
             Event::Key(key) => request_of_key(key),
             Event::Mouse(mouse) => {
@@ -119,7 +114,7 @@ pub fn run(args: DrawArgs) -> Result<ExitCode> {
             Some(Request::TestImage) => {
                 if tests.is_none() {
                     pad.status = "loading the test images…".into();
-                    terminal.draw(&pad)?;
+                    full_screen.draw(|frame| screen::draw(frame, &pad))?;
                     tests = Some(data::load_test(&data)?.0);
                 }
                 let set = tests.as_ref().expect("loaded above");
@@ -139,21 +134,6 @@ pub fn run(args: DrawArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The terminal's events, read on a thread of their own: when the terminal hangs up, crossterm
-/// reads an endless end-of-file there, while this loop still sees the SIGHUP (through the
-/// interrupter) and ends.
-fn terminal_events() -> mpsc::Receiver<Event> {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        while let Ok(event) = event::read() {
-            if sender.send(event).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
 }
 
 fn request_of_key(key: KeyEvent) -> Option<Request> {
@@ -184,65 +164,4 @@ fn next_free(stem: &str, ext: &str) -> PathBuf {
         .map(|n| PathBuf::from(format!("{stem}-{n}.{ext}")))
         .find(|path| !path.exists())
         .expect("unbounded numbers")
-}
-
-fn terminal_error(e: std::io::Error) -> Error {
-    Error::Environment(format!("the terminal failed: {e}"))
-}
-
-/// The terminal in full-screen raw mode, with mouse reporting, until dropped (or a panic):
-/// then restored as it was.
-struct FullScreen {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
-}
-
-impl FullScreen {
-    fn enter() -> Result<FullScreen> {
-        // Restore the terminal before any panic is reported (the process then exits).
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
-        }));
-        enable_raw_mode().map_err(terminal_error)?;
-        let mut stdout = std::io::stdout();
-        if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableMouseCapture) {
-            restore();
-            return Err(terminal_error(e));
-        }
-        let terminal = Terminal::new(CrosstermBackend::new(stdout)).map_err(|e| {
-            restore();
-            terminal_error(e)
-        })?;
-        Ok(FullScreen { terminal })
-    }
-
-    fn draw(&mut self, pad: &Pad) -> Result<()> {
-        self.terminal
-            .draw(|frame| screen::draw(frame, pad))
-            .map(drop)
-            .map_err(terminal_error)
-    }
-
-    fn size(&self) -> Result<ratatui::layout::Rect> {
-        let size = self.terminal.size().map_err(terminal_error)?;
-        Ok(ratatui::layout::Rect::new(0, 0, size.width, size.height))
-    }
-}
-
-impl Drop for FullScreen {
-    fn drop(&mut self) {
-        restore();
-    }
-}
-
-/// Leaves raw mode, the alternate screen and mouse reporting (harmless when already left).
-fn restore() {
-    let _ = disable_raw_mode();
-    let _ = execute!(
-        std::io::stdout(),
-        DisableMouseCapture,
-        LeaveAlternateScreen,
-        crossterm::cursor::Show
-    );
 }

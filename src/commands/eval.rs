@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::commands::args::BackendArg;
+use crate::commands::args::{BackendArg, note_unfinished};
 use crate::error::Result;
 use crate::inspect::evaluation::{self, EvalReport};
 use crate::run::folder::{CONFUSION_FILE, EVAL_FILE};
@@ -22,6 +22,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
+    note_unfinished(&args.run_dir);
     let report = evaluation::eval(
         &args.run_dir,
         args.data_dir.as_deref(),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::commands::args::BackendArg;
+use crate::commands::args::{BackendArg, note_unfinished};
 use crate::error::Result;
 use crate::inspect::plots;
 use crate::inspect::trained_run::load_run;
@@ -21,6 +21,7 @@ pub struct PlotArgs {
 }
 
 pub fn run(args: PlotArgs) -> Result<ExitCode> {
+    note_unfinished(&args.run_dir);
     let loaded = load_run(&args.run_dir, &args.backend.select()?.device()?)?;
     let folder = RunFolder {
         dir: args.run_dir.clone(),

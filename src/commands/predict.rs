@@ -6,18 +6,26 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::commands::args::BackendArg;
+use crate::commands::args::{BackendArg, note_unfinished};
 use crate::data::idx::{CLASSES, PIXELS, SIDE};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
 use crate::inspect::classify::{self, Classified, Inputs};
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["images", "test_index"])))]
+#[command(
+    group(clap::ArgGroup::new("input").required(true).args(["images", "test_index"])),
+    override_usage = "digits predict [OPTIONS] <RUN_DIR> <IMAGE>...\n       \
+                      digits predict [OPTIONS] <RUN_DIR> --test-index <N>"
+)]
 pub struct PredictArgs {
-    /// A run folder written by `digits train`.
+    /// A run folder written by `digits train`, e.g. artifacts/mlp/run-1 (first).
     run_dir: PathBuf,
-    /// Pictures of single digits.
+    /// Pictures of single digits (PNG or JPEG), after the run folder.
+    #[arg(value_name = "IMAGE")]
     images: Vec<PathBuf>,
+    /// Print only the answers, without the 28×28 picture of what the network saw.
+    #[arg(long)]
+    no_picture: bool,
     /// Classify image N of the run's test split instead.
     #[arg(long, value_name = "N", conflicts_with = "images")]
     test_index: Option<usize>,
@@ -37,7 +45,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             index,
             data_dir: args.data_dir,
         },
-        None => Inputs::Images(args.images),
+        None => Inputs::Images(args.images.clone()),
     };
     if !(args.max_megapixels.is_finite() && args.max_megapixels > 0.0) {
         return Err(Error::Usage(format!(
@@ -46,15 +54,40 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         )));
     }
     let max_pixels = (args.max_megapixels * 1e6) as u64;
+    if args.run_dir.is_file()
+        && let Some(run) = args.images.iter().find(|p| p.is_dir())
+    {
+        return Err(Error::Usage(format!(
+            "{} is a file, and the run folder comes first: write `digits predict {} {}`",
+            args.run_dir.display(),
+            run.display(),
+            args.run_dir.display()
+        )));
+    }
     let backend = args.backend.select()?;
+    note_unfinished(&args.run_dir);
+    let mut failed = 0;
     for item in classify::predict(&args.run_dir, &inputs, backend, max_pixels)? {
-        println!("{}", render(&item));
+        match item {
+            Ok(item) => println!("{}", render(&item, !args.no_picture)),
+            Err(error) => {
+                failed += 1;
+                eprintln!("error: {error}\n");
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "{failed} of {} pictures could not be read (see above)",
+            args.images.len()
+        );
+        return Ok(ExitCode::from(exit::USER));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The printed result: the digit, a bar per class, and the input as terminal art.
-pub fn render(item: &Classified) -> String {
+pub fn render(item: &Classified, picture: bool) -> String {
     let p = &item.prediction;
     let mut out = format!("{} → {}", item.name, p.digit);
     match item.label {
@@ -73,8 +106,10 @@ pub fn render(item: &Classified) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    out.push_str("what the network saw (28×28, after preprocessing):\n");
-    out.push_str(&ascii_art(&item.pixels));
+    if picture {
+        out.push_str("what the network saw (28×28, after preprocessing):\n");
+        out.push_str(&ascii_art(&item.pixels));
+    }
     out
 }
 

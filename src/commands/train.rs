@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::commands::args::{BackendArg, absolute, load_config};
-use crate::error::Result;
+use crate::error::{Result, digits_command, exit};
 use crate::remote::{self, RemoteTarget};
 use crate::run::folder as run;
 use crate::train::renderer::Dashboard;
-use crate::train::{pipeline, resume};
+use crate::train::results_screen::{self, Results};
+use crate::train::{interrupt, pipeline, resume};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -22,8 +23,11 @@ pub struct TrainArgs {
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
     /// Override any config key, e.g. --set training.epochs=2 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = crate::commands::args::key_value)]
     set: Vec<String>,
+    /// Train for N epochs (= --set training.epochs=N); with --resume, the new total.
+    #[arg(long, value_name = "N")]
+    epochs: Option<usize>,
     /// Read the four MNIST-format IDX files (.gz or raw) from this folder (= data.dir).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -33,9 +37,10 @@ pub struct TrainArgs {
     /// Write into --out even if it already holds files.
     #[arg(long)]
     force: bool,
-    /// In a terminal: keep Burn's dashboard open when training ends (until you press x,
-    /// then q; the default when you can type into the terminal), close it at once, or show
-    /// plain lines instead. Off a terminal the lines are always plain.
+    /// In a terminal: Burn's dashboard while training, then a screen of the results and
+    /// curves until you press q (keep; the default when you can type into the terminal),
+    /// nothing after it (close), or plain lines instead (off). Off a terminal the lines are
+    /// always plain.
     #[arg(long, value_enum, value_name = "WHEN")]
     dashboard: Option<Dashboard>,
     /// Train on the device a `digits serve-device` serves at ws://HOST:PORT (cargo feature
@@ -50,7 +55,9 @@ pub struct TrainArgs {
     backend: BackendArg,
 }
 
-pub fn run(args: TrainArgs) -> Result<ExitCode> {
+pub fn run(mut args: TrainArgs) -> Result<ExitCode> {
+    args.set
+        .extend(args.epochs.map(|n| format!("training.epochs={n}")));
     let backend = args.backend.select()?;
     let remote = match &args.remote {
         Some(url) => {
@@ -79,6 +86,14 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         resume,
     };
     let report = pipeline::train(&config, &config_path, &options)?;
+    // The results stay up for the user to look at, unless they stopped with Ctrl-C.
+    if options.dashboard == Dashboard::Keep && !interrupt::stopped_by_signal() {
+        results_screen::show(&Results {
+            summary: &report.summary,
+            records: &report.records,
+            run_dir: report.run.dir.display().to_string(),
+        })?;
+    }
     println!("run folder: {}", report.run.dir.display());
     if report.summary.interrupted {
         match report.summary.epochs_completed {
@@ -88,15 +103,16 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             ),
             done => eprintln!(
                 "training was stopped after {done} of {} epochs. Resume it from its last \
-                 complete epoch with:\n  digits train --resume {}{}",
+                 complete epoch with:\n  {} train --resume {}{}",
                 report.summary.epochs,
+                digits_command(),
                 report.run.dir.display(),
                 args.remote
                     .as_ref()
                     .map_or(String::new(), |url| format!(" --remote {url}"))
             ),
         }
-        return Ok(ExitCode::from(130));
+        return Ok(ExitCode::from(exit::INTERRUPTED));
     }
     Ok(ExitCode::SUCCESS)
 }

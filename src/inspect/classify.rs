@@ -100,24 +100,28 @@ pub struct Classified {
     pub prediction: Prediction,
 }
 
+/// An input read: its name, its label if known, its pixels as the network gets them.
+type Named = (String, Option<u8>, [u8; PIXELS]);
+
 /// Classifies the pictures or test image `inputs` names with the network of `run_dir`;
-/// pictures above `max_pixels` are refused before they are decoded.
+/// pictures above `max_pixels` are refused before they are decoded. One result per input, in
+/// order: a picture that cannot be read fails alone. The run and the test data must load.
 pub fn predict(
     run_dir: &Path,
     inputs: &Inputs,
     backend: Backend,
     max_pixels: u64,
-) -> Result<Vec<Classified>> {
+) -> Result<Vec<Result<Classified>>> {
     let device = backend.device()?;
     let loaded = load_run(run_dir, &device)?;
-    let named: Vec<(String, Option<u8>, [u8; PIXELS])> = match inputs {
+    let named: Vec<Result<Named>> = match inputs {
         Inputs::Images(paths) => paths
             .iter()
             .map(|path| {
                 let pixels = read_image(path, max_pixels)?;
                 Ok((path.display().to_string(), None, pixels))
             })
-            .collect::<Result<_>>()?,
+            .collect(),
         Inputs::TestIndex { index, data_dir } => {
             let data_config = match data_dir {
                 Some(dir) => loaded.config.data.clone().reading(dir),
@@ -132,19 +136,33 @@ pub fn predict(
                     test.len().saturating_sub(1)
                 ))
             })?;
-            vec![(format!("test image {index}"), Some(item.label), item.pixels)]
+            vec![Ok((
+                format!("test image {index}"),
+                Some(item.label),
+                item.pixels,
+            ))]
         }
     };
-    let pixels: Vec<[u8; PIXELS]> = named.iter().map(|(_, _, p)| *p).collect();
-    let predictions = classify(&loaded.model, &pixels, &device);
+    let pixels: Vec<[u8; PIXELS]> = named.iter().flatten().map(|(_, _, p)| *p).collect();
+    // No batch at all when every picture failed (a backend may not take an empty one).
+    let predictions = match pixels.is_empty() {
+        true => Vec::new(),
+        false => classify(&loaded.model, &pixels, &device),
+    };
+    let mut predictions = predictions.into_iter();
     Ok(named
         .into_iter()
-        .zip(predictions)
-        .map(|((name, label, pixels), prediction)| Classified {
-            name,
-            label,
-            pixels,
-            prediction,
+        .map(|item| {
+            let (name, label, pixels) = item?;
+            let prediction = predictions
+                .next()
+                .ok_or_else(|| Error::Internal("a prediction is missing".into()))?;
+            Ok(Classified {
+                name,
+                label,
+                pixels,
+                prediction,
+            })
         })
         .collect())
 }

@@ -3,12 +3,14 @@
 //! layer-by-layer summary.
 
 pub mod classify;
+pub mod comparison_plot;
 pub mod draw;
 pub mod evaluation;
 pub mod model_summary;
 pub mod plots;
 pub mod preprocess;
 pub mod trained_run;
+pub mod typeset;
 
 pub use model_summary::ModelSummary;
 pub use trained_run::{LoadedRun, load_run};

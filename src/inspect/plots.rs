@@ -5,18 +5,20 @@ use std::sync::Once;
 
 use image::{ImageFormat, RgbImage};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::data::idx::{CLASSES, SIDE};
 use crate::error::{Error, Result};
+use crate::inspect::typeset::Typeset;
 use crate::metrics::ConfusionMatrix;
 use crate::model::Mlp;
 use crate::run::folder::{CURVES_FILE, RunFolder, WEIGHTS_FILE, write_atomic};
 use crate::run::history::SplitRecord;
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 /// Screen pixels per weight in a tile.
 const WEIGHT_SCALE: u32 = 4;
 const TILE: u32 = SIDE as u32 * WEIGHT_SCALE;
@@ -24,8 +26,13 @@ const PAD: u32 = 10;
 const LABEL: u32 = 18;
 const TITLE: u32 = 30;
 
-/// plotters draws text with a font it is given: Ubuntu Light, embedded by `epaint_default_fonts`, so
-/// pictures render the same everywhere without system fonts.
+/// Each split's colour, as in Burn's dashboard and `train`'s results screen: train red,
+/// valid blue.
+pub const TRAIN_COLOUR: RGBColor = RGBColor(214, 39, 40);
+pub const VALID_COLOUR: RGBColor = RGBColor(31, 119, 180);
+
+/// plotters needs a font registered under the name styles give, although [`Typeset`] sets
+/// every text itself (with the same embedded Ubuntu Light, so no system fonts are needed).
 fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -78,7 +85,7 @@ impl WeightGrid {
 
 /// `weights.png`: each first-layer neuron's 784 input weights as a 28×28 tile. Blue is
 /// negative, red positive, white zero; each tile is scaled to its own largest |weight|
-/// (printed under it), so every neuron's pattern is visible.
+/// (printed above it), so every neuron's pattern is visible.
 pub fn weights_png(model: &Mlp, path: &Path) -> Result<()> {
     let first = &model
         .hidden
@@ -150,132 +157,99 @@ pub fn curves_png(records: &[SplitRecord], path: &Path) -> Result<()> {
             .iter()
             .zip([("loss", "loss"), ("accuracy", "accuracy (%)")])
         {
-            let series = |split: &str| -> Vec<(f64, f64)> {
-                records
-                    .iter()
-                    .filter(|r| r.split == split)
-                    .filter_map(|r| {
-                        let v = *r.metrics.get(metric)?;
-                        Some((
-                            r.epoch as f64,
-                            if metric == "accuracy" { v * 100.0 } else { v },
-                        ))
-                    })
-                    .collect()
-            };
-            let (train, valid) = (series("train"), series("valid"));
-            let all = train.iter().chain(&valid);
-            let last_epoch = all.clone().map(|p| p.0).fold(1.0, f64::max);
-            let (lo, hi) = all.clone().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-                (lo.min(p.1), hi.max(p.1))
-            });
-            let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
-            let margin = ((hi - lo) * 0.05).max(1e-6);
-            let mut chart = ChartBuilder::on(panel)
-                .caption(format!("{metric} per epoch"), (FONT, 18))
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(56)
-                .build_cartesian_2d(0.5..last_epoch + 0.5, lo - margin..hi + margin)?;
-            chart
-                .configure_mesh()
-                .x_desc("epoch")
-                .y_desc(label)
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .light_line_style(WHITE)
-                .label_style((FONT, 12))
-                .draw()?;
-            for (name, points, colour) in [("train", &train, BLUE), ("valid", &valid, RED)] {
-                chart
-                    .draw_series(LineSeries::new(
-                        points.iter().copied(),
-                        colour.stroke_width(2),
-                    ))?
-                    .label(name)
-                    .legend(move |(x, y)| {
-                        PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2))
-                    });
-                chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
-            }
-            chart
-                .configure_series_labels()
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.8))
-                .label_font((FONT, 13))
-                .draw()?;
+            let lines = [
+                Line {
+                    label: "train".into(),
+                    points: epoch_series(records, "train", metric),
+                    colour: TRAIN_COLOUR,
+                },
+                Line {
+                    label: "valid".into(),
+                    points: epoch_series(records, "valid", metric),
+                    colour: VALID_COLOUR,
+                },
+            ];
+            epoch_panel(panel, &format!("{metric} per epoch"), label, &lines)?;
         }
         Ok(())
     })
 }
 
-pub const GRADIENT_PROFILE_SIZE: (u32, u32) = (900, 520);
+/// One line of a chart: its legend, its points and its colour.
+pub(crate) struct Line {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub colour: RGBColor,
+}
 
-/// `compare.png`: each run's weight-gradient norm against layer depth (1 = nearest the
-/// input), log scale. A line falling steeply towards layer 1 is a vanishing gradient.
-pub fn gradient_profile_png(runs: &[(String, Vec<f64>)], path: &Path) -> Result<()> {
-    // Log scale: only positive, finite values can be drawn (a diverged run may have neither).
-    let drawable = |norms: &[f64]| -> Vec<(f64, f64)> {
-        norms
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_finite() && **v > 0.0)
-            .map(|(i, v)| ((i + 1) as f64, *v))
-            .collect()
+/// A chart of values per epoch, a line per series, with a legend where curves of that kind
+/// seldom go: upper right for a loss (it falls), lower right for an accuracy (it rises).
+pub(crate) fn epoch_panel(
+    panel: &Canvas,
+    title: &str,
+    y_label: &str,
+    lines: &[Line],
+) -> DrawResult {
+    let all = || lines.iter().flat_map(|l| &l.points);
+    let last_epoch = all().map(|p| p.0).fold(1.0, f64::max);
+    let (lo, hi) = value_range(all());
+    let mut chart = ChartBuilder::on(panel)
+        .caption(title, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.5..last_epoch + 0.5, lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_label)
+        // Epochs are whole: a label at each of a few of them, none in between.
+        .x_labels((last_epoch as usize).min(10) + 1)
+        .x_label_formatter(&whole_number)
+        .light_line_style(WHITE)
+        .label_style((FONT, 12))
+        .draw()?;
+    draw_lines(&mut chart, lines)?;
+    let legend_at = match y_label.starts_with("accuracy") {
+        true => SeriesLabelPosition::LowerRight,
+        false => SeriesLabelPosition::UpperRight,
     };
-    let all: Vec<(f64, f64)> = runs.iter().flat_map(|(_, n)| drawable(n)).collect();
-    let layers = all.iter().map(|p| p.0).fold(1.0, f64::max);
-    let (lo, hi) = all.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-        (lo.min(p.1), hi.max(p.1))
-    });
-    let (lo, hi) = if lo > hi {
-        (1e-3, 1.0)
-    } else {
-        (lo / 2.0, hi * 2.0)
-    };
-    render(path, GRADIENT_PROFILE_SIZE, |area| {
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                "weight-gradient norm by layer (last epoch's mean)",
-                (FONT, 18),
-            )
-            .margin(14)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.5..layers + 0.5, (lo..hi).log_scale())?;
+    chart
+        .configure_series_labels()
+        .position(legend_at)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .label_font((FONT, 13))
+        .draw()?;
+    Ok(())
+}
+
+/// Each line, with a dot at each point and an entry in the legend.
+pub(crate) fn draw_lines<'a, X, Y>(
+    chart: &mut ChartContext<'a, Typeset<BitMapBackend<'a>>, Cartesian2d<X, Y>>,
+    lines: &[Line],
+) -> DrawResult
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    // A series with no points (a run that never validated) gets no legend entry either.
+    for line in lines.iter().filter(|l| !l.points.is_empty()) {
+        let colour = line.colour;
         chart
-            .configure_mesh()
-            .x_desc("layer (1 = nearest the input)")
-            .y_desc("|gradient| (log scale)")
-            .x_labels(layers as usize + 1)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0e}"))
-            .light_line_style(WHITE)
-            .label_style((FONT, 12))
-            .draw()?;
-        for (i, (name, norms)) in runs.iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba();
-            let points = drawable(norms);
-            chart
-                .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
-                .label(name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2))
-                });
-            chart.draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, colour.filled())),
-            )?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.85))
-            .label_font((FONT, 13))
-            .draw()?;
-        Ok(())
-    })
+            .draw_series(LineSeries::new(
+                line.points.iter().copied(),
+                colour.stroke_width(2),
+            ))?
+            .label(line.label.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+        chart.draw_series(
+            line.points
+                .iter()
+                .map(|&p| Circle::new(p, 3, colour.filled())),
+        )?;
+    }
+    Ok(())
 }
 
 const CELL: i32 = 44;
@@ -350,18 +324,66 @@ pub fn confusion_png(matrix: &ConfusionMatrix, path: &Path) -> Result<()> {
     })
 }
 
-type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+/// One split's `metric` per epoch, as (epoch, value); accuracy in percent.
+pub(crate) fn epoch_series(records: &[SplitRecord], split: &str, metric: &str) -> Vec<(f64, f64)> {
+    let scale = if metric == "accuracy" { 100.0 } else { 1.0 };
+    records
+        .iter()
+        .filter(|r| r.split == split)
+        .filter_map(|r| Some((r.epoch as f64, r.metrics.get(metric)? * scale)))
+        .filter(|(_, v)| v.is_finite())
+        .collect()
+}
+
+/// The low and high values of `points`, a little apart (and 0..1 for none).
+pub(crate) fn value_range<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> (f64, f64) {
+    let (lo, hi) = points.fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    if lo > hi {
+        return (0.0, 1.0);
+    }
+    let margin = ((hi - lo) * 0.05).max(1e-6);
+    (lo - margin, hi + margin)
+}
+
+/// An axis label at whole numbers only (plotters also ticks halves and tenths).
+pub(crate) fn whole_number(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-6 && *x >= 0.5 {
+        format!("{x:.0}")
+    } else {
+        String::new()
+    }
+}
+
+/// A log axis's label: powers of ten only, written plainly where short (0.01, 1, 100).
+pub(crate) fn power_of_ten(y: &f64) -> String {
+    let exponent = y.log10();
+    if (exponent - exponent.round()).abs() > 1e-6 {
+        return String::new();
+    }
+    match exponent.round() as i32 {
+        e @ -3..=0 => format!("{y:.prec$}", prec = (-e) as usize),
+        1..=4 => format!("{y:.0}"),
+        e => format!("1e{e}"),
+    }
+}
+
+pub(crate) type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// What the pictures are drawn on: an RGB buffer whose texts [`Typeset`] sets.
+pub(crate) type Canvas<'a> = DrawingArea<Typeset<BitMapBackend<'a>>, Shift>;
 
 /// Draws on a white RGB canvas of `size`, then writes it as a PNG (atomically).
-fn render(
+pub(crate) fn render(
     path: &Path,
     size: (u32, u32),
-    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> DrawResult,
+    draw: impl FnOnce(&Canvas) -> DrawResult,
 ) -> Result<()> {
     register_font();
     let mut buffer = vec![255u8; (size.0 * size.1 * 3) as usize];
     {
-        let area = BitMapBackend::with_buffer(&mut buffer, size).into_drawing_area();
+        let area = Typeset::new(BitMapBackend::with_buffer(&mut buffer, size)).into_drawing_area();
         draw(&area)
             .and_then(|()| area.present().map_err(Into::into))
             .map_err(|e| Error::Internal(format!("drawing {}: {e}", path.display())))?;
@@ -405,5 +427,53 @@ mod tests {
         assert_eq!(diverging(0.0), RGBColor(255, 255, 255));
         assert_eq!(diverging(1.0), RGBColor(178, 24, 43));
         assert_eq!(diverging(-1.0), RGBColor(33, 102, 172));
+    }
+
+    #[test]
+    fn axes_label_whole_epochs_and_powers_of_ten_only() {
+        // A 2-epoch run once read `1 1 1 1 1 2 2 2 2 2`: ticks at tenths, each rounded.
+        let labels: Vec<String> = [0.6, 0.8, 1.0, 1.2, 1.5, 2.0, 2.4]
+            .iter()
+            .map(whole_number)
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(labels, ["1", "2"]);
+        let labels: Vec<String> = [0.001, 0.002, 0.01, 0.1, 0.5, 1.0, 100.0, 1e6]
+            .iter()
+            .map(power_of_ten)
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(labels, ["0.001", "0.01", "0.1", "1", "100", "1e6"]);
+    }
+
+    #[test]
+    fn curves_draw_train_in_red_and_valid_in_blue_as_the_dashboard_does() {
+        let record = |split: &str, epoch: usize| SplitRecord {
+            epoch,
+            split: split.into(),
+            metrics: [
+                ("loss".to_string(), 1.0 / epoch as f64),
+                ("accuracy".into(), 0.5),
+            ]
+            .into(),
+            items: 10,
+            seconds: 1.0,
+        };
+        let count = |records: &[SplitRecord], colour: RGBColor| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("curves.png");
+            curves_png(records, &path).unwrap();
+            let picture = image::open(&path).unwrap().to_rgb8();
+            picture
+                .pixels()
+                .filter(|p| p.0 == [colour.0, colour.1, colour.2])
+                .count()
+        };
+        let train = [record("train", 1), record("train", 2)];
+        assert!(count(&train, TRAIN_COLOUR) > 100);
+        assert_eq!(count(&train, VALID_COLOUR), 0);
+        let valid = [record("valid", 1), record("valid", 2)];
+        assert!(count(&valid, VALID_COLOUR) > 100);
+        assert_eq!(count(&valid, TRAIN_COLOUR), 0);
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-pub const CONFIG_FILE: &str = "config.toml";
+pub const CONFIG_FILE: &str = crate::config::RUN_CONFIG_FILE;
 pub const MODEL_FILE: &str = "model.bpk";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const METRICS_FILE: &str = "metrics.csv";
@@ -131,6 +131,42 @@ impl RunFolder {
         Ok(())
     }
 
+    /// A run folder that `digits train` wrote (it holds `config.toml`), for a command that
+    /// reads one (`usage`: how that command names it, e.g. "eval RUN_DIR"). Anything else —
+    /// missing, a file, a folder of runs — is a message saying what was expected and which
+    /// run folders it holds, if any.
+    pub fn existing(dir: &Path, usage: &str) -> Result<RunFolder> {
+        let expected = "a run folder written by `digits train` (one that holds config.toml, \
+                        e.g. artifacts/mlp/run-1)";
+        let problem = if dir.is_file() {
+            format!("is a file, not a folder: {usage} takes {expected}")
+        } else if !dir.is_dir() {
+            format!("does not exist: {usage} takes {expected}")
+        } else if !dir.join(CONFIG_FILE).is_file() {
+            let inside = runs_inside(dir);
+            match inside.len() {
+                0 => format!(
+                    "is not a run folder (it has no {CONFIG_FILE}): {usage} takes {expected}"
+                ),
+                _ => format!(
+                    "is not a run folder but holds {}: give one of them, e.g. {}",
+                    plural(inside.len(), "run"),
+                    inside
+                        .iter()
+                        .take(5)
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        } else {
+            return Ok(RunFolder {
+                dir: dir.to_path_buf(),
+            });
+        };
+        Err(Error::Usage(format!("{}: {problem}", dir.display())))
+    }
+
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
     }
@@ -155,6 +191,39 @@ impl RunFolder {
             .map_err(|e| Error::Internal(format!("cannot serialise {file}: {e}")))?;
         text.push('\n');
         self.write(file, text.as_bytes())
+    }
+}
+
+/// Run folders in `dir` or one level below (`artifacts/` → `artifacts/mlp/run-1`), sorted.
+fn runs_inside(dir: &Path) -> Vec<PathBuf> {
+    let children = |d: &Path| -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return Vec::new();
+        };
+        // A folder of a thousand entries is not searched further than that.
+        entries
+            .take(1000)
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect()
+    };
+    let is_run = |p: &PathBuf| p.join(CONFIG_FILE).is_file();
+    let mut runs: Vec<PathBuf> = Vec::new();
+    for child in children(dir) {
+        if is_run(&child) {
+            runs.push(child);
+        } else {
+            runs.extend(children(&child).into_iter().filter(is_run));
+        }
+    }
+    runs.sort();
+    runs
+}
+
+fn plural(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Burn's `FileCheckpointer` writes straight to `model-E.bpk`: a crash mid-write leaves a
 //! truncated file under the real name. This one writes to a temporary name and renames, so a
-//! checkpoint file either is complete or does not exist.
+//! checkpoint file either is complete or does not exist. Beside each file it writes a mark
+//! (`model-E.run`): the run's id and the file's CRC-32, so `--resume` refuses any part of a
+//! checkpoint that this run did not write (another run's optimizer state copied in, say).
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +65,42 @@ pub fn path(dir: &Path, name: &str, epoch: usize) -> PathBuf {
     dir.join(format!("{name}-{epoch}.bpk"))
 }
 
+/// The mark of a checkpoint file: which run wrote it, and its CRC-32.
+fn mark_path(dir: &Path, name: &str, epoch: usize) -> PathBuf {
+    dir.join(format!("{name}-{epoch}.run"))
+}
+
+fn mark(run_id: &str, bytes: &[u8]) -> String {
+    format!("{run_id} {:08x}\n", crc32fast::hash(bytes))
+}
+
+/// Whether every part of `epoch`'s checkpoint was written by run `run_id`, unchanged since.
+pub fn belongs(dir: &Path, epoch: usize, run_id: &str) -> Result<(), String> {
+    for part in PARTS {
+        let file = path(dir, part, epoch);
+        let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let found = std::fs::read_to_string(mark_path(dir, part, epoch)).unwrap_or_default();
+        if found != mark(run_id, &bytes) {
+            let why = match found.split_whitespace().next() {
+                None => "it has no mark of the run that wrote it".to_string(),
+                Some(id) if id != run_id => format!("run {id} wrote it, not this run"),
+                Some(_) => "its content changed after this run wrote it".to_string(),
+            };
+            return Err(format!("{}: {why}", file.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the checkpoints in `dir` carry marks (runs trained before marks existed have none).
+pub fn marked(dir: &Path) -> bool {
+    std::fs::read_dir(dir).into_iter().flatten().any(|entry| {
+        entry
+            .ok()
+            .is_some_and(|e| e.file_name().to_string_lossy().ends_with(".run"))
+    })
+}
+
 impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
         std::fs::create_dir_all(&self.dir).map_err(CheckpointerError::IOError)?;
@@ -70,16 +108,29 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
             .checkpoint_into_bytes()
             .map_err(CheckpointerError::Record)?;
         write_atomic(&path(&self.dir, self.name, epoch), &bytes)
-            .map_err(|e| CheckpointerError::Unknown(e.to_string()))
+            .map_err(|e| CheckpointerError::Unknown(e.to_string()))?;
+        // The folder's run id was written before training started.
+        let run_id = read_run_id(&self.dir).unwrap_or_default();
+        write_atomic(
+            &mark_path(&self.dir, self.name, epoch),
+            mark(&run_id, &bytes).as_bytes(),
+        )
+        .map_err(|e| CheckpointerError::Unknown(e.to_string()))
     }
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
-        match std::fs::remove_file(path(&self.dir, self.name, epoch)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(CheckpointerError::IOError(e))
+        for file in [
+            path(&self.dir, self.name, epoch),
+            mark_path(&self.dir, self.name, epoch),
+        ] {
+            match std::fs::remove_file(file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(CheckpointerError::IOError(e));
+                }
+                _ => {}
             }
-            _ => Ok(()),
         }
+        Ok(())
     }
 
     fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
@@ -89,8 +140,10 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     }
 }
 
-/// Epochs that have all three checkpoint files, newest first.
+/// Epochs that have all three checkpoint files (and their marks, where the folder has marks),
+/// newest first.
 pub fn complete_epochs(dir: &Path) -> Vec<usize> {
+    let marked = marked(dir);
     let mut epochs: Vec<usize> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -101,7 +154,12 @@ pub fn complete_epochs(dir: &Path) -> Vec<usize> {
                 .parse()
                 .ok()
         })
-        .filter(|&epoch| PARTS.iter().all(|part| path(dir, part, epoch).is_file()))
+        .filter(|&epoch| {
+            PARTS.iter().all(|part| {
+                path(dir, part, epoch).is_file()
+                    && (!marked || mark_path(dir, part, epoch).is_file())
+            })
+        })
         .collect();
     epochs.sort_unstable_by(|a, b| b.cmp(a));
     epochs

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::inspect::plots;
+use crate::inspect::comparison_plot::{ComparedRun, comparison_png};
 use crate::run::folder::{self as run, RunFolder};
 use crate::run::history::{GRAD_NORM_PREFIX, GRAD_RATIO, SplitRecord};
 use crate::run::metrics_csv::read_metrics_csv;
@@ -14,11 +14,12 @@ use crate::run::summary::Summary;
 pub const TABLE_FILE: &str = "compare.md";
 pub const PLOT_FILE: &str = "compare.png";
 
-/// One network to train: a name (its sub-folder), its config, the file it came from, and the
-/// `train` arguments that make that config from the file (`--set ...`, `--data-dir`), so it
-/// can be trained in a process of its own.
+/// One network to train: a name (its sub-folder), a label (for people: tables and legends),
+/// its config, the file it came from, and the `train` arguments that make that config from
+/// the file (`--set ...`, `--data-dir`), so it can be trained in a process of its own.
 pub struct Candidate {
     pub name: String,
+    pub label: String,
     pub config: Config,
     pub config_path: PathBuf,
     pub args: Vec<String>,
@@ -38,7 +39,12 @@ pub enum RunEnd {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub name: String,
+    pub label: String,
+    /// How it was trained: `CONFIG --set ...`.
+    pub command: String,
     pub summary: Summary,
+    /// Every epoch's records (its `metrics.csv`).
+    pub records: Vec<SplitRecord>,
     /// The last training epoch's gradient norm per layer, input side first.
     pub grad_norms: Vec<f64>,
     pub grad_ratio: Option<f64>,
@@ -73,20 +79,31 @@ pub fn compare(
         let summary = Summary::read(&dir.join(run::SUMMARY_FILE))?;
         let records = read_metrics_csv(&dir.join(run::METRICS_FILE))?;
         let (grad_norms, grad_ratio) = last_gradient_profile(&records);
+        let command = std::iter::once(candidate.config_path.display().to_string())
+            .chain(candidate.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
         outcomes.push(Outcome {
             name: candidate.name,
+            label: candidate.label,
+            command,
             summary,
+            records,
             grad_norms,
             grad_ratio,
             seconds: started.elapsed().as_secs_f64(),
         });
     }
-    out.write(TABLE_FILE, table(&outcomes).as_bytes())?;
-    let lines: Vec<(String, Vec<f64>)> = outcomes
+    out.write(TABLE_FILE, report(&outcomes).as_bytes())?;
+    let runs: Vec<ComparedRun> = outcomes
         .iter()
-        .map(|o| (o.name.clone(), o.grad_norms.clone()))
+        .map(|o| ComparedRun {
+            label: &o.label,
+            records: &o.records,
+            grad_norms: &o.grad_norms,
+        })
         .collect();
-    plots::gradient_profile_png(&lines, &out.path(PLOT_FILE))?;
+    comparison_png(&runs, &out.path(PLOT_FILE))?;
     Ok(Comparison {
         outcomes,
         interrupted,
@@ -143,7 +160,8 @@ pub fn sweep_candidates(
     combinations
         .into_iter()
         .map(|assignments| {
-            // Named by the last part of each key: `learning_rate=0.1,loss=quadratic`.
+            // Named by the last part of each key: `learning_rate=0.1,loss=quadratic`; its
+            // folder by a file-system-safe form of that.
             let short: Vec<String> = assignments
                 .iter()
                 .map(|a| {
@@ -155,6 +173,7 @@ pub fn sweep_candidates(
             let (config, args) = load(&assignments)?;
             Ok(Candidate {
                 name: folder_name(&short.join(",")),
+                label: short.join(", "),
                 config,
                 config_path: base.to_path_buf(),
                 args,
@@ -176,7 +195,22 @@ pub fn folder_name(text: &str) -> String {
         .collect()
 }
 
-/// `compare.md`.
+/// `compare.md`: the table, then how each run was trained.
+pub fn report(outcomes: &[Outcome]) -> String {
+    let mut md = table(outcomes);
+    md.push_str(
+        "\nHow each run was trained (`digits train` arguments; its folder in parentheses):\n\n",
+    );
+    for o in outcomes {
+        md.push_str(&format!(
+            "- {}: `{}`, {} epochs ({}/)\n",
+            o.label, o.command, o.summary.epochs, o.name
+        ));
+    }
+    md
+}
+
+/// The table of results, one row per run.
 pub fn table(outcomes: &[Outcome]) -> String {
     let mut md = String::from(
         "| run | train loss | valid accuracy | test accuracy | first/last gradient | \
@@ -201,7 +235,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
         let memory = s.peak_rss_mb.map_or("-".into(), |m| format!("{m:.0} MB"));
         md.push_str(&format!(
             "| {} | {train_loss} | {valid} | {test} | {ratio} | {:.0} | {memory} | {:.1} s |\n",
-            o.name, s.train_samples_per_second, o.seconds
+            o.label, s.train_samples_per_second, o.seconds
         ));
     }
     md
@@ -265,6 +299,22 @@ mod tests {
             ]
         );
         assert_eq!(candidates[2].config.training.learning_rate, 1.0);
+        assert_eq!(candidates[2].label, "learning_rate=1, loss=quadratic");
+    }
+
+    #[test]
+    fn sweep_runs_are_labelled_as_written_and_filed_under_safe_names() {
+        let varied = vec![(
+            "model.hidden".to_string(),
+            vec!["[32,32]".into(), "[64]".into()],
+        )];
+        let load = |set: &[String]| {
+            let config = Config::parse(Path::new("mlp.toml"), "", set)?;
+            Ok((config, set.to_vec()))
+        };
+        let candidates = sweep_candidates(Path::new("mlp.toml"), &varied, false, load).unwrap();
+        assert_eq!(candidates[0].label, "hidden=[32,32]");
+        assert_eq!(candidates[0].name, "hidden=_32,32_");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Training: Burn's `SupervisedTraining` and `Learner` wired to our loaders, metrics and
 //! checkpointers (`learner`), our epoch loop (`training_loop`) and its split of each batch
 //! across several devices (`data_parallel`), what the user sees meanwhile
-//! (`renderer`), Ctrl-C (`interrupt`), checkpoints and `--resume`; the whole run from config
+//! (`renderer`, and `results_screen` after it), Ctrl-C (`interrupt`), checkpoints and `--resume`; the whole run from config
 //! to run folder (`pipeline`); and the studies built on it: `bench`, `compare` / sweep.
 
 pub mod bench;
@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod learner;
 pub mod pipeline;
 pub mod renderer;
+pub mod results_screen;
 pub mod resume;
 pub mod schedule;
 pub mod training_loop;

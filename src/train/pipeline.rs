@@ -10,7 +10,7 @@ use burn::train::{Interrupter, Learner, TrainingError};
 use crate::backend::Backend;
 use crate::config::{Config, TrainingConfig};
 use crate::data::source as data;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, digits_command};
 use crate::inspect::evaluation::evaluate;
 use crate::inspect::plots;
 use crate::remote::{self, RemoteTarget};
@@ -47,6 +47,8 @@ pub struct TrainOptions {
 pub struct TrainReport {
     pub run: RunFolder,
     pub summary: Summary,
+    /// Every epoch's records, earlier runs' (resumed from) included.
+    pub records: Vec<SplitRecord>,
 }
 
 /// Trains the configured network and writes the run folder.
@@ -152,8 +154,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     }
     let result = training.launch(Learner::new(model, optimizer(t), scheduler));
     drop(ctrl_c);
-    // Dropping the renderer closes the dashboard (once the user closes it, if kept), giving
-    // the terminal back before we print.
+    // Dropping the renderer closes the dashboard, giving the terminal back before we print.
     drop(result.renderer);
     if let Some(error) = result.error {
         return Err(match &options.remote {
@@ -169,7 +170,11 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     if options.dashboard != Dashboard::Off {
         // The dashboard's numbers left the screen with it: keep the last epoch's lines there.
         for record in last_epoch(&records) {
-            println!("{}", format_line(record, t.epochs));
+            let size = match record.split.as_str() {
+                "train" => splits.train.len(),
+                _ => splits.valid.len(),
+            };
+            println!("{}", format_line(record, t.epochs, size));
         }
     }
     run.write(run::METRICS_FILE, metrics_csv(&records).as_bytes())?;
@@ -213,7 +218,11 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         // Mid-epoch weights are neither tested nor saved: the last checkpoint is the state to
         // resume from.
         run.write_json(run::SUMMARY_FILE, &summary)?;
-        return Ok(TrainReport { run, summary });
+        return Ok(TrainReport {
+            run,
+            summary,
+            records,
+        });
     }
 
     let model = result.model;
@@ -235,7 +244,11 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     summary.test = Some(test);
     summary.wall_seconds = started.elapsed().as_secs_f64();
     run.write_json(run::SUMMARY_FILE, &summary)?;
-    Ok(TrainReport { run, summary })
+    Ok(TrainReport {
+        run,
+        summary,
+        records,
+    })
 }
 
 /// Keeps `metrics.csv` current after every split, so a run killed at any moment still has
@@ -257,8 +270,9 @@ fn training_error(error: &TrainingError, run: &RunFolder) -> Error {
         TrainingError::Checkpoint(e) => Error::Environment(format!(
             "training stopped: a checkpoint could not be written in {} ({e}). Is the disk full \
              or the folder read-only? Checkpoints written before are intact; free space and \
-             resume with `digits train --resume {}`",
+             resume with `{} train --resume {}`",
             run.dir.join(run::CHECKPOINT_FOLDER).display(),
+            digits_command(),
             run.dir.display()
         )),
         other => Error::Internal(format!("training failed: {other}")),

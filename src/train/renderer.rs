@@ -19,14 +19,15 @@ use burn::train::{Interrupter, LearnerSummary};
 
 use crate::run::history::{EpochHistory, GRAD_NORM_PREFIX, GRAD_RATIO, SplitRecord};
 use crate::run::summary::Scores;
+use crate::train::interrupt;
 
 /// How training is shown in a terminal (`train --dashboard`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dashboard {
-    /// Burn's dashboard, kept on screen when training ends until the user closes it (`x`
-    /// closes the "Training is done" popup, then `q` the dashboard).
+    /// Burn's dashboard while training, then a screen of the run's results and curves that
+    /// stays until the user closes it (`q`).
     Keep,
-    /// Burn's dashboard, closed as soon as training ends.
+    /// Burn's dashboard while training, nothing after.
     Close,
     /// No dashboard: one plain line per split per epoch (always so off a terminal).
     Off,
@@ -53,15 +54,19 @@ struct OpenSplit {
     name: String,
     started: Instant,
     items: usize,
+    /// The items the whole split has.
+    total: usize,
     metrics: BTreeMap<String, f64>,
 }
 
-/// Burn's dashboard on a terminal, one line per split per epoch elsewhere; records both ways.
 /// Called with every record so far each time a split ends (to keep `metrics.csv` current).
 pub type RecordSink = Box<dyn Fn(&[SplitRecord]) + Send + Sync>;
 
+/// Burn's dashboard on a terminal, one line per split per epoch elsewhere; records both ways.
 pub struct RunRenderer {
     tui: Option<Box<dyn MetricsRenderer>>,
+    /// Whether Ctrl-C sends a signal again under the dashboard's raw mode.
+    ctrl_c_is_a_signal: bool,
     interrupter: Interrupter,
     on_record: Option<RecordSink>,
     /// Print nothing off-terminal (benchmarks); still records.
@@ -76,17 +81,16 @@ pub struct RunRenderer {
 impl RunRenderer {
     /// Burn's TUI unless `dashboard` is `Off`, plain lines then.
     pub fn new(interrupter: Interrupter, history: EpochHistory, dashboard: Dashboard) -> Self {
-        let tui = match dashboard {
-            Dashboard::Off => None,
-            Dashboard::Close => Some(TuiMetricsRendererWrapper::new(interrupter.clone(), None)),
-            // Burn's "Training is done" popup: the dashboard stays until the user closes it.
-            Dashboard::Keep => {
-                Some(TuiMetricsRendererWrapper::new(interrupter.clone(), None).persistent())
-            }
-        }
-        .map(|tui| Box::new(tui) as Box<dyn MetricsRenderer>);
+        // Never Burn's persistent mode: its "Training is done" popup hides the whole dashboard
+        // and its controls still offer to stop the training; `Keep`'s screen comes after.
+        let tui = (dashboard != Dashboard::Off).then(|| {
+            interrupt::dashboard_on_screen(true);
+            Box::new(TuiMetricsRendererWrapper::new(interrupter.clone(), None))
+                as Box<dyn MetricsRenderer>
+        });
         RunRenderer {
             tui,
+            ctrl_c_is_a_signal: false,
             interrupter,
             on_record: None,
             quiet: false,
@@ -115,6 +119,13 @@ impl RunRenderer {
         self
     }
 
+    /// Under the dashboard, until it has worked: Ctrl-C a signal again (see `interrupt`).
+    fn keep_ctrl_c(&mut self) {
+        if self.tui.is_some() && !self.ctrl_c_is_a_signal {
+            self.ctrl_c_is_a_signal = interrupt::ctrl_c_as_signal();
+        }
+    }
+
     fn record(&mut self, state: &MetricState) {
         if let (MetricState::Numeric(entry, Some(NumericEntry::Final(value))), Some(open)) =
             (state, self.open.as_mut())
@@ -135,8 +146,9 @@ fn column_name(metric_name: &str) -> String {
     metric_name.trim().to_lowercase().replace([' ', '-'], "_")
 }
 
-/// The off-terminal line for a finished split.
-pub fn format_line(record: &SplitRecord, total_epochs: usize) -> String {
+/// The off-terminal line for a finished split of `split_items` items (fewer in the record: it
+/// was stopped partway, and the line says so).
+pub fn format_line(record: &SplitRecord, total_epochs: usize, split_items: usize) -> String {
     let mut line = format!(
         "epoch {:>width$}/{total_epochs}  {:<5}",
         record.epoch,
@@ -172,6 +184,12 @@ pub fn format_line(record: &SplitRecord, total_epochs: usize) -> String {
         record.seconds,
         record.samples_per_second()
     ));
+    if record.items < split_items {
+        line.push_str(&format!(
+            "  (stopped partway: {} of {split_items} images)",
+            record.items
+        ));
+    }
     line
 }
 
@@ -238,10 +256,12 @@ impl TrainingProgressLogger for RunRenderer {
     }
 
     fn start_split(&mut self, split: &str, total_items: usize) {
+        self.keep_ctrl_c();
         self.open = Some(OpenSplit {
             name: split.to_string(),
             started: Instant::now(),
             items: 0,
+            total: total_items,
             metrics: BTreeMap::new(),
         });
         if let Some(tui) = &mut self.tui {
@@ -250,6 +270,7 @@ impl TrainingProgressLogger for RunRenderer {
     }
 
     fn update_split(&mut self, items_processed: usize) {
+        self.keep_ctrl_c();
         if let Some(open) = &mut self.open {
             open.items = items_processed;
         }
@@ -260,6 +281,7 @@ impl TrainingProgressLogger for RunRenderer {
 
     fn end_split(&mut self) {
         if let Some(open) = self.open.take() {
+            let total = open.total;
             let record = SplitRecord {
                 epoch: self.epoch,
                 split: open.name,
@@ -268,7 +290,7 @@ impl TrainingProgressLogger for RunRenderer {
                 seconds: open.started.elapsed().as_secs_f64(),
             };
             if self.tui.is_none() && !self.quiet {
-                println!("{}", format_line(&record, self.total_epochs));
+                println!("{}", format_line(&record, self.total_epochs, total));
             }
             self.history.push(record);
             if let Some(sink) = &self.on_record {
@@ -287,6 +309,11 @@ impl TrainingProgressLogger for RunRenderer {
     }
 
     fn log_event_training(&mut self, event: String) {
+        // Burn counts an "Iteration" per metrics update, which our loop sends per group of
+        // steps: beside the item count it reads as a wrong step count.
+        if event == "Iteration" {
+            return;
+        }
         if let Some(tui) = &mut self.tui {
             tui.log_event_training(event);
         }
@@ -341,6 +368,15 @@ impl MetricsRendererEvaluation for RunRenderer {
     }
 }
 
+impl Drop for RunRenderer {
+    fn drop(&mut self) {
+        if self.tui.take().is_some() {
+            // Burn's dashboard has given the terminal back by now.
+            interrupt::dashboard_on_screen(false);
+        }
+    }
+}
+
 impl MetricsRenderer for RunRenderer {
     fn manual_close(&mut self) {
         if let Some(tui) = &mut self.tui {
@@ -370,12 +406,29 @@ mod tests {
             items: 9000,
             seconds: 0.5,
         };
-        let line = format_line(&record, 10);
+        let line = format_line(&record, 10, 9000);
         assert_eq!(
             line,
             "epoch  3/10  train  accuracy  91.00 %  loss 0.3123  | 9000 images in 0.50 s, \
              18000 images/s"
         );
+    }
+
+    #[test]
+    fn a_split_stopped_partway_says_so() {
+        let record = SplitRecord {
+            epoch: 5,
+            split: "train".into(),
+            metrics: BTreeMap::new(),
+            items: 2496,
+            seconds: 0.5,
+        };
+        let line = format_line(&record, 20, 9000);
+        assert!(
+            line.ends_with("(stopped partway: 2496 of 9000 images)"),
+            "{line}"
+        );
+        assert!(!format_line(&record, 20, 2496).contains("stopped"));
     }
 
     #[test]

@@ -27,13 +27,7 @@ pub fn prepare(
     overrides: &[String],
     data_dir: Option<&Path>,
 ) -> Result<(Config, ResumePoint)> {
-    if !run_dir.is_dir() {
-        return Err(Error::Usage(format!(
-            "--resume {}: no such run folder (give a folder written by `digits train`, e.g. \
-             artifacts/mlp/run-1)",
-            run_dir.display()
-        )));
-    }
+    run::RunFolder::existing(run_dir, "--resume")?;
     let config_path = run_dir.join(run::CONFIG_FILE);
     let mut saved = Config::load(&config_path, &[])?;
     saved.data = saved.data.pinned();
@@ -90,14 +84,22 @@ pub fn prepare(
         }
     }
     let mut epoch = None;
+    // Each part must be the file this run wrote (its mark: run id and CRC-32), and load.
+    let marked = checkpoint::marked(&dir);
+    let usable = |epoch: usize| -> Result<(), String> {
+        if let (Some(id), true) = (&saved.output.run_id, marked) {
+            checkpoint::belongs(&dir, epoch, id)?;
+        }
+        checkpoint::readable(&dir, epoch)
+    };
     for &candidate in &complete {
-        match checkpoint::readable(&dir, candidate) {
+        match usable(candidate) {
             Ok(()) => {
                 epoch = Some(candidate);
                 break;
             }
             Err(why) => eprintln!(
-                "the checkpoint of epoch {candidate} cannot be read ({why}); trying the one \
+                "the checkpoint of epoch {candidate} cannot be used ({why}); trying the one \
                  before it"
             ),
         }

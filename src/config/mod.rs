@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, QUOTE_CHARS, Result, shorten};
 
+mod explain;
+use explain::explain;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -300,6 +303,10 @@ pub struct OutputConfig {
 pub const NETWORK_INPUTS: usize = 784;
 pub const NETWORK_OUTPUTS: usize = 10;
 
+/// What a run folder calls its resolved config (the run folder itself is a layer up, in
+/// `run::folder`, which names it from this).
+pub const RUN_CONFIG_FILE: &str = "config.toml";
+
 /// The most bytes a config file may hold (a config is a few hundred bytes).
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// The most hidden layers a network may have (each Burn module costs memory of its own).
@@ -311,6 +318,22 @@ impl Config {
     /// Reads `path`, applies each `key=value` override in order, and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Config> {
         use std::io::Read;
+        if path.is_dir() {
+            let run_config = path.join(crate::config::RUN_CONFIG_FILE);
+            let hint = match run_config.is_file() {
+                true => format!(
+                    " (this is a run folder: its config is {})",
+                    run_config.display()
+                ),
+                false => String::new(),
+            };
+            return Err(Error::config(
+                path,
+                format!(
+                    "is a folder, not a config file: give a TOML file such as config/mlp.toml{hint}"
+                ),
+            ));
+        }
         let file =
             std::fs::File::open(path).map_err(|e| Error::io("cannot read config", path, e))?;
         // Read through a limit: a huge file or a device (/dev/zero) costs no memory.
@@ -342,20 +365,23 @@ impl Config {
             )
         })?;
         for assignment in overrides {
-            apply_override(&mut table, assignment).map_err(|m| Error::config(path, m))?;
+            apply_override(&mut table, assignment).map_err(Error::Usage)?;
         }
         let config: Config =
             serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 let key = e.path().to_string();
-                Error::config(
-                    path,
-                    format!(
-                        "key `{key}`: {}. Fix the value in the file or the matching --set.",
-                        shorten(&e.inner().to_string(), QUOTE_CHARS)
-                    ),
-                )
+                let why = explain(&key, &e.inner().to_string());
+                at_fault(path, overrides, &key, format!("key `{key}`: {why}"))
             })?;
-        config.validate().map_err(|m| Error::config(path, m))?;
+        config.validate().map_err(|message| {
+            let key = message
+                .split('`')
+                .nth(1)
+                .filter(|_| message.starts_with("key `"))
+                .unwrap_or_default()
+                .to_string();
+            at_fault(path, overrides, &key, message)
+        })?;
         Ok(config)
     }
 
@@ -618,6 +644,32 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), Strin
     }
     current.insert(last.to_string(), value);
     Ok(())
+}
+
+/// The error for `message` about `key`: the `--set` that gave the key its value if one did
+/// (the last such), else the file.
+fn at_fault(path: &Path, overrides: &[String], key: &str, message: String) -> Error {
+    match overrides
+        .iter()
+        .rev()
+        .find(|a| !key.is_empty() && names(a, key))
+    {
+        Some(assignment) => Error::Usage(format!(
+            "--set {}: {message}. Fix this --set (the config file is {})",
+            shorten(assignment, QUOTE_CHARS),
+            path.display()
+        )),
+        None => Error::config(path, message),
+    }
+}
+
+/// Whether the `key=value` `assignment` sets `key` or a section holding it.
+fn names(assignment: &str, key: &str) -> bool {
+    let set = assignment
+        .split_once('=')
+        .map_or(assignment, |(k, _)| k)
+        .trim();
+    key == set || key.starts_with(&format!("{set}.")) || set.starts_with(&format!("{key}."))
 }
 
 fn parse_value(raw: &str) -> toml::Value {

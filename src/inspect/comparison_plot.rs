@@ -1,0 +1,125 @@
+//! `compare.png`: several runs side by side — validation loss and accuracy per epoch, and
+//! each run's weight-gradient norm against layer depth (a line falling steeply towards layer
+//! 1 is a vanishing gradient).
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::error::Result;
+use crate::inspect::plots::{
+    Canvas, DrawResult, FONT, Line, draw_lines, epoch_panel, epoch_series, power_of_ten, render,
+    whole_number,
+};
+use crate::run::history::SplitRecord;
+
+pub const COMPARISON_SIZE: (u32, u32) = (1500, 520);
+
+/// One run as `compare.png` shows it.
+pub struct ComparedRun<'a> {
+    pub label: &'a str,
+    pub records: &'a [SplitRecord],
+    /// The last epoch's mean gradient norm per layer, input side first.
+    pub grad_norms: &'a [f64],
+}
+
+/// Draws `compare.png`: three panels, a colour per run.
+pub fn comparison_png(runs: &[ComparedRun], path: &Path) -> Result<()> {
+    let lines = |values: &dyn Fn(&ComparedRun) -> Vec<(f64, f64)>| -> Vec<Line> {
+        runs.iter()
+            .enumerate()
+            .map(|(i, run)| Line {
+                label: run.label.to_string(),
+                points: values(run),
+                colour: colour(i),
+            })
+            .collect()
+    };
+    render(path, COMPARISON_SIZE, |area| {
+        let panels = area.split_evenly((1, 3));
+        let loss = lines(&|run| epoch_series(run.records, "valid", "loss"));
+        epoch_panel(&panels[0], "validation loss per epoch", "loss", &loss)?;
+        let accuracy = lines(&|run| epoch_series(run.records, "valid", "accuracy"));
+        epoch_panel(
+            &panels[1],
+            "validation accuracy per epoch",
+            "accuracy (%)",
+            &accuracy,
+        )?;
+        let gradients = lines(&|run| log_drawable(run.grad_norms));
+        gradient_panel(&panels[2], &gradients)
+    })
+}
+
+/// The i-th run's colour (plotters' 99-colour palette).
+fn colour(i: usize) -> RGBColor {
+    let (r, g, b) = Palette99::pick(i).rgb();
+    RGBColor(r, g, b)
+}
+
+/// Norms as (layer, norm), 1-based; only what a log axis can show (positive, finite: a
+/// diverged run may have neither).
+fn log_drawable(norms: &[f64]) -> Vec<(f64, f64)> {
+    norms
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite() && **v > 0.0)
+        .map(|(i, v)| ((i + 1) as f64, *v))
+        .collect()
+}
+
+/// Gradient norm by layer, log scale over whole decades.
+fn gradient_panel(panel: &Canvas, lines: &[Line]) -> DrawResult {
+    let all = || lines.iter().flat_map(|l| &l.points);
+    let layers = all().map(|p| p.0).fold(1.0, f64::max);
+    let (lo, hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    // Whole decades, so the log axis has a label at each power of ten.
+    let (lo, hi) = if lo > hi {
+        (1e-3, 1.0)
+    } else {
+        let (low, high) = (lo.log10().floor(), hi.log10().ceil());
+        // A hair wider, so both ends get their label.
+        (
+            10f64.powf(low) * 0.999,
+            10f64.powf(high.max(low + 1.0)) * 1.001,
+        )
+    };
+    let mut chart = ChartBuilder::on(panel)
+        .caption("weight-gradient norm by layer (last epoch)", (FONT, 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.5..layers + 0.5, (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("layer (1 = nearest the input)")
+        .y_desc("|gradient| (log scale)")
+        .x_labels(layers as usize + 1)
+        .x_label_formatter(&whole_number)
+        .y_label_formatter(&power_of_ten)
+        .light_line_style(WHITE)
+        .label_style((FONT, 12))
+        .draw()?;
+    draw_lines(&mut chart, lines)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.85))
+        .label_font((FONT, 13))
+        .draw()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_positive_finite_norms_are_drawn_on_a_log_axis() {
+        let points = log_drawable(&[0.5, f64::NAN, 0.0, 2.0]);
+        assert_eq!(points, [(1.0, 0.5), (4.0, 2.0)]);
+    }
+}
