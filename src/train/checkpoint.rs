@@ -107,15 +107,17 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
         let bytes = record
             .checkpoint_into_bytes()
             .map_err(CheckpointerError::Record)?;
-        write_atomic(&path(&self.dir, self.name, epoch), &bytes)
-            .map_err(|e| CheckpointerError::Unknown(e.to_string()))?;
+        // The mark first: a checkpoint file that exists always has its mark (a crash
+        // between the two leaves a mark without a file: an incomplete epoch, as before).
         // The folder's run id was written before training started.
         let run_id = read_run_id(&self.dir).unwrap_or_default();
         write_atomic(
             &mark_path(&self.dir, self.name, epoch),
             mark(&run_id, &bytes).as_bytes(),
         )
-        .map_err(|e| CheckpointerError::Unknown(e.to_string()))
+        .map_err(|e| CheckpointerError::Unknown(e.to_string()))?;
+        write_atomic(&path(&self.dir, self.name, epoch), &bytes)
+            .map_err(|e| CheckpointerError::Unknown(e.to_string()))
     }
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
