@@ -7,6 +7,7 @@ use std::path::Path;
 
 use common::{assert_user_error, digits, root, stderr, table_rows, tabulate};
 use digits::config::Config;
+use digits::data::Split;
 use digits::model::Mlp;
 use digits::run::SplitRecord;
 use digits::run::read_metrics_csv;
@@ -21,7 +22,10 @@ fn one_epoch(config: &str, overrides: &[&str]) -> SplitRecord {
     all.extend_from_slice(overrides);
     let (out, _) = common::train_config(config, &all);
     let records = read_metrics_csv(&out.path().join("metrics.csv")).unwrap();
-    records.into_iter().find(|r| r.split == "train").unwrap()
+    records
+        .into_iter()
+        .find(|r| r.split == Split::Train)
+        .unwrap()
 }
 
 #[test]
@@ -68,8 +72,8 @@ fn metrics_csv_has_one_gradient_column_per_layer_filled_on_train_rows() {
     for record in read_metrics_csv(&out.path().join("metrics.csv")).unwrap() {
         for layer in 1..=3 {
             let value = record.metrics.get(&format!("grad_norm_{layer}"));
-            match record.split.as_str() {
-                "train" => {
+            match record.split {
+                Split::Train => {
                     let v = *value.unwrap();
                     assert!(v.is_finite() && v > 0.0, "epoch {}: {v}", record.epoch);
                 }
@@ -119,7 +123,7 @@ fn an_exploding_run_stops_at_once_with_exit_3_and_the_fixes() {
     // a group runs before the check).
     let records = read_metrics_csv(&run.join("metrics.csv")).unwrap();
     assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!((records[0].epoch, records[0].split.as_str()), (1, "train"));
+    assert_eq!((records[0].epoch, records[0].split), (1, Split::Train));
     let step = summary["diverged_at"]["step"].as_u64().unwrap();
     assert!((1..=57).contains(&step), "{step}");
     assert!(

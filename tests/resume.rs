@@ -272,7 +272,7 @@ fn scheduled_args(out: &Path) -> Vec<String> {
 fn learning_rates(run: &Path) -> Vec<f64> {
     common::read_metrics(run)
         .iter()
-        .filter(|r| r.split == "train")
+        .filter(|r| r.split == digits::data::Split::Train)
         .map(|r| r.metrics["learning_rate"])
         .collect()
 }

@@ -11,6 +11,8 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::data::Split;
+
 /// Set to skip the download attempt when Burn's cache is empty (air-gapped machines, tests).
 pub const NO_DOWNLOAD_ENV: &str = "DIGITS_NO_DOWNLOAD";
 
@@ -35,23 +37,25 @@ pub fn forbidden() -> bool {
     std::env::var_os(NO_DOWNLOAD_ENV).is_some()
 }
 
-/// Downloads one split ("train" or "test") into Burn's cache, `cache` being
-/// `<cache dir>/burn-dataset/mnist` (burn-dataset decides the place itself).
-pub fn download_split(cache: &Path, split: &str) -> Result<(), DownloadFailure> {
+/// Downloads the file `split` is read from (MNIST's training or test set) into Burn's cache,
+/// `cache` being `<cache dir>/burn-dataset/mnist` (burn-dataset decides the place itself).
+pub fn download_split(cache: &Path, split: Split) -> Result<(), DownloadFailure> {
     if forbidden() {
         return Err(DownloadFailure(format!(
             "{NO_DOWNLOAD_ENV} is set, which forbids downloading"
         )));
     }
     reachable()?;
-    eprintln!(
-        "downloading MNIST's {split} split into {} ...",
-        cache.display()
-    );
+    let set = if split.in_training_file() {
+        "training"
+    } else {
+        "test"
+    };
+    eprintln!("downloading MNIST's {set} set into {} ...", cache.display());
     use burn_dataset::vision::MnistDataset;
     crate::error::catch_quietly(|| match split {
-        "train" => drop(MnistDataset::train()),
-        _ => drop(MnistDataset::test()),
+        Split::Train | Split::Valid => drop(MnistDataset::train()),
+        Split::Test => drop(MnistDataset::test()),
     })
     .map_err(|panic| DownloadFailure(classify(&panic)))
 }

@@ -1,6 +1,7 @@
 //! The digits: the IDX file format, where a run's digits come from (a folder, full MNIST in
 //! Burn's cache or downloaded into it, the bundled sample), the shared pixel store its splits
-//! are cut from, and the epoch loader that makes `[B, 784]` batches of it.
+//! are cut from (`Split`: train, valid, test), and the epoch loader that makes `[B, 784]`
+//! batches of it.
 
 pub mod digit_set;
 pub mod download;
@@ -8,7 +9,9 @@ pub mod idx;
 pub mod loader;
 pub mod sample;
 pub mod source;
+pub mod split;
 
 pub use digit_set::{DigitBatch, DigitImage, DigitSet};
 pub use loader::EpochLoader;
 pub use source::{DataOrigin, DigitSplits, IdxFiles, SourceKind, load, load_test, locate};
+pub use split::Split;

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, DataSource};
+use crate::data::Split;
 use crate::data::digit_set::DigitSet;
 use crate::data::download::{self, DownloadFailure};
 use crate::data::idx::{self, IdxImages, PIXELS};
@@ -88,14 +89,14 @@ const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
 /// Loads the data the config names and splits it.
 pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
     let source = Located::find(config)?;
-    let train = source.read("train", config.train_limit)?;
-    let test = source.read("test", config.test_limit)?;
+    let train = source.read(Split::Train, config.train_limit)?;
+    let test = source.read(Split::Test, config.test_limit)?;
 
     let total = train.len();
     let valid_len = ((total as f64 * config.validation_fraction).round() as usize).max(1);
     if valid_len >= total {
         return Err(Error::data(
-            &source.name_of("train"),
+            &source.name_of(Split::Train),
             format!(
                 "{total} training image(s) cannot be split into train and validation with \
                  validation_fraction {}: use more images (data.train_limit) or a smaller fraction",
@@ -122,7 +123,7 @@ pub fn locate(config: &DataConfig) -> Result<DataOrigin> {
 /// Only the test split (honouring `test_limit`), without reading the training files.
 pub fn load_test(config: &DataConfig) -> Result<(DigitSet, DataOrigin)> {
     let source = Located::find(config)?;
-    let test = source.read("test", config.test_limit)?;
+    let test = source.read(Split::Test, config.test_limit)?;
     Ok((test, source.origin))
 }
 
@@ -215,10 +216,10 @@ impl Located {
     }
 
     /// The image file of a split, for messages.
-    fn name_of(&self, split: &str) -> PathBuf {
+    fn name_of(&self, split: Split) -> PathBuf {
         match &self.files {
             Some(files) => files.split(split).0.to_path_buf(),
-            None => sample_path(if split == "train" {
+            None => sample_path(if split.in_training_file() {
                 TRAIN_IMAGES
             } else {
                 TEST_IMAGES
@@ -226,8 +227,9 @@ impl Located {
         }
     }
 
-    /// The first `limit` items of the "train" or "test" split.
-    fn read(&self, split: &str, limit: Option<usize>) -> Result<DigitSet> {
+    /// The first `limit` items of the file `split` is read from (the training file for train
+    /// and valid, the test file for test).
+    fn read(&self, split: Split, limit: Option<usize>) -> Result<DigitSet> {
         let Some(files) = &self.files else {
             return read_sample(split, limit);
         };
@@ -238,7 +240,11 @@ impl Located {
         // Burn writes its cache in place, not atomically: a download cut short leaves a
         // partial file it would reuse forever. Check the official counts and size, and fetch
         // a bad split again (once).
-        let expected = Some(if split == "train" { 60_000 } else { 10_000 });
+        let expected = Some(if split.in_training_file() {
+            60_000
+        } else {
+            10_000
+        });
         match read_pair(images, labels, expected, limit) {
             Err(Error::Data { path, message }) => {
                 let cache = images.parent().and_then(Path::parent).unwrap_or(images);
@@ -292,16 +298,16 @@ fn sample_path(name: &str) -> PathBuf {
 }
 
 /// A split of the bundled sample, through the same IDX reader as any file.
-fn read_sample(split: &str, limit: Option<usize>) -> Result<DigitSet> {
+fn read_sample(split: Split, limit: Option<usize>) -> Result<DigitSet> {
     let files = &sample::FILES;
     let (images, labels, images_name, labels_name) = match split {
-        "train" => (
+        Split::Train | Split::Valid => (
             files.train_images,
             files.train_labels,
             TRAIN_IMAGES,
             TRAIN_LABELS,
         ),
-        _ => (
+        Split::Test => (
             files.test_images,
             files.test_labels,
             TEST_IMAGES,
@@ -382,11 +388,11 @@ fn pair(
 }
 
 impl IdxFiles {
-    /// The image and label files of the "train" or "test" split.
-    fn split(&self, split: &str) -> (&Path, &Path) {
+    /// The image and label files `split` is read from.
+    fn split(&self, split: Split) -> (&Path, &Path) {
         match split {
-            "train" => (&self.train_images, &self.train_labels),
-            _ => (&self.test_images, &self.test_labels),
+            Split::Train | Split::Valid => (&self.train_images, &self.train_labels),
+            Split::Test => (&self.test_images, &self.test_labels),
         }
     }
 
@@ -440,7 +446,7 @@ impl IdxFiles {
             test_images: cache.join("test").join(TEST_IMAGES),
             test_labels: cache.join("test").join(TEST_LABELS),
         };
-        for split in ["train", "test"] {
+        for split in [Split::Train, Split::Test] {
             let (images, labels) = files.split(split);
             if !(images.is_file() && labels.is_file()) {
                 download::download_split(cache, split)?;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use crate::data::Split;
 use crate::error::Result;
 use crate::inspect::plots::{
     Canvas, DrawResult, FONT, Line, draw_lines, epoch_panel, epoch_series, power_of_ten, render,
@@ -37,9 +38,9 @@ pub fn comparison_png(runs: &[ComparedRun], path: &Path) -> Result<()> {
     };
     render(path, COMPARISON_SIZE, |area| {
         let panels = area.split_evenly((1, 3));
-        let loss = lines(&|run| epoch_series(run.records, "valid", "loss"));
+        let loss = lines(&|run| epoch_series(run.records, Split::Valid, "loss"));
         epoch_panel(&panels[0], "validation loss per epoch", "loss", &loss)?;
-        let accuracy = lines(&|run| epoch_series(run.records, "valid", "accuracy"));
+        let accuracy = lines(&|run| epoch_series(run.records, Split::Valid, "accuracy"));
         epoch_panel(
             &panels[1],
             "validation accuracy per epoch",

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::data::Split;
 use crate::data::idx::{CLASSES, SIDE};
 use crate::error::{Error, Result};
 use crate::inspect::typeset::Typeset;
@@ -159,13 +160,13 @@ pub fn curves_png(records: &[SplitRecord], path: &Path) -> Result<()> {
         {
             let lines = [
                 Line {
-                    label: "train".into(),
-                    points: epoch_series(records, "train", metric),
+                    label: Split::Train.to_string(),
+                    points: epoch_series(records, Split::Train, metric),
                     colour: TRAIN_COLOUR,
                 },
                 Line {
-                    label: "valid".into(),
-                    points: epoch_series(records, "valid", metric),
+                    label: Split::Valid.to_string(),
+                    points: epoch_series(records, Split::Valid, metric),
                     colour: VALID_COLOUR,
                 },
             ];
@@ -325,7 +326,7 @@ pub fn confusion_png(matrix: &ConfusionMatrix, path: &Path) -> Result<()> {
 }
 
 /// One split's `metric` per epoch, as (epoch, value); accuracy in percent.
-pub(crate) fn epoch_series(records: &[SplitRecord], split: &str, metric: &str) -> Vec<(f64, f64)> {
+pub fn epoch_series(records: &[SplitRecord], split: Split, metric: &str) -> Vec<(f64, f64)> {
     let scale = if metric == "accuracy" { 100.0 } else { 1.0 };
     records
         .iter()
@@ -448,9 +449,9 @@ mod tests {
 
     #[test]
     fn curves_draw_train_in_red_and_valid_in_blue_as_the_dashboard_does() {
-        let record = |split: &str, epoch: usize| SplitRecord {
+        let record = |split: Split, epoch: usize| SplitRecord {
             epoch,
-            split: split.into(),
+            split,
             metrics: [
                 ("loss".to_string(), 1.0 / epoch as f64),
                 ("accuracy".into(), 0.5),
@@ -469,10 +470,10 @@ mod tests {
                 .filter(|p| p.0 == [colour.0, colour.1, colour.2])
                 .count()
         };
-        let train = [record("train", 1), record("train", 2)];
+        let train = [record(Split::Train, 1), record(Split::Train, 2)];
         assert!(count(&train, TRAIN_COLOUR) > 100);
         assert_eq!(count(&train, VALID_COLOUR), 0);
-        let valid = [record("valid", 1), record("valid", 2)];
+        let valid = [record(Split::Valid, 1), record(Split::Valid, 2)];
         assert!(count(&valid, VALID_COLOUR) > 100);
         assert_eq!(count(&valid, TRAIN_COLOUR), 0);
     }

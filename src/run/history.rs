@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::data::Split;
+
 /// One finished split (train or valid) of one epoch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SplitRecord {
     pub epoch: usize,
-    pub split: String,
+    pub split: Split,
     /// Epoch-level value of each metric, keyed by a column-friendly name (`loss`, `accuracy`,
     /// `learning_rate`). Accuracy is a fraction in 0..1 (Burn reports percent).
     pub metrics: BTreeMap<String, f64>,

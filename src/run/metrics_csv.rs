@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::run::history::SplitRecord;
 
@@ -86,7 +87,8 @@ fn parse_metrics_csv(text: &str) -> Result<Vec<SplitRecord>, String> {
                 epoch: cells[0]
                     .parse()
                     .map_err(|_| bad("the epoch is not a whole number"))?,
-                split: cells[1].to_string(),
+                split: Split::parse(cells[1])
+                    .ok_or_else(|| bad("the split is not train, valid or test"))?,
                 metrics,
                 items: cells[n - 3]
                     .parse()
@@ -110,7 +112,7 @@ mod tests {
         let records = vec![
             SplitRecord {
                 epoch: 1,
-                split: "train".into(),
+                split: Split::Train,
                 metrics: BTreeMap::from([
                     ("loss".into(), 0.5),
                     ("accuracy".into(), 0.75),
@@ -121,7 +123,7 @@ mod tests {
             },
             SplitRecord {
                 epoch: 1,
-                split: "valid".into(),
+                split: Split::Valid,
                 metrics: BTreeMap::from([("loss".into(), 0.25), ("accuracy".into(), 0.5)]),
                 items: 10,
                 seconds: 0.1,
@@ -139,7 +141,7 @@ mod tests {
     fn csv_reads_back_what_was_written() {
         let records = vec![SplitRecord {
             epoch: 2,
-            split: "valid".into(),
+            split: Split::Valid,
             metrics: BTreeMap::from([("loss".into(), 0.125), ("accuracy".into(), 0.5)]),
             items: 10,
             seconds: 0.25,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+use crate::data::Split;
 use crate::data::source::DataOrigin;
 use crate::run::history::SplitRecord;
 
@@ -103,7 +104,7 @@ pub struct DivergedAt {
 }
 
 /// The last epoch's loss and accuracy of `split`.
-pub fn last_scores(records: &[SplitRecord], split: &str) -> Option<Scores> {
+pub fn last_scores(records: &[SplitRecord], split: Split) -> Option<Scores> {
     let record = records.iter().rev().find(|r| r.split == split)?;
     Some(Scores {
         loss: *record.metrics.get("loss")?,
@@ -115,7 +116,7 @@ pub fn last_scores(records: &[SplitRecord], split: &str) -> Option<Scores> {
 pub fn train_speed(records: &[SplitRecord]) -> f64 {
     let (items, seconds) = records
         .iter()
-        .filter(|r| r.split == "train")
+        .filter(|r| r.split == Split::Train)
         .fold((0usize, 0.0f64), |(i, s), r| (i + r.items, s + r.seconds));
     if seconds > 0.0 {
         items as f64 / seconds

@@ -226,7 +226,7 @@ fn learner_train_sps(
     let (items, seconds) = history
         .records()
         .iter()
-        .filter(|r| r.split == "train" && r.epoch > 1)
+        .filter(|r| r.split == data::Split::Train && r.epoch > 1)
         .fold((0usize, 0.0f64), |(i, s), r| (i + r.items, s + r.seconds));
     Ok(items as f64 / seconds.max(f64::MIN_POSITIVE))
 }

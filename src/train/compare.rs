@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
+use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::inspect::comparison_plot::{ComparedRun, comparison_png};
 use crate::run::folder::{self as run, RunFolder};
@@ -243,7 +244,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
 
 /// The gradient norms per layer and the first/last ratio of the last training epoch.
 fn last_gradient_profile(records: &[SplitRecord]) -> (Vec<f64>, Option<f64>) {
-    let Some(last) = records.iter().rev().find(|r| r.split == "train") else {
+    let Some(last) = records.iter().rev().find(|r| r.split == Split::Train) else {
         return (Vec::new(), None);
     };
     let mut norms: Vec<(usize, f64)> = last

@@ -9,6 +9,7 @@ use burn::train::{Interrupter, Learner, TrainingError};
 
 use crate::backend::Backend;
 use crate::config::{Config, TrainingConfig};
+use crate::data::Split;
 use crate::data::source as data;
 use crate::error::{Error, Result, digits_command};
 use crate::inspect::evaluation::evaluate;
@@ -170,9 +171,10 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
     if options.dashboard != Dashboard::Off {
         // The dashboard's numbers left the screen with it: keep the last epoch's lines there.
         for record in last_epoch(&records) {
-            let size = match record.split.as_str() {
-                "train" => splits.train.len(),
-                _ => splits.valid.len(),
+            let size = match record.split {
+                Split::Train => splits.train.len(),
+                Split::Valid => splits.valid.len(),
+                Split::Test => splits.test.len(),
             };
             println!("{}", format_line(record, t.epochs, size));
         }
@@ -188,7 +190,7 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         config: config_path.display().to_string(),
         parameters,
         epochs: t.epochs,
-        epochs_completed: records.iter().filter(|r| r.split == "valid").count(),
+        epochs_completed: records.iter().filter(|r| r.split == Split::Valid).count(),
         interrupted: divergence.is_none()
             && (result.interrupted.is_some() || history.stopped_early()),
         diverged: divergence.is_some(),
@@ -202,8 +204,8 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
             valid: splits.valid.len(),
             test: splits.test.len(),
         },
-        train: last_scores(&records, "train"),
-        valid: last_scores(&records, "valid"),
+        train: last_scores(&records, Split::Train),
+        valid: last_scores(&records, Split::Valid),
         test: None,
         train_samples_per_second: train_speed(&records),
         peak_rss_mb: peak_rss_mb(),

@@ -17,6 +17,7 @@ use burn::train::renderer::{
 };
 use burn::train::{Interrupter, LearnerSummary};
 
+use crate::data::Split;
 use crate::run::history::{EpochHistory, GRAD_NORM_PREFIX, GRAD_RATIO, SplitRecord};
 use crate::run::summary::Scores;
 use crate::train::interrupt;
@@ -51,7 +52,7 @@ impl Dashboard {
 
 /// A split in progress.
 struct OpenSplit {
-    name: String,
+    split: Split,
     started: Instant,
     items: usize,
     /// The items the whole split has.
@@ -258,7 +259,11 @@ impl TrainingProgressLogger for RunRenderer {
     fn start_split(&mut self, split: &str, total_items: usize) {
         self.keep_ctrl_c();
         self.open = Some(OpenSplit {
-            name: split.to_string(),
+            // Burn names only "train" and "valid" (its own dashboard reads any other as valid).
+            split: match split {
+                "train" => Split::Train,
+                _ => Split::Valid,
+            },
             started: Instant::now(),
             items: 0,
             total: total_items,
@@ -284,7 +289,7 @@ impl TrainingProgressLogger for RunRenderer {
             let total = open.total;
             let record = SplitRecord {
                 epoch: self.epoch,
-                split: open.name,
+                split: open.split,
                 metrics: open.metrics,
                 items: open.items,
                 seconds: open.started.elapsed().as_secs_f64(),
@@ -401,7 +406,7 @@ mod tests {
     fn lines_show_epoch_split_metrics_and_speed() {
         let record = SplitRecord {
             epoch: 3,
-            split: "train".into(),
+            split: Split::Train,
             metrics: BTreeMap::from([("loss".into(), 0.31234), ("accuracy".into(), 0.91)]),
             items: 9000,
             seconds: 0.5,
@@ -418,7 +423,7 @@ mod tests {
     fn a_split_stopped_partway_says_so() {
         let record = SplitRecord {
             epoch: 5,
-            split: "train".into(),
+            split: Split::Train,
             metrics: BTreeMap::new(),
             items: 2496,
             seconds: 0.5,

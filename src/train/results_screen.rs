@@ -13,7 +13,9 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 
+use crate::data::Split;
 use crate::error::Result;
+use crate::inspect::plots::epoch_series;
 use crate::run::history::SplitRecord;
 use crate::run::summary::Summary;
 use crate::terminal::{self, FullScreen};
@@ -66,8 +68,8 @@ pub fn draw(frame: &mut Frame, results: &Results) {
         .direction(Direction::Horizontal)
         .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
         .split(rows[1]);
-    draw_chart(frame, charts[0], results.records, "loss", 1.0);
-    draw_chart(frame, charts[1], results.records, "accuracy", 100.0);
+    draw_chart(frame, charts[0], results.records, "loss");
+    draw_chart(frame, charts[1], results.records, "accuracy");
     let controls = Line::from(vec![
         Span::styled(" q", Style::default().add_modifier(Modifier::BOLD)),
         Span::raw(", Esc or Enter: close this screen · "),
@@ -112,17 +114,11 @@ fn headline<'a>(results: &'a Results) -> Paragraph<'a> {
     Paragraph::new(lines).block(Block::bordered().title(format!(" digits · {} ", s.config)))
 }
 
-/// One metric per epoch, a line per split; `scale` turns fractions into percent.
-fn draw_chart(frame: &mut Frame, area: Rect, records: &[SplitRecord], metric: &str, scale: f64) {
-    let series = |split: &str| -> Vec<(f64, f64)> {
-        records
-            .iter()
-            .filter(|r| r.split == split)
-            .filter_map(|r| Some((r.epoch as f64, r.metrics.get(metric)? * scale)))
-            .filter(|(_, v)| v.is_finite())
-            .collect()
-    };
-    let (train, valid) = (series("train"), series("valid"));
+/// One metric per epoch (accuracy in percent), a line per split.
+fn draw_chart(frame: &mut Frame, area: Rect, records: &[SplitRecord], metric: &str) {
+    let percent = metric == "accuracy";
+    let train = epoch_series(records, Split::Train, metric);
+    let valid = epoch_series(records, Split::Valid, metric);
     let values = train.iter().chain(&valid);
     let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| {
         (lo.min(*v), hi.max(*v))
@@ -138,7 +134,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, records: &[SplitRecord], metric: &s
         .map(|(e, _)| *e)
         .fold(1.0, f64::max);
     // Short enough for half of an 80-column terminal.
-    let decimals = if scale == 100.0 { 1 } else { 4 };
+    let decimals = if percent { 1 } else { 4 };
     let last = |points: &[(f64, f64)]| {
         points
             .last()
@@ -146,30 +142,25 @@ fn draw_chart(frame: &mut Frame, area: Rect, records: &[SplitRecord], metric: &s
     };
     let title = format!(
         " {metric}{} · train {} · valid {} ",
-        if scale == 100.0 { " %" } else { "" },
+        if percent { " %" } else { "" },
         last(&train),
         last(&valid)
     );
     let datasets = vec![
         Dataset::default()
-            .name("train")
+            .name(Split::Train.name())
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(Style::default().fg(TRAIN_COLOR))
             .data(&train),
         Dataset::default()
-            .name("valid")
+            .name(Split::Valid.name())
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(Style::default().fg(VALID_COLOR))
             .data(&valid),
     ];
-    let label = |v: f64| {
-        Span::raw(format!(
-            "{v:.prec$}",
-            prec = if scale == 100.0 { 1 } else { 3 }
-        ))
-    };
+    let label = |v: f64| Span::raw(format!("{v:.prec$}", prec = if percent { 1 } else { 3 }));
     let chart = Chart::new(datasets)
         .block(Block::bordered().title(title))
         .x_axis(
@@ -197,10 +188,10 @@ mod tests {
     use crate::data::source::{DataOrigin, SourceKind};
     use crate::run::summary::{DatasetSummary, Scores};
 
-    fn record(epoch: usize, split: &str, loss: f64, accuracy: f64) -> SplitRecord {
+    fn record(epoch: usize, split: Split, loss: f64, accuracy: f64) -> SplitRecord {
         SplitRecord {
             epoch,
-            split: split.into(),
+            split,
             metrics: BTreeMap::from([("loss".into(), loss), ("accuracy".into(), accuracy)]),
             items: 100,
             seconds: 0.1,
@@ -266,10 +257,10 @@ mod tests {
     #[test]
     fn a_finished_run_shows_its_scores_curves_and_how_to_close() {
         let records = [
-            record(1, "train", 2.0, 0.2),
-            record(1, "valid", 1.5, 0.3),
-            record(2, "train", 0.5, 0.8),
-            record(2, "valid", 0.6, 0.75),
+            record(1, Split::Train, 2.0, 0.2),
+            record(1, Split::Valid, 1.5, 0.3),
+            record(2, Split::Train, 0.5, 0.8),
+            record(2, Split::Valid, 0.6, 0.75),
         ];
         let text = screen(&summary(false), &records);
         for needle in [
@@ -288,7 +279,7 @@ mod tests {
 
     #[test]
     fn a_stopped_run_says_so() {
-        let text = screen(&summary(true), &[record(1, "train", 2.0, 0.2)]);
+        let text = screen(&summary(true), &[record(1, Split::Train, 2.0, 0.2)]);
         assert!(
             text.contains("training stopped after 2 of 20 epochs"),
             "{text}"
