@@ -107,10 +107,10 @@ pub fn run_series(
     for candidate in &mut candidates {
         if candidate.config.data.dir.is_none() {
             let origin = data::locate(&candidate.config.data)?;
-            let source = origin.config_source().name();
-            candidate
-                .args
-                .extend(["--set".into(), format!("data.source={source}")]);
+            let source = format!("data.source={}", origin.config_source().name());
+            if !candidate.args.contains(&source) {
+                candidate.args.extend(["--set".into(), source]);
+            }
         }
     }
     let out = RunFolder::create(folder_name, series.out.as_deref(), series.force)?;
