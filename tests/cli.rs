@@ -1,11 +1,11 @@
 //! The built `digits` binary, end to end.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;
 
-use common::{assert_user_error, digits, root, sample_dir, stderr, stdout};
+use crate::common::{assert_user_error, digits, root, sample_dir, stderr, stdout};
 
 fn config(name: &str) -> String {
     root().join("config").join(name).display().to_string()

@@ -2,15 +2,12 @@
 //! at the end the results screen stays until the user closes it, then the last epoch's lines
 //! and the test line are left on screen. `script` (util-linux) provides the
 //! terminal, as a user's would.
-#![cfg(target_os = "linux")]
-
-mod common;
 
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{PseudoTerminal, digits, root, sample_dir, stderr, summary_json};
+use crate::common::{PseudoTerminal, digits, root, sample_dir, stderr, summary_json};
 use digits::train::checkpoint::complete_epochs;
 
 /// `digits train config/mlp.toml` on a slice of the sample, in a 120×40 pseudo-terminal;

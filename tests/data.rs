@@ -1,6 +1,6 @@
 //! Reading MNIST-format folders: generated fixtures and the real test data.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,11 +1,11 @@
 //! `training.devices`: each batch split across several devices trains as one device does, on
 //! every CPU backend this build has, and a killed multi-device run resumes exactly.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{assert_user_error, metrics_without_timing, stderr, wait_for_first_checkpoint};
+use crate::common::{assert_user_error, metrics_without_timing, stderr, wait_for_first_checkpoint};
 use digits::backend::Backend;
 use digits::train::{Dashboard, TrainOptions};
 

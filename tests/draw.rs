@@ -1,7 +1,7 @@
 //! The drawing pad: scripted actions on its state, its screen on ratatui's test backend, and
 //! the real binary once in a pseudo-terminal.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

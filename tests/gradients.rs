@@ -1,11 +1,11 @@
 //! Vanishing and exploding gradients: the per-layer gradient metric, the divergence guard,
 //! weight initialisation, clipping, `compare` and `sweep`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{assert_user_error, digits, root, stderr, table_rows, tabulate};
+use crate::common::{assert_user_error, digits, root, stderr, table_rows, tabulate};
 use digits::config::Config;
 use digits::data::Split;
 use digits::model::Mlp;

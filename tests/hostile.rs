@@ -1,9 +1,8 @@
 //! Hostile input: every refusal is exit 2 with a message naming the file or key, no panic, no
 //! unbounded memory (the binary runs under a 1 GiB address-space limit, `ulimit -v`, where a
 //! good training run needs well under 200 MB), and nothing already saved changes.
-#![cfg(target_os = "linux")]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -12,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{assert_user_error, root, sample_dir, stderr, stdout};
+use crate::common::{assert_user_error, root, sample_dir, stderr, stdout};
 use digits::data::idx;
 
 /// The address space the binary may use in these tests: RLIMIT_AS, which counts reserved

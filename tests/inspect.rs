@@ -1,11 +1,11 @@
 //! `summary`, `eval`, `predict`, `plot` and the pictures `train` draws.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{assert_user_error, digits, root, sample_dir, stderr, stdout};
+use crate::common::{assert_user_error, digits, root, sample_dir, stderr, stdout};
 use digits::backend::Backend;
 use digits::config::Config;
 use digits::inspect::ModelSummary;

@@ -1,7 +1,7 @@
 //! A battery of bad inputs: malformed IDX files, malformed configs, random bytes, a bad cache.
 //! Each must be a clear error value, never a panic.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,16 +1,15 @@
 //! `digits serve-device` and `train --remote` over loopback: the remote run trains as a local
 //! one does; a wrong token is refused; the server outlives a client killed mid-epoch; a
 //! server killed mid-training gives the client exit 2 and a run that resumes.
-#![cfg(feature = "remote")]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Reaped, assert_user_error, stderr, wait_for_first_checkpoint};
+use crate::common::{Reaped, assert_user_error, stderr, wait_for_first_checkpoint};
 use digits::backend::Backend;
 
 /// The CPU backend the servers use (flex when built in), and the local run compared with.

@@ -1,12 +1,12 @@
 //! Never lose a run: kill -9, Ctrl-C and resume; determinism; checkpoints that fail to load.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::{
+use crate::common::{
     assert_user_error, digits, metrics_without_timing, stderr, wait_for_first_checkpoint,
 };
 

@@ -1,13 +1,13 @@
 //! `compare` and `sweep` as a series of runs, each in a process of its own: its own peak
 //! memory and speed in the table, `--zip`ped sweeps, and a stop by the user.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{root, sample_dir, stderr, table_rows, tabulate};
+use crate::common::{root, sample_dir, stderr, table_rows, tabulate};
 
 #[test]
 fn a_zipped_sweep_pairs_values_and_tabulates_each_runs_own_memory_and_speed() {

@@ -1,6 +1,6 @@
 //! The network and its training, through the library API.
 
-mod common;
+use crate::common;
 
 use digits::backend::Backend;
 use digits::config::{Config, Loss};

@@ -1,17 +1,16 @@
 //! The wgpu backend, for real: trains on it, and matches ndarray to 1e-4. Built only with
 //! `--features wgpu` (CI runs it on lavapipe, Mesa's CPU Vulkan driver).
-#![cfg(feature = "wgpu")]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
+use crate::common::{root, sample_dir, stderr};
 use burn::module::Module;
 use burn::optim::SgdConfig;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::train::TrainStep;
-use common::{root, sample_dir, stderr};
 use digits::backend::Backend;
 use digits::config::{Config, DataConfig};
 use digits::data::digit_set::DigitBatch;

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)] // each test binary uses its own subset
+#![allow(dead_code)] // some helpers serve only the modules of other builds (wgpu, remote)
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,31 @@
+//! The integration tests, one binary with a module per topic (as ripgrep's `tests/tests.rs`):
+//! Burn and the whole crate link once instead of once per topic. The tests drive the public
+//! API and the built binary (`env!("CARGO_BIN_EXE_digits")`) on the repository's bundled
+//! MNIST sample or fixtures they write; nothing outside the repository.
+//!
+//! Modules for other builds are compiled with their feature: `wgpu` (lavapipe in CI),
+//! `remote`; `devices` runs on every CPU backend the build has. CI runs those three with
+//! `cargo test --release --features wgpu,remote,flex,openblas --test tests -- wgpu:: remote::
+//! devices::`.
+
+mod common;
+
+mod cli;
+#[cfg(target_os = "linux")]
+mod dashboard;
+mod data;
+mod devices;
+mod draw;
+mod gradients;
+#[cfg(target_os = "linux")]
+mod hostile;
+mod inspect;
+mod layout;
+mod malformed;
+#[cfg(feature = "remote")]
+mod remote;
+mod resume;
+mod series;
+mod training;
+#[cfg(feature = "wgpu")]
+mod wgpu;
