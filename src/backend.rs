@@ -1,4 +1,4 @@
-//! The only place a [`Device`] is built.
+//! Where a local [`Device`] is built (`remote.rs` builds the one a `serve-device` serves).
 //!
 //! Which backends exist is decided by *our* cargo features, never by `Device::default()`:
 //! burn-train always compiles Flex in, so Burn's default would be Flex even in an ndarray build.

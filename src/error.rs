@@ -123,6 +123,15 @@ pub fn shorten(message: &str, max_chars: usize) -> String {
         .join("\n")
 }
 
+/// A panic's text (panics carry a `String` or a `&str`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)")
+}
+
 /// Runs `f`, turning a panic into its message without printing it. For the few Burn calls that
 /// panic on conditions a user can cause (no network for a download, no GPU adapter). A panic
 /// on another thread meanwhile (cubecl opens devices on its own threads) is the more telling
@@ -133,12 +142,7 @@ pub fn catch_quietly<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Resul
     let seen = first.clone();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown failure".into());
+        let message = panic_message(info.payload()).to_string();
         if let Ok(mut slot) = seen.lock() {
             slot.get_or_insert(message);
         }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use digits::commands::Command;
-use digits::error::{MESSAGE_LINE_CHARS, exit, shorten};
+use digits::error::{MESSAGE_LINE_CHARS, exit, panic_message, shorten};
 
 // Every step allocates and frees tensors of ~100 KB; glibc hands such blocks back to the OS and
 // faults them in again. mimalloc keeps them: +9 to +25 % training speed (`digits bench`).
@@ -64,12 +64,7 @@ fn set_without_equals(args: impl Iterator<Item = String>) -> Option<String> {
 /// its own hook in front of this one, so the terminal is restored first.
 fn exit_on_panic() {
     std::panic::set_hook(Box::new(|info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("(no message)");
+        let message = panic_message(info.payload());
         if message.starts_with("Killing training from user input") {
             eprintln!("\nkilled from the dashboard; checkpoints written before are intact");
             std::process::exit(exit::INTERRUPTED.into());

@@ -395,7 +395,7 @@ fn when_every_checkpoint_is_unreadable_the_message_says_so() {
     let output = resume_to(work.path(), &run, 3);
     assert_user_error(
         &output,
-        &["none of the 2 complete checkpoints", "can be read"],
+        &["none of the 2 complete checkpoints", "can be used"],
     );
     assert!(
         !stderr(&output).contains("before its first epoch"),

@@ -14,13 +14,29 @@ use crate::inspect::trained_run::Weights;
 pub struct BackendArg {
     /// cuda, wgpu, flex or ndarray; default: the first of these, in this order, that this
     /// binary was built with.
-    #[arg(long, value_name = "NAME")]
-    backend: Option<String>,
+    #[arg(long, value_name = "NAME", value_enum)]
+    backend: Option<BackendName>,
+}
+
+/// The backends `--backend` knows by name (whether this build has the one named is
+/// `Backend::select`'s to say).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendName {
+    Cuda,
+    Wgpu,
+    Flex,
+    Ndarray,
 }
 
 impl BackendArg {
     pub fn select(&self) -> Result<Backend> {
-        Backend::select(self.backend.as_deref())
+        let name = self.backend.map(|b| match b {
+            BackendName::Cuda => Backend::Cuda,
+            BackendName::Wgpu => Backend::Wgpu,
+            BackendName::Flex => Backend::Flex,
+            BackendName::Ndarray => Backend::Ndarray,
+        });
+        Backend::select(name.map(Backend::name))
     }
 }
 

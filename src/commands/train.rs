@@ -42,7 +42,7 @@ pub struct TrainArgs {
     /// nothing after it (close), or plain lines instead (off). Off a terminal the lines are
     /// always plain.
     #[arg(long, value_enum, value_name = "WHEN")]
-    dashboard: Option<Dashboard>,
+    dashboard: Option<DashboardArg>,
     /// Train on the device a `digits serve-device` serves at ws://HOST:PORT (cargo feature
     /// `remote`) instead of this machine's.
     #[arg(long, value_name = "URL", conflicts_with = "backend")]
@@ -53,6 +53,24 @@ pub struct TrainArgs {
     token_file: Option<PathBuf>,
     #[command(flatten)]
     backend: BackendArg,
+}
+
+/// `--dashboard`'s values (the command line's names for [`Dashboard`]).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DashboardArg {
+    Keep,
+    Close,
+    Off,
+}
+
+impl From<DashboardArg> for Dashboard {
+    fn from(arg: DashboardArg) -> Dashboard {
+        match arg {
+            DashboardArg::Keep => Dashboard::Keep,
+            DashboardArg::Close => Dashboard::Close,
+            DashboardArg::Off => Dashboard::Off,
+        }
+    }
 }
 
 pub fn run(mut args: TrainArgs) -> Result<ExitCode> {
@@ -82,7 +100,7 @@ pub fn run(mut args: TrainArgs) -> Result<ExitCode> {
         backend,
         remote,
         force: args.force,
-        dashboard: Dashboard::choose(args.dashboard),
+        dashboard: Dashboard::choose(args.dashboard.map(DashboardArg::into)),
         resume,
     };
     let report = pipeline::train(&config, &config_path, &options)?;

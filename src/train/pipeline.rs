@@ -5,15 +5,17 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
+use burn::tensor::Device;
 use burn::train::{Interrupter, Learner, TrainingError};
 
 use crate::backend::Backend;
 use crate::config::{Config, TrainingConfig};
 use crate::data::Split;
-use crate::data::source as data;
+use crate::data::source::{self as data, DigitSplits};
 use crate::error::{Error, Result, digits_command};
 use crate::inspect::evaluation::evaluate;
 use crate::inspect::plots;
+use crate::model::Mlp;
 use crate::remote::{self, RemoteTarget};
 use crate::run::folder::{self as run, RunFolder};
 use crate::run::history::{Divergence, EpochHistory, SplitRecord};
@@ -28,6 +30,7 @@ use crate::train::learner::{new_model, optimizer, steps_per_epoch, supervised_tr
 use crate::train::renderer::{Dashboard, RecordSink, RunRenderer, format_line, format_test_line};
 use crate::train::resume::ResumePoint;
 use crate::train::schedule::lr_scheduler;
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 
 /// How to run a training, beyond its config.
 #[derive(Debug, Clone)]
@@ -52,31 +55,58 @@ pub struct TrainReport {
     pub records: Vec<SplitRecord>,
 }
 
-/// Trains the configured network and writes the run folder.
+/// Trains the configured network and writes the run folder: prepare (everything that can
+/// fail on the user's input or machine, then the run folder), launch (Burn's learner), finish
+/// (records, model, test, pictures, summary).
 pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Result<TrainReport> {
     let started = Instant::now();
+    let setup = prepare(config, config_path, options)?;
+    let trained = launch(config, config_path, options, &setup)?;
+    finish(config, config_path, setup, trained, started)
+}
+
+/// What a training runs on and writes to, found and checked before it starts.
+struct Setup {
+    devices: Vec<Device>,
+    /// The backend's name and its device's, for the header and `summary.json`.
+    backend_name: String,
+    device_name: String,
+    splits: DigitSplits,
+    scheduler: ModuleLrScheduler,
+    run: RunFolder,
+    first_epoch: usize,
+    /// The records of the epochs done before a resume.
+    prior: Vec<SplitRecord>,
+    /// Whether the dashboard was shown (its numbers then left the screen with it).
+    dashboard: bool,
+}
+
+/// Devices, the checkpoint to resume (does it fit?), data and schedule, then the run folder
+/// and its resolved config.
+fn prepare(config: &Config, config_path: &Path, options: &TrainOptions) -> Result<Setup> {
     let backend = options.backend;
-    // Everything that can fail on the user's input or machine comes before the run folder.
     let devices = match &options.remote {
         Some(target) => target.devices(config.training.devices)?,
         None => backend.devices(config.training.devices)?,
     };
-    let device = devices[0].clone();
     let (backend_name, device_name) = match &options.remote {
         Some(target) => ("remote".to_string(), format!("remote ({})", target.url)),
-        None => (backend.name().to_string(), backend.describe(&device)),
+        None => (backend.name().to_string(), backend.describe(&devices[0])),
     };
     if let Some(point) = &options.resume {
         let checkpoints = point.run.path(run::CHECKPOINT_FOLDER);
-        checkpoint::fits(&checkpoints, point.epoch, new_model(config, &device)).map_err(|why| {
-            Error::Usage(format!(
-                "--resume {}: the checkpoint of epoch {} does not fit the network its \
-                 config.toml describes ({why}), so it cannot be continued. Train a new run \
-                 instead (`digits train CONFIG`)",
-                point.run.dir.display(),
-                point.epoch
-            ))
-        })?;
+        checkpoint::fits(&checkpoints, point.epoch, new_model(config, &devices[0])).map_err(
+            |why| {
+                Error::Usage(format!(
+                    "--resume {}: the checkpoint of epoch {} does not fit the network its \
+                     config.toml describes ({why}), so it cannot be continued. Train a new \
+                     run instead (`{} train CONFIG`)",
+                    point.run.dir.display(),
+                    point.epoch,
+                    digits_command()
+                ))
+            },
+        )?;
     }
     let splits = data::load(&config.data, config.training.seed)?;
     let scheduler = lr_scheduler(
@@ -91,69 +121,86 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
             (run, 1, Vec::new())
         }
     };
-    // The resolved config names its own folder, so `--resume`, `eval` and `plot` find it all.
-    // It also names the digits actually read, so they are the ones resumed and evaluated on.
+    write_resolved_config(config, options.resume.is_none(), &run, &splits)?;
+    if let Some(target) = &options.remote {
+        remote::training_on(&target.url, &run.dir);
+    }
+    Ok(Setup {
+        devices,
+        backend_name,
+        device_name,
+        splits,
+        scheduler,
+        run,
+        first_epoch,
+        prior,
+        dashboard: options.dashboard != Dashboard::Off,
+    })
+}
+
+/// The run's `config.toml`: the config as resolved. It names its own folder, so `--resume`,
+/// `eval` and `plot` find it all, and the digits actually read, so they are the ones resumed
+/// and evaluated on. A new run also gets its id, which marks its checkpoints.
+fn write_resolved_config(
+    config: &Config,
+    new_run: bool,
+    run: &RunFolder,
+    splits: &DigitSplits,
+) -> Result<()> {
     let mut resolved = config.clone();
     resolved.output.dir = Some(run.dir.clone());
     if resolved.data.dir.is_none() {
         resolved.data.source = splits.origin.config_source();
     }
-    if options.resume.is_none() {
-        // Its checkpoints will be marked as this run's; a resume checks the mark.
+    if new_run {
         let id = checkpoint::new_run_id();
         checkpoint::write_run_id(&run.path(run::CHECKPOINT_FOLDER), &id)?;
         resolved.output.run_id = Some(id);
     }
-    run.write(run::CONFIG_FILE, resolved.to_toml()?.as_bytes())?;
-    if let Some(target) = &options.remote {
-        remote::training_on(&target.url, &run.dir);
-    }
+    run.write(run::CONFIG_FILE, resolved.to_toml()?.as_bytes())
+}
 
-    device.seed(config.training.seed);
-    let model = new_model(config, &device);
+/// A training that ran (to its end, or stopped cleanly, or diverged).
+struct Trained {
+    model: Mlp,
+    parameters: usize,
+    history: EpochHistory,
+    /// Stopped by the user (Ctrl-C, the dashboard's stop).
+    interrupted: bool,
+}
+
+/// Builds the network, says what is about to happen, and runs Burn's learner on it.
+fn launch(
+    config: &Config,
+    config_path: &Path,
+    options: &TrainOptions,
+    setup: &Setup,
+) -> Result<Trained> {
+    let (devices, splits, run) = (&setup.devices, &setup.splits, &setup.run);
+    devices[0].seed(config.training.seed);
+    let model = new_model(config, &devices[0]);
     let parameters = model.num_params();
-    let starting = match first_epoch {
-        1 => String::new(),
-        e => format!(", resuming at epoch {e}"),
-    };
-    let on = match devices.len() {
-        1 => device_name.clone(),
-        n if options.remote.is_some() || backend.is_gpu() => {
-            format!("{n} devices: {device_name}, ...")
-        }
-        n => format!("{device_name} split {n} ways"),
-    };
     // Ctrl-C stops cleanly from the moment the header says training has begun.
     let interrupter = Interrupter::new();
     let ctrl_c = interrupt::watch(&interrupter);
-    println!(
-        "digits: training {} on {on} ({parameters} parameters; {} train, {} valid, {} test \
-         images from {}); run folder {}{starting}",
-        config_path.display(),
-        splits.train.len(),
-        splits.valid.len(),
-        splits.test.len(),
-        splits.origin.describe(),
-        run.dir.display()
-    );
-
-    let t = &config.training;
+    println!("{}", header(config_path, options, setup, parameters));
     let history = EpochHistory::default();
     let renderer = RunRenderer::new(interrupter.clone(), history.clone(), options.dashboard)
-        .with_record_sink(metrics_writer(&run, prior.clone()));
+        .with_record_sink(metrics_writer(run, setup.prior.clone()));
     let mut training = supervised_training(
         config,
-        &run,
+        run,
         (&splits.train, &splits.valid),
-        first_epoch,
-        &devices,
+        setup.first_epoch,
+        devices,
         renderer,
         &interrupter,
     );
     if let Some(point) = &options.resume {
         training = training.checkpoint(point.epoch);
     }
-    let result = training.launch(Learner::new(model, optimizer(t), scheduler));
+    let learner = Learner::new(model, optimizer(&config.training), setup.scheduler.clone());
+    let result = training.launch(learner);
     drop(ctrl_c);
     // Dropping the renderer closes the dashboard, giving the terminal back before we print.
     drop(result.renderer);
@@ -163,12 +210,56 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
             Some(target) if !matches!(*error, TrainingError::Checkpoint(_)) => {
                 Error::Environment(remote::server_gone(&target.url, &run.dir))
             }
-            _ => training_error(&error, &run),
+            _ => training_error(&error, run),
         });
     }
-    let mut records = prior;
-    records.extend(history.records());
-    if options.dashboard != Dashboard::Off {
+    Ok(Trained {
+        model: result.model,
+        parameters,
+        interrupted: result.interrupted.is_some() || history.stopped_early(),
+        history,
+    })
+}
+
+/// The first line of a run: what trains on what, with which data, into which folder.
+fn header(config_path: &Path, options: &TrainOptions, setup: &Setup, parameters: usize) -> String {
+    let (splits, name) = (&setup.splits, &setup.device_name);
+    let on = match setup.devices.len() {
+        1 => name.clone(),
+        n if options.remote.is_some() || options.backend.is_gpu() => {
+            format!("{n} devices: {name}, ...")
+        }
+        n => format!("{name} split {n} ways"),
+    };
+    let starting = match setup.first_epoch {
+        1 => String::new(),
+        e => format!(", resuming at epoch {e}"),
+    };
+    format!(
+        "digits: training {} on {on} ({parameters} parameters; {} train, {} valid, {} test \
+         images from {}); run folder {}{starting}",
+        config_path.display(),
+        splits.train.len(),
+        splits.valid.len(),
+        splits.test.len(),
+        splits.origin.describe(),
+        setup.run.dir.display()
+    )
+}
+
+/// Records and summary; then, unless training diverged or was stopped, the model, its test
+/// and its pictures.
+fn finish(
+    config: &Config,
+    config_path: &Path,
+    setup: Setup,
+    trained: Trained,
+    started: Instant,
+) -> Result<TrainReport> {
+    let (t, run, splits) = (&config.training, &setup.run, &setup.splits);
+    let mut records = setup.prior.clone();
+    records.extend(trained.history.records());
+    if setup.dashboard {
         // The dashboard's numbers left the screen with it: keep the last epoch's lines there.
         for record in last_epoch(&records) {
             let size = match record.split {
@@ -180,19 +271,64 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
         }
     }
     run.write(run::METRICS_FILE, metrics_csv(&records).as_bytes())?;
-    let divergence = history.divergence();
-    let mut summary = Summary {
+    let divergence = trained.history.divergence();
+    let mut summary = summary_of(config, config_path, &setup, &trained, &records, started);
+    if let Some(divergence) = divergence {
+        // The weights are NaN now: keep the checkpoints, write no model.bpk.
+        run.write_json(run::SUMMARY_FILE, &summary)?;
+        return Err(Error::Diverged(divergence_message(&divergence, t, run)));
+    }
+    if !summary.interrupted {
+        // (Mid-epoch weights are neither tested nor saved: the last checkpoint is the state
+        // to resume from.)
+        let model = trained.model;
+        let record_bytes = model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::Internal(format!("cannot serialise the model: {e}")))?;
+        run.write(run::MODEL_FILE, &record_bytes)?;
+        // Burn's evaluator renders metrics but does not return their values: evaluate here.
+        let evaluation = evaluate(&model, &splits.test, &setup.devices[0])?;
+        let test = Scores {
+            loss: evaluation.loss,
+            accuracy: evaluation.accuracy,
+        };
+        println!("{}", format_test_line(&test, splits.test.len(), t.epochs));
+        plots::draw(run, &model, &records)?;
+        summary.test = Some(test);
+        summary.wall_seconds = started.elapsed().as_secs_f64();
+    }
+    run.write_json(run::SUMMARY_FILE, &summary)?;
+    Ok(TrainReport {
+        run: setup.run,
+        summary,
+        records,
+    })
+}
+
+/// `summary.json` as training left it (no test yet).
+fn summary_of(
+    config: &Config,
+    config_path: &Path,
+    setup: &Setup,
+    trained: &Trained,
+    records: &[SplitRecord],
+    started: Instant,
+) -> Summary {
+    let divergence = trained.history.divergence();
+    let splits = &setup.splits;
+    Summary {
         digits_version: env!("CARGO_PKG_VERSION").into(),
         burn_version: BURN_VERSION.into(),
-        backend: backend_name,
-        device: device_name,
-        devices: devices.len(),
+        backend: setup.backend_name.clone(),
+        device: setup.device_name.clone(),
+        devices: setup.devices.len(),
         config: config_path.display().to_string(),
-        parameters,
-        epochs: t.epochs,
+        parameters: trained.parameters,
+        epochs: config.training.epochs,
         epochs_completed: records.iter().filter(|r| r.split == Split::Valid).count(),
-        interrupted: divergence.is_none()
-            && (result.interrupted.is_some() || history.stopped_early()),
+        interrupted: divergence.is_none() && trained.interrupted,
         diverged: divergence.is_some(),
         diverged_at: divergence.map(|d| DivergedAt {
             epoch: d.epoch,
@@ -204,53 +340,13 @@ pub fn train(config: &Config, config_path: &Path, options: &TrainOptions) -> Res
             valid: splits.valid.len(),
             test: splits.test.len(),
         },
-        train: last_scores(&records, Split::Train),
-        valid: last_scores(&records, Split::Valid),
+        train: last_scores(records, Split::Train),
+        valid: last_scores(records, Split::Valid),
         test: None,
-        train_samples_per_second: train_speed(&records),
+        train_samples_per_second: train_speed(records),
         peak_rss_mb: peak_rss_mb(),
         wall_seconds: started.elapsed().as_secs_f64(),
-    };
-    if let Some(divergence) = divergence {
-        // The weights are NaN now: keep the checkpoints, write no model.bpk.
-        run.write_json(run::SUMMARY_FILE, &summary)?;
-        return Err(Error::Diverged(divergence_message(&divergence, t, &run)));
     }
-    if summary.interrupted {
-        // Mid-epoch weights are neither tested nor saved: the last checkpoint is the state to
-        // resume from.
-        run.write_json(run::SUMMARY_FILE, &summary)?;
-        return Ok(TrainReport {
-            run,
-            summary,
-            records,
-        });
-    }
-
-    let model = result.model;
-    let record_bytes = model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| Error::Internal(format!("cannot serialise the model: {e}")))?;
-    run.write(run::MODEL_FILE, &record_bytes)?;
-
-    // Burn's evaluator renders metrics but does not return their values: evaluate ourselves.
-    let evaluation = evaluate(&model, &splits.test, &device)?;
-    let test = Scores {
-        loss: evaluation.loss,
-        accuracy: evaluation.accuracy,
-    };
-    println!("{}", format_test_line(&test, splits.test.len(), t.epochs));
-    plots::draw(&run, &model, &records)?;
-    summary.test = Some(test);
-    summary.wall_seconds = started.elapsed().as_secs_f64();
-    run.write_json(run::SUMMARY_FILE, &summary)?;
-    Ok(TrainReport {
-        run,
-        summary,
-        records,
-    })
 }
 
 /// Keeps `metrics.csv` current after every split, so a run killed at any moment still has

@@ -23,7 +23,7 @@ use crate::run::summary::Scores;
 use crate::train::interrupt;
 
 /// How training is shown in a terminal (`train --dashboard`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dashboard {
     /// Burn's dashboard while training, then a screen of the run's results and curves that
     /// stays until the user closes it (`q`).

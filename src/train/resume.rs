@@ -28,6 +28,38 @@ pub fn prepare(
     data_dir: Option<&Path>,
 ) -> Result<(Config, ResumePoint)> {
     run::RunFolder::existing(run_dir, "--resume")?;
+    let (saved, config) = configs(run_dir, overrides, data_dir)?;
+    refuse_changes(&saved, &config, run_dir)?;
+    let epoch = newest_usable_checkpoint(run_dir, &saved)?;
+    refuse_finished(run_dir, &config, epoch)?;
+    let metrics = run_dir.join(run::METRICS_FILE);
+    let records = if metrics.is_file() {
+        run::read_metrics_csv(&metrics)?
+            .into_iter()
+            .filter(|r| r.epoch <= epoch)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let run = RunFolder {
+        dir: run_dir.to_path_buf(),
+    };
+    Ok((
+        config,
+        ResumePoint {
+            run,
+            epoch,
+            records,
+        },
+    ))
+}
+
+/// The run's config as saved, and with `overrides` (and a moved data folder) on top.
+fn configs(
+    run_dir: &Path,
+    overrides: &[String],
+    data_dir: Option<&Path>,
+) -> Result<(Config, Config)> {
     let config_path = run_dir.join(run::CONFIG_FILE);
     let mut saved = Config::load(&config_path, &[])?;
     saved.data = saved.data.pinned();
@@ -43,7 +75,7 @@ pub fn prepare(
                 run_dir.display(),
                 dir.display(),
                 match saved.data.source {
-                    crate::config::DataSource::Sample => "the bundled MNIST sample",
+                    crate::config::DataSource::Sample => crate::data::sample::DESCRIPTION,
                     _ => "full MNIST from Burn's cache",
                 },
                 saved.data.source.name()
@@ -54,8 +86,12 @@ pub fn prepare(
             .validate()
             .map_err(|m| Error::config(&config_path, m))?;
     }
-    refuse_changes(&saved, &config, run_dir)?;
+    Ok((saved, config))
+}
 
+/// The newest checkpoint whose every part is this run's and loads; those that are not are
+/// reported and passed over.
+fn newest_usable_checkpoint(run_dir: &Path, saved: &Config) -> Result<usize> {
     let dir = run_dir.join(run::CHECKPOINT_FOLDER);
     let complete = checkpoint::complete_epochs(&dir);
     if complete.is_empty() {
@@ -104,15 +140,19 @@ pub fn prepare(
             ),
         }
     }
-    let epoch = epoch.ok_or_else(|| {
+    epoch.ok_or_else(|| {
         Error::Usage(format!(
-            "--resume {}: none of the {} complete checkpoints in {} can be read (see above), \
+            "--resume {}: none of the {} complete checkpoints in {} can be used (see above), \
              so there is nothing to resume from. Start the run again with `digits train`",
             run_dir.display(),
             complete.len(),
             dir.display()
         ))
-    })?;
+    })
+}
+
+/// A run whose epochs are all done has nothing to resume: say how to train longer, if it can.
+fn refuse_finished(run_dir: &Path, config: &Config, epoch: usize) -> Result<()> {
     if epoch >= config.training.epochs {
         let how = if config.training.lr_schedule.ends_with_training() {
             format!(
@@ -133,26 +173,7 @@ pub fn prepare(
             config.training.epochs,
         )));
     }
-    let metrics = run_dir.join(run::METRICS_FILE);
-    let records = if metrics.is_file() {
-        run::read_metrics_csv(&metrics)?
-            .into_iter()
-            .filter(|r| r.epoch <= epoch)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let run = RunFolder {
-        dir: run_dir.to_path_buf(),
-    };
-    Ok((
-        config,
-        ResumePoint {
-            run,
-            epoch,
-            records,
-        },
-    ))
+    Ok(())
 }
 
 /// The network, the data and the loss make the checkpoint what it is: changing them would
