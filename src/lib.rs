@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod metrics;
 pub mod model;
 pub mod remote;
+pub mod report;
 pub mod run;
 pub mod terminal;
 pub mod train;

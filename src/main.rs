@@ -26,6 +26,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     exit_on_panic();
+    // What the layers below the commands say goes to the console (see `report`).
+    digits::report::set(Box::new(digits::report::Console));
     let cli = Cli::try_parse().unwrap_or_else(|error| {
         // `--set key value` reads to clap as a stray argument `value`: say how to write it.
         if let Some(message) = set_without_equals(std::env::args().skip(1)) {

@@ -210,10 +210,10 @@ fn serve_checked(plan: &ServePlan) -> Result<()> {
         Some(token) => format!("clients must give the token from {}", token.source),
         None => "no token: loopback only".to_string(),
     };
-    println!(
+    crate::report::line(&format!(
         "digits serve-device: serving {} on ws://{address} ({guard}); Ctrl-C stops",
         plan.backend
-    );
+    ));
     server
         .serve(WebSocketTransport::from_listener(listener))
         .map_err(|e| Error::Environment(format!("serve-device on ws://{address}: {e}")))

@@ -12,7 +12,7 @@ fn layer(module: &str) -> u8 {
         "" | "commands" => 4, // main.rs, lib.rs and the commands
         "train" | "inspect" => 3,
         "run" | "model" | "metrics" | "data" => 2,
-        "config" | "backend" | "remote" | "error" | "terminal" => 1,
+        "config" | "backend" | "remote" | "error" | "terminal" | "report" => 1,
         other => panic!("src/{other}: a top-level module the layers do not name; add it"),
     }
 }

@@ -51,7 +51,10 @@ pub fn download_split(cache: &Path, split: Split) -> Result<(), DownloadFailure>
     } else {
         "test"
     };
-    eprintln!("downloading MNIST's {set} set into {} ...", cache.display());
+    crate::report::note(&format!(
+        "downloading MNIST's {set} set into {} ...",
+        cache.display()
+    ));
     use burn_dataset::vision::MnistDataset;
     crate::error::catch_quietly(|| match split {
         Split::Train | Split::Valid => drop(MnistDataset::train()),

@@ -18,6 +18,7 @@ use crate::data::download::{self, DownloadFailure};
 use crate::data::idx::{self, IdxImages, PIXELS};
 use crate::data::sample;
 use crate::error::{Error, Result};
+use crate::report;
 
 /// The three splits of a run, and where they came from.
 pub struct DigitSplits {
@@ -196,13 +197,13 @@ impl Located {
         if let Some(why) = &fallback {
             static SAID: AtomicBool = AtomicBool::new(false);
             if !SAID.swap(true, Ordering::Relaxed) {
-                eprintln!(
+                report::note(&format!(
                     "note: {why}, so digits uses {}: {}. {} Add --set data.source=sample to \
                      ask for the sample without this note.",
                     sample::DESCRIPTION,
                     sample::CONTENTS,
                     mnist_help(" into Burn's dataset cache"),
-                );
+                ));
             }
         }
         Located {
@@ -253,7 +254,10 @@ impl Located {
                         .iter()
                         .all(|f| std::fs::remove_file(f).is_ok())
                     && {
-                        eprintln!("{}: {message}; downloading it again", path.display());
+                        report::note(&format!(
+                            "{}: {message}; downloading it again",
+                            path.display()
+                        ));
                         download::download_split(cache, split).is_ok()
                     };
                 if refetched {

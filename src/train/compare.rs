@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::inspect::comparison_plot::{ComparedRun, comparison_png};
+use crate::report;
 use crate::run::folder::{self as run, RunFolder};
 use crate::run::history::{GRAD_NORM_PREFIX, GRAD_RATIO, SplitRecord};
 use crate::run::metrics_csv::read_metrics_csv;
@@ -71,7 +72,7 @@ pub fn compare(
     let mut interrupted = false;
     for candidate in candidates {
         let dir = out.dir.join(&candidate.name);
-        println!("\n== {} ==", candidate.name);
+        report::line(&format!("\n== {} ==", candidate.label));
         let started = std::time::Instant::now();
         if train_one(&candidate, &dir)? == RunEnd::Interrupted {
             interrupted = true;

@@ -93,8 +93,8 @@ fn install_handler() {
                 Some((interrupter, say)) if !interrupter.should_stop() => {
                     SIGNALLED.store(true, Ordering::SeqCst);
                     if say && !DASHBOARD_ON_SCREEN.load(Ordering::SeqCst) {
-                        eprintln!(
-                            "\nstopping after this step (press Ctrl-C again to quit at once)..."
+                        crate::report::note(
+                            "\nstopping after this step (press Ctrl-C again to quit at once)...",
                         );
                     }
                     interrupter.stop(Some("interrupted by the user (Ctrl-C or SIGTERM)"));
@@ -102,7 +102,9 @@ fn install_handler() {
                 _ => {
                     if DASHBOARD_ON_SCREEN.load(Ordering::SeqCst) {
                         crate::terminal::restore();
-                        eprintln!("\nstopped at once; checkpoints written before are intact");
+                        crate::report::note(
+                            "\nstopped at once; checkpoints written before are intact",
+                        );
                     }
                     std::process::exit(crate::error::exit::INTERRUPTED.into())
                 }

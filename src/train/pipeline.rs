@@ -17,6 +17,7 @@ use crate::inspect::evaluation::evaluate;
 use crate::inspect::plots;
 use crate::model::Mlp;
 use crate::remote::{self, RemoteTarget};
+use crate::report;
 use crate::run::folder::{self as run, RunFolder};
 use crate::run::history::{Divergence, EpochHistory, SplitRecord};
 use crate::run::metrics_csv::metrics_csv;
@@ -183,7 +184,7 @@ fn launch(
     // Ctrl-C stops cleanly from the moment the header says training has begun.
     let interrupter = Interrupter::new();
     let ctrl_c = interrupt::watch(&interrupter);
-    println!("{}", header(config_path, options, setup, parameters));
+    report::line(&header(config_path, options, setup, parameters));
     let history = EpochHistory::default();
     let renderer = RunRenderer::new(interrupter.clone(), history.clone(), options.dashboard)
         .with_record_sink(metrics_writer(run, setup.prior.clone()));
@@ -267,7 +268,7 @@ fn finish(
                 Split::Valid => splits.valid.len(),
                 Split::Test => splits.test.len(),
             };
-            println!("{}", format_line(record, t.epochs, size));
+            report::line(&format_line(record, t.epochs, size));
         }
     }
     run.write(run::METRICS_FILE, metrics_csv(&records).as_bytes())?;
@@ -294,7 +295,7 @@ fn finish(
             loss: evaluation.loss,
             accuracy: evaluation.accuracy,
         };
-        println!("{}", format_test_line(&test, splits.test.len(), t.epochs));
+        report::line(&format_test_line(&test, splits.test.len(), t.epochs));
         plots::draw(run, &model, &records)?;
         summary.test = Some(test);
         summary.wall_seconds = started.elapsed().as_secs_f64();

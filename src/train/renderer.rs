@@ -18,6 +18,7 @@ use burn::train::renderer::{
 use burn::train::{Interrupter, LearnerSummary};
 
 use crate::data::Split;
+use crate::report;
 use crate::run::history::{EpochHistory, GRAD_NORM_PREFIX, GRAD_RATIO, SplitRecord};
 use crate::run::summary::Scores;
 use crate::train::interrupt;
@@ -295,7 +296,7 @@ impl TrainingProgressLogger for RunRenderer {
                 seconds: open.started.elapsed().as_secs_f64(),
             };
             if self.tui.is_none() && !self.quiet {
-                println!("{}", format_line(&record, self.total_epochs, total));
+                report::line(&format_line(&record, self.total_epochs, total));
             }
             self.history.push(record);
             if let Some(sink) = &self.on_record {

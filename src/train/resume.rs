@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::config::{Config, LrSchedule};
 use crate::error::{Error, Result};
+use crate::report;
 use crate::run::history::SplitRecord;
 use crate::run::{self, RunFolder};
 use crate::train::checkpoint;
@@ -134,10 +135,10 @@ fn newest_usable_checkpoint(run_dir: &Path, saved: &Config) -> Result<usize> {
                 epoch = Some(candidate);
                 break;
             }
-            Err(why) => eprintln!(
+            Err(why) => report::note(&format!(
                 "the checkpoint of epoch {candidate} cannot be used ({why}); trying the one \
                  before it"
-            ),
+            )),
         }
     }
     epoch.ok_or_else(|| {
