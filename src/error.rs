@@ -159,17 +159,12 @@ pub fn catch_quietly<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Resul
 }
 
 /// How the user started digits, for the commands we tell them to run next: `cargo run
-/// --release --` when the binary runs from a cargo `target` folder (as the README teaches),
-/// `digits` when it is installed.
+/// --release --` under cargo (as the README teaches; `cargo run` gives the program its
+/// package's name in `CARGO_PKG_NAME`), `digits` when installed.
 pub fn digits_command() -> String {
-    let exe = std::env::args_os().next().unwrap_or_default();
-    let from_cargo = std::path::Path::new(&exe)
-        .components()
-        .any(|c| c.as_os_str() == "target");
-    if from_cargo {
-        "cargo run --release --".into()
-    } else {
-        "digits".into()
+    match std::env::var("CARGO_PKG_NAME").as_deref() {
+        Ok("digits") => "cargo run --release --".into(),
+        _ => "digits".into(),
     }
 }
 

@@ -76,7 +76,7 @@ fn ctrl_c_stops_cleanly_with_exit_130_and_the_run_resumes() {
     let mut child = common::spawn(&train_args(&run));
     wait_for_first_checkpoint(&run, &mut child);
     let output = common::ctrl_c(child);
-    // The binary runs from cargo's target folder, as `cargo run` runs it: the hint says so.
+    // Under cargo (here `cargo test`, as under `cargo run`) the hint says `cargo run`.
     let hint = format!("cargo run --release -- train --resume {}", run.display());
     assert!(stderr(&output).contains(&hint), "{}", stderr(&output));
     let partial = common::summary_json(&run);
