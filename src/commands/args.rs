@@ -40,19 +40,6 @@ impl BackendArg {
     }
 }
 
-/// `--set`'s value parser: a `KEY=VALUE` pair, or a message saying how to write one (clap
-/// would otherwise report the value after a space as an unexpected argument).
-pub fn key_value(text: &str) -> std::result::Result<String, String> {
-    match text.split_once('=') {
-        Some((key, _)) if !key.trim().is_empty() => Ok(text.to_string()),
-        _ => Err(format!(
-            "`{text}` is not KEY=VALUE: write --set {}=VALUE with `=` and no spaces around it, \
-             e.g. --set training.epochs=2",
-            text.trim_end_matches('=')
-        )),
-    }
-}
-
 /// Says so when a run's weights come from a checkpoint (it was stopped before the end), before
 /// a command reads them.
 pub fn note_unfinished(run_dir: &Path) {

@@ -14,7 +14,7 @@ pub struct BenchArgs {
     /// The TOML config, e.g. config/mlp.toml.
     config: PathBuf,
     /// Override any config key (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = crate::commands::args::key_value)]
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Read the four MNIST-format IDX files from this folder (= data.dir).
     #[arg(long, value_name = "DIR")]

@@ -32,7 +32,7 @@ pub struct SeriesArgs {
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
     /// Override any config key in every run (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = crate::commands::args::key_value)]
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Read the four MNIST-format IDX files from this folder (= data.dir).
     #[arg(long, value_name = "DIR")]

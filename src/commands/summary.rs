@@ -16,7 +16,7 @@ pub struct SummaryArgs {
     /// The TOML config, e.g. config/mlp.toml.
     config: PathBuf,
     /// Override any config key, e.g. --set model.hidden=[64,64] (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = crate::commands::args::key_value)]
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
 }
 

@@ -23,7 +23,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
     /// Override any config key, e.g. --set training.epochs=2 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = crate::commands::args::key_value)]
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Train for N epochs (= --set training.epochs=N); with --resume, the new total.
     #[arg(long, value_name = "N")]

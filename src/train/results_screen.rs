@@ -146,19 +146,17 @@ fn draw_chart(frame: &mut Frame, area: Rect, records: &[SplitRecord], metric: &s
         last(&train),
         last(&valid)
     );
+    let line = |split: Split, colour: Color, points| {
+        Dataset::default()
+            .name(split.name())
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(colour))
+            .data(points)
+    };
     let datasets = vec![
-        Dataset::default()
-            .name(Split::Train.name())
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::default().fg(TRAIN_COLOR))
-            .data(&train),
-        Dataset::default()
-            .name(Split::Valid.name())
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::default().fg(VALID_COLOR))
-            .data(&valid),
+        line(Split::Train, TRAIN_COLOR, &train),
+        line(Split::Valid, VALID_COLOR, &valid),
     ];
     let label = |v: f64| Span::raw(format!("{v:.prec$}", prec = if percent { 1 } else { 3 }));
     let chart = Chart::new(datasets)
