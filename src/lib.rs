@@ -12,6 +12,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod inspect;
+pub mod interop;
 pub mod metrics;
 pub mod model;
 pub mod remote;

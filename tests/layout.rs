@@ -10,7 +10,7 @@ use std::path::Path;
 fn layer(module: &str) -> u8 {
     match module.split("::").next().unwrap_or("") {
         "" | "commands" => 4, // main.rs, lib.rs and the commands
-        "train" | "inspect" => 3,
+        "train" | "inspect" | "interop" => 3,
         "run" | "model" | "metrics" | "data" => 2,
         "config" | "backend" | "remote" | "error" | "terminal" | "report" => 1,
         other => panic!("src/{other}: a top-level module the layers do not name; add it"),

@@ -20,6 +20,7 @@ mod gradients;
 #[cfg(target_os = "linux")]
 mod hostile;
 mod inspect;
+mod interop;
 mod layout;
 mod malformed;
 #[cfg(feature = "remote")]

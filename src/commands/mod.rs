@@ -13,6 +13,8 @@ pub mod bench;
 pub mod compare;
 pub mod draw;
 pub mod eval;
+pub mod export;
+pub mod import;
 pub mod plot;
 pub mod predict;
 pub mod serve_device;
@@ -35,6 +37,10 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Train one config under every combination of the varied keys; compare them.
     Sweep(sweep::SweepArgs),
+    /// Write a trained run's network for other tools: safetensors (PyTorch's layout) or ONNX.
+    Export(export::ExportArgs),
+    /// Make a run folder from PyTorch weights (.pt or safetensors) and a config.
+    Import(import::ImportArgs),
     /// Measure training and inference throughput: bare step loop, the real training path,
     /// inference; one row per batch size.
     Bench(bench::BenchArgs),
@@ -57,6 +63,8 @@ impl Command {
             Command::Predict(args) => predict::run(args),
             Command::Compare(args) => compare::run(args),
             Command::Sweep(args) => sweep::run(args),
+            Command::Export(args) => export::run(args),
+            Command::Import(args) => import::run(args),
             Command::Bench(args) => bench::run(args),
             Command::Plot(args) => plot::run(args),
             Command::Draw(args) => draw::run(args),

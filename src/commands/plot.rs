@@ -1,4 +1,5 @@
-//! `digits plot RUN_DIR`: (re)draws `weights.png` and `curves.png` from a run folder.
+//! `digits plot RUN_DIR`: (re)draws `weights.png` and `curves.png` from a run folder (an
+//! imported run, with no training history, gets `weights.png` alone).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +27,19 @@ pub fn run(args: PlotArgs) -> Result<ExitCode> {
     let folder = RunFolder {
         dir: args.run_dir.clone(),
     };
-    let records = read_metrics_csv(&folder.path(run::METRICS_FILE))?;
+    let metrics = folder.path(run::METRICS_FILE);
+    if !metrics.exists() && folder.path(run::MODEL_FILE).exists() {
+        // An imported run (`digits import`) has weights but no training history.
+        let weights = folder.path(run::WEIGHTS_FILE);
+        plots::weights_png(&loaded.model, &weights)?;
+        println!("wrote {}", weights.display());
+        println!(
+            "no {} (the run was not trained by digits): no curves",
+            run::METRICS_FILE
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let records = read_metrics_csv(&metrics)?;
     for path in plots::draw(&folder, &loaded.model, &records)? {
         println!("wrote {}", path.display());
     }

@@ -25,6 +25,8 @@ pub const CONFUSION_FILE: &str = "confusion.png";
 pub const LOG_FILE: &str = "experiment.log";
 /// Burn's learner keeps its checkpoints here; they belong to this run only.
 pub const CHECKPOINT_FOLDER: &str = "checkpoint";
+/// TensorBoard's event files, a folder per split (`run::tensorboard` writes them).
+pub const TENSORBOARD_FOLDER: &str = "tensorboard";
 
 /// Every file a run writes: what `--force` clears from a folder before a new run goes in, so
 /// two runs never mix (other files in the folder are left alone).
@@ -115,6 +117,14 @@ impl RunFolder {
                 }
                 _ => {}
             }
+        }
+        // The TensorBoard folder is wholly the run's.
+        let events = self.path(TENSORBOARD_FOLDER);
+        match std::fs::remove_dir_all(&events) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io("cannot remove the earlier run's", &events, e));
+            }
+            _ => {}
         }
         // The checkpoint folder belongs to the run: its files go (not folders: none are ours).
         let checkpoints = self.path(CHECKPOINT_FOLDER);

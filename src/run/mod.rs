@@ -6,6 +6,7 @@ pub mod folder;
 pub mod history;
 pub mod metrics_csv;
 pub mod summary;
+pub mod tensorboard;
 
 pub use folder::{
     CHECKPOINT_FOLDER, CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunFolder, SUMMARY_FILE, write_atomic,

@@ -77,6 +77,21 @@ pub struct Summary {
     #[serde(default)]
     pub peak_rss_mb: Option<f64>,
     pub wall_seconds: f64,
+    /// Set for a run made by `digits import` from another tool's weights (no training).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<ImportedFrom>,
+}
+
+/// Where an imported run's weights came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportedFrom {
+    /// The file, as an absolute path.
+    pub file: String,
+    /// `safetensors` or `pytorch`.
+    pub format: String,
+    /// The entry of a checkpoint dictionary the weights were read from (`--key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Summary {

@@ -25,6 +25,7 @@ use crate::run::summary::{
     BURN_VERSION, DatasetSummary, DivergedAt, Scores, Summary, last_scores, peak_rss_mb,
     train_speed,
 };
+use crate::run::tensorboard;
 use crate::train::checkpoint;
 use crate::train::interrupt;
 use crate::train::learner::{new_model, optimizer, steps_per_epoch, supervised_training};
@@ -78,6 +79,9 @@ struct Setup {
     first_epoch: usize,
     /// The records of the epochs done before a resume.
     prior: Vec<SplitRecord>,
+    /// When the run began, in Unix seconds (a resumed run: now less its epochs' time), for
+    /// the TensorBoard events' wall times.
+    started_unix: f64,
     /// Whether the dashboard was shown (its numbers then left the screen with it).
     dashboard: bool,
 }
@@ -123,6 +127,7 @@ fn prepare(config: &Config, config_path: &Path, options: &TrainOptions) -> Resul
         }
     };
     write_resolved_config(config, options.resume.is_none(), &run, &splits)?;
+    let started_unix = unix_seconds() - prior.iter().map(|r| r.seconds).sum::<f64>();
     if let Some(target) = &options.remote {
         remote::training_on(&target.url, &run.dir);
     }
@@ -135,6 +140,7 @@ fn prepare(config: &Config, config_path: &Path, options: &TrainOptions) -> Resul
         run,
         first_epoch,
         prior,
+        started_unix,
         dashboard: options.dashboard != Dashboard::Off,
     })
 }
@@ -187,7 +193,7 @@ fn launch(
     report::line(&header(config_path, options, setup, parameters));
     let history = EpochHistory::default();
     let renderer = RunRenderer::new(interrupter.clone(), history.clone(), options.dashboard)
-        .with_record_sink(metrics_writer(run, setup.prior.clone()));
+        .with_record_sink(metrics_writer(run, setup.prior.clone(), setup.started_unix));
     let mut training = supervised_training(
         config,
         run,
@@ -300,6 +306,7 @@ fn finish(
         summary.test = Some(test);
         summary.wall_seconds = started.elapsed().as_secs_f64();
     }
+    tensorboard::write_events(&run.dir, &records, summary.test, setup.started_unix)?;
     run.write_json(run::SUMMARY_FILE, &summary)?;
     Ok(TrainReport {
         run: setup.run,
@@ -347,19 +354,29 @@ fn summary_of(
         train_samples_per_second: train_speed(records),
         peak_rss_mb: peak_rss_mb(),
         wall_seconds: started.elapsed().as_secs_f64(),
+        imported_from: None,
     }
 }
 
-/// Keeps `metrics.csv` current after every split, so a run killed at any moment still has
-/// its history up to then (`--resume` continues it).
-fn metrics_writer(run: &RunFolder, prior: Vec<SplitRecord>) -> RecordSink {
+/// Keeps `metrics.csv` and the TensorBoard events current after every split, so a run killed
+/// at any moment still has its history up to then (`--resume` continues it), and TensorBoard
+/// follows the run live.
+fn metrics_writer(run: &RunFolder, prior: Vec<SplitRecord>, started_unix: f64) -> RecordSink {
+    let dir = run.dir.clone();
     let path = run.path(run::METRICS_FILE);
     Box::new(move |records| {
         let mut all = prior.clone();
         all.extend_from_slice(records);
         // Best effort mid-run: the final write after training reports any error.
         let _ = run::write_atomic(&path, metrics_csv(&all).as_bytes());
+        let _ = tensorboard::write_events(&dir, &all, None, started_unix);
     })
+}
+
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Burn stops training on a failed checkpoint write (full disk, read-only folder) or data

@@ -1,0 +1,214 @@
+//! The trained network as an ONNX model, through `burn-onnx`'s exporter (experimental
+//! upstream): it runs the forward pass once on Burn's capture device, records every tensor
+//! operation and writes them as ONNX operators (opset 18) with the weights inside. The batch
+//! axis stays free: the graph is traced twice, at two batch sizes.
+//!
+//! Input `images` `[batch, 784]` f32 in 0..1; outputs `logits` and `probabilities` (their
+//! softmax), `[batch, 10]`.
+
+use burn::module::Module;
+use burn::nn::norm::{LayerNormConfig, Normalization};
+use burn::prelude::*;
+use burn_onnx::export::{AxisSpec, ExportError, InputSpec, OnnxExporter, Opset};
+use onnx_ir::{Message, ModelProto};
+
+use crate::config::{Activation, Norm};
+use crate::data::idx::PIXELS;
+use crate::error::{Error, Result};
+use crate::model::Mlp;
+
+/// The ONNX operator set the files are written in.
+pub const OPSET: i64 = Opset::V18.version();
+
+/// `model` (inference mode) as ONNX bytes. A layer the exporter cannot write is named, with
+/// the config key that chose it.
+pub fn onnx_bytes(model: &Mlp, norm: Norm, activation: Activation) -> Result<Vec<u8>> {
+    let model = model.clone().no_grad();
+    export(&model, PIXELS, |m: &Mlp, x| {
+        let logits = traced_forward(m, x);
+        (logits.clone(), written_out_softmax(logits))
+    })
+    .and_then(name_the_boundaries)
+    .map_err(|error| match error {
+        ExportError::UnsupportedOperation { kind, .. } => Error::Usage(unsupported_layer(
+            &model,
+            norm,
+            activation,
+            &operation_name(&kind),
+        )),
+        other => Error::Internal(format!("the ONNX exporter failed: {other}")),
+    })
+}
+
+/// The names users see (the exporter calls the boundaries by tensor number): `images` in,
+/// `logits` and `probabilities` out.
+fn name_the_boundaries(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, ExportError> {
+    let failed = |e: protobuf::Error| ExportError::Serialization(e.to_string());
+    let mut model = ModelProto::parse_from_bytes(&bytes).map_err(failed)?;
+    let graph = model.graph.mut_or_insert_default();
+    let mut renames = Vec::new();
+    for (value, name) in graph.input.iter_mut().zip(["images"]) {
+        renames.push((std::mem::replace(&mut value.name, name.into()), name));
+    }
+    for (value, name) in graph.output.iter_mut().zip(["logits", "probabilities"]) {
+        renames.push((std::mem::replace(&mut value.name, name.into()), name));
+    }
+    for node in graph.node.iter_mut() {
+        for port in node.input.iter_mut().chain(node.output.iter_mut()) {
+            if let Some((_, name)) = renames.iter().find(|(old, _)| old == port) {
+                *port = name.to_string();
+            }
+        }
+    }
+    model.producer_name = "digits (burn-onnx)".into();
+    model.producer_version = env!("CARGO_PKG_VERSION").into();
+    model.write_to_bytes().map_err(failed)
+}
+
+/// [`Mlp::forward`] in inference mode, with layer and group normalisation written out: Burn
+/// runs them as fused operations the exporter cannot write (`LayerNorm` as one backend op,
+/// `GroupNorm` through reshapes that lose the free batch axis).
+fn traced_forward(model: &Mlp, images: Tensor<2>) -> Tensor<2> {
+    let hidden = model.hidden.iter().fold(images, |x, block| {
+        let x = traced_norm(&block.norm, block.linear.forward(x));
+        // Dropout is the identity in inference.
+        block.activation.forward(x)
+    });
+    model.output.forward(hidden)
+}
+
+fn traced_norm(norm: &Normalization, x: Tensor<2>) -> Tensor<2> {
+    match norm {
+        Normalization::Layer(norm) => written_out_norm(
+            x,
+            1,
+            Some(norm.gamma.val()),
+            norm.beta.as_ref().map(|b| b.val()),
+            LayerNormConfig::new(1).epsilon,
+        ),
+        Normalization::Group(norm) => written_out_norm(
+            x,
+            norm.num_groups,
+            norm.gamma.as_ref().map(|g| g.val()),
+            norm.beta.as_ref().map(|b| b.val()),
+            norm.epsilon,
+        ),
+        other => other.forward(x),
+    }
+}
+
+/// Normalisation over `groups` equal groups of the features of `x` `[batch, features]` (one
+/// group: layer normalisation), as Burn computes it (biased variance), from matrix products:
+/// `x · M` is each feature's group mean, with `M[i][j] = 1/size` where i and j share a group.
+fn written_out_norm(
+    x: Tensor<2>,
+    groups: usize,
+    gamma: Option<Tensor<1>>,
+    beta: Option<Tensor<1>>,
+    epsilon: f64,
+) -> Tensor<2> {
+    let [_, features] = x.dims();
+    let size = features / groups;
+    let same_group: Vec<f32> = (0..features * features)
+        .map(|k| {
+            let (i, j) = (k / features, k % features);
+            if i / size == j / size {
+                1.0 / size as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mean_of_group =
+        Tensor::<1>::from_floats(same_group.as_slice(), &x.device()).reshape([features, features]);
+    let centred = x.clone() - x.matmul(mean_of_group.clone());
+    let variance = (centred.clone() * centred.clone()).matmul(mean_of_group);
+    let normalised = centred / variance.add_scalar(epsilon).sqrt();
+    let scaled = match gamma {
+        Some(gamma) => normalised * gamma.unsqueeze::<2>(),
+        None => normalised,
+    };
+    match beta {
+        Some(beta) => scaled + beta.unsqueeze::<2>(),
+        None => scaled,
+    }
+}
+
+/// Softmax over the digits from operations the exporter writes (Burn's fused softmax is not
+/// one of them): shifted by each row's maximum, as Burn's own, so it never overflows.
+fn written_out_softmax(logits: Tensor<2>) -> Tensor<2> {
+    let (max, _) = logits.clone().max_dim_with_indices(1);
+    let shifted = logits - max;
+    let exp = shifted.exp();
+    exp.clone() / exp.sum_dim(1)
+}
+
+/// Traces `forward` on inputs `[batch, width]` at batch 1 and 2, the batch axis left free.
+fn export<M: Module, O: burn_onnx::export::ExportOutput>(
+    module: &M,
+    width: usize,
+    forward: impl Fn(&M, Tensor<2>) -> O,
+) -> std::result::Result<Vec<u8>, ExportError> {
+    let device = Device::default();
+    let sample = Tensor::<2>::zeros([1, width], &device);
+    let validation = Tensor::<2>::zeros([2, width], &device);
+    let specs = [InputSpec::new([
+        AxisSpec::dynamic("batch"),
+        AxisSpec::Static,
+    ])];
+    OnnxExporter::new()
+        .export_dynamic(module, sample, validation, &specs, forward)
+        .map(|onnx| onnx.into_bytes())
+}
+
+/// Which layer holds the operation the exporter refused: the normalisation and the
+/// activation of the first hidden block are exported alone until one fails.
+fn unsupported_layer(model: &Mlp, norm: Norm, activation: Activation, operation: &str) -> String {
+    // The config's spelling of each choice (serde's snake_case of one-word variants).
+    let norm = format!("{norm:?}").to_lowercase();
+    let activation = format!("{activation:?}").to_lowercase();
+    let (layer, key) = match model.hidden.first() {
+        Some(block) if export(&block.norm, block.linear.weight.dims()[1], traced_norm).is_err() => {
+            (
+                format!("the {norm} normalisation (model.norm = \"{norm}\")"),
+                "model.norm",
+            )
+        }
+        Some(block) if export(&block.activation, 4, |m, x| m.forward(x)).is_err() => (
+            format!("the {activation} activation (model.activation = \"{activation}\")"),
+            "model.activation",
+        ),
+        _ => (
+            "a layer of this network".to_string(),
+            "model.norm or model.activation",
+        ),
+    };
+    format!(
+        "cannot export to ONNX: {layer} uses the Burn operation {operation}, which burn-onnx \
+         0.22's exporter cannot write yet. Nothing was written. Export it as safetensors \
+         (--format safetensors), or train with another {key} to export ONNX"
+    )
+}
+
+/// The operation's name from the exporter's debug text of it: `Activation(Softmax(DimOpIr {
+/// ..}))` → `Activation::Softmax`.
+fn operation_name(kind: &str) -> String {
+    kind.split('(')
+        .map(str::trim)
+        .take_while(|word| !word.is_empty() && word.chars().all(char::is_alphanumeric))
+        .filter(|word| !word.ends_with("Ir"))
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_is_named_without_its_tensors() {
+        let kind = "Activation(Softmax(DimOpIr { input: TensorIr { id: 17 }, axis: 1 }))";
+        assert_eq!(operation_name(kind), "Activation::Softmax");
+        assert_eq!(operation_name("Erf(UnaryOpIr { input: 3 })"), "Erf");
+    }
+}

@@ -1,0 +1,406 @@
+//! Export, import and TensorBoard: digits' files as other tools read them. The checks by the
+//! real clients (ONNX Runtime, numpy, safetensors, TensorBoard's reader) need those Python
+//! packages: they are `#[ignore]`d in a plain `cargo test`, and CI runs them with
+//! `DIGITS_PYTHON` set to a virtual environment that has them (`.ci/run`).
+
+use std::path::{Path, PathBuf};
+
+use burn::data::dataloader::DataLoader;
+use burn::tensor::activation::softmax;
+use digits::backend::Backend;
+use digits::data::{EpochLoader, load_test};
+use digits::inspect::trained_run::load_run;
+
+use crate::common::{
+    assert_user_error, digits, root, shipped_configs, stdout, summary_json, train_command,
+};
+
+/// Trains `config/<name>` for two epochs on 2,000 images with the binary; the run folder.
+fn trained(name: &str, out: &Path, sets: &[&str]) -> PathBuf {
+    let mut sets = sets.to_vec();
+    sets.extend(["training.epochs=2", "data.train_limit=2000"]);
+    let args = train_command(name, out, &sets);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = digits(&root(), &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out.to_path_buf()
+}
+
+/// The names and shapes in a safetensors file's header.
+fn header(path: &Path) -> Vec<(String, Vec<usize>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut keys: Vec<(String, Vec<usize>)> = metadata
+        .tensors()
+        .into_iter()
+        .map(|(name, info)| (name, info.shape.clone()))
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn export(run: &Path, format: &str) -> std::process::Output {
+    digits(
+        &root(),
+        &["export", run.to_str().unwrap(), "--format", format],
+    )
+}
+
+#[test]
+fn the_seed_network_exports_in_pytorchs_layout_and_imports_back_to_the_same_answers() {
+    let work = tempfile::tempdir().unwrap();
+    let run = trained("mlp.toml", &work.path().join("run"), &[]);
+    let output = export(&run, "safetensors");
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout(&output).contains("6 tensors in PyTorch's layout"),
+        "{}",
+        stdout(&output)
+    );
+    let file = run.join("model.safetensors");
+    let expected: Vec<(String, Vec<usize>)> = [
+        ("hidden.0.linear.bias", vec![16]),
+        ("hidden.0.linear.weight", vec![16, 784]),
+        ("hidden.1.linear.bias", vec![16]),
+        ("hidden.1.linear.weight", vec![16, 16]),
+        ("output.bias", vec![10]),
+        ("output.weight", vec![10, 16]),
+    ]
+    .into_iter()
+    .map(|(name, shape)| (name.to_string(), shape))
+    .collect();
+    assert_eq!(header(&file), expected);
+
+    // Back in as a new run: the same test accuracy to the last image, read by `eval` too.
+    let imported = work.path().join("imported");
+    let output = digits(
+        &root(),
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--config",
+            run.join("config.toml").to_str().unwrap(),
+            "--out",
+            imported.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let (trained, imported_summary) = (summary_json(&run), summary_json(&imported));
+    assert_eq!(
+        imported_summary["test"]["accuracy"],
+        trained["test"]["accuracy"]
+    );
+    assert_eq!(imported_summary["imported_from"]["format"], "safetensors");
+    assert_eq!(imported_summary["parameters"], 13_002);
+    for command in [
+        &["eval"][..],
+        &["plot"],
+        &["predict", "--test-index", "3"],
+        &["summary"],
+    ] {
+        let mut args = command.to_vec();
+        args.insert(1, imported.to_str().unwrap());
+        let output = digits(&root(), &args);
+        assert!(output.status.success(), "{command:?}: {output:?}");
+    }
+    let accuracy = |dir: &Path| -> f64 {
+        let eval: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("eval.json")).unwrap()).unwrap();
+        eval["accuracy"].as_f64().unwrap()
+    };
+    assert!(
+        digits(&root(), &["eval", run.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(accuracy(&imported), accuracy(&run));
+
+    // An export never replaces a file.
+    assert_user_error(&export(&run, "safetensors"), &["already exists", "--force"]);
+}
+
+#[test]
+fn every_shipped_config_exports_onnx_and_gelu_is_refused_naming_its_key() {
+    let work = tempfile::tempdir().unwrap();
+    for config in shipped_configs() {
+        let name = config.file_name().unwrap().to_str().unwrap();
+        let run = trained(name, &work.path().join(name), &[]);
+        let output = export(&run, "onnx");
+        assert!(output.status.success(), "{name}: {output:?}");
+        let bytes = std::fs::read(run.join("model.onnx")).unwrap();
+        assert!(bytes.len() > 13_002 * 4, "{name}: {} bytes", bytes.len());
+    }
+    // Burn's GELU is an operation burn-onnx 0.22 cannot write: refused, nothing written.
+    let run = trained(
+        "mlp.toml",
+        &work.path().join("gelu"),
+        &["model.activation=gelu"],
+    );
+    assert_user_error(
+        &export(&run, "onnx"),
+        &[
+            "the gelu activation (model.activation = \"gelu\")",
+            "--format safetensors",
+        ],
+    );
+    assert!(!run.join("model.onnx").exists());
+}
+
+/// A safetensors file of the given tensors (name, dtype, shape), zero-filled.
+fn write_safetensors(path: &Path, tensors: &[(&str, safetensors::Dtype, Vec<usize>)]) {
+    let buffers: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, dtype, shape)| vec![0u8; shape.iter().product::<usize>() * dtype.bitsize() / 8])
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .zip(&buffers)
+        .map(|((name, dtype, shape), bytes)| {
+            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes).unwrap();
+            (name.to_string(), view)
+        })
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+/// The seed network's tensors in PyTorch's layout, with `edit` applied.
+fn seed_network(
+    edit: impl FnOnce(&mut Vec<(&'static str, safetensors::Dtype, Vec<usize>)>),
+) -> Vec<(&'static str, safetensors::Dtype, Vec<usize>)> {
+    use safetensors::Dtype::F32;
+    let mut tensors = vec![
+        ("hidden.0.linear.weight", F32, vec![16, 784]),
+        ("hidden.0.linear.bias", F32, vec![16]),
+        ("hidden.1.linear.weight", F32, vec![16, 16]),
+        ("hidden.1.linear.bias", F32, vec![16]),
+        ("output.weight", F32, vec![10, 16]),
+        ("output.bias", F32, vec![10]),
+    ];
+    edit(&mut tensors);
+    tensors
+}
+
+fn import(file: &Path, out: &Path) -> std::process::Output {
+    digits(
+        &root(),
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--config",
+            "config/mlp.toml",
+            "--set",
+            "data.source=sample",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+}
+
+/// Writes one hostile file at the path given.
+type MakeFile = Box<dyn Fn(&Path)>;
+
+#[test]
+fn hostile_weight_files_are_refused_with_the_key_or_file_named_and_nothing_written() {
+    use safetensors::Dtype::{F64, I64};
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("never");
+    let file = |name: &str| work.path().join(name);
+
+    // Zero weights of the right keys import (a baseline: the cases below differ by one thing),
+    // and f64 is converted.
+    write_safetensors(&file("ok.safetensors"), &seed_network(|t| t[0].1 = F64));
+    let output = import(&file("ok.safetensors"), &work.path().join("ok"));
+    assert!(output.status.success(), "{output:?}");
+
+    let cases: Vec<(&str, MakeFile, Vec<&str>)> = vec![
+        (
+            "missing.safetensors",
+            Box::new(|p| write_safetensors(p, &seed_network(|t| drop(t.pop())))),
+            vec!["has no tensor output.bias", "missing.safetensors"],
+        ),
+        (
+            "extra.safetensors",
+            Box::new(|p| {
+                write_safetensors(
+                    p,
+                    &seed_network(|t| t.push(("hidden.2.linear.weight", F64, vec![2, 2]))),
+                )
+            }),
+            vec!["has tensor hidden.2.linear.weight", "model.hidden"],
+        ),
+        (
+            "burn-layout.safetensors",
+            Box::new(|p| write_safetensors(p, &seed_network(|t| t[0].2 = vec![784, 16]))),
+            vec!["hidden.0.linear.weight has shape [784, 16]", "[16, 784]"],
+        ),
+        (
+            "integers.safetensors",
+            Box::new(|p| write_safetensors(p, &seed_network(|t| t[5].1 = I64))),
+            vec!["output.bias holds I64", "floating point"],
+        ),
+        (
+            "truncated.safetensors",
+            Box::new(|p| {
+                write_safetensors(p, &seed_network(|_| {}));
+                let bytes = std::fs::read(p).unwrap();
+                std::fs::write(p, &bytes[..bytes.len() / 2]).unwrap();
+            }),
+            vec!["truncated.safetensors", "not a readable safetensors file"],
+        ),
+        (
+            "huge-header.safetensors",
+            Box::new(|p| {
+                let mut bytes = 5_000_000_000u64.to_le_bytes().to_vec();
+                bytes.extend_from_slice(b"{\"a\":1}");
+                std::fs::write(p, bytes).unwrap();
+            }),
+            vec!["huge-header.safetensors", "not a readable safetensors file"],
+        ),
+        (
+            "picture.png",
+            Box::new(|p| {
+                std::fs::copy(root().join("docs/vanishing.png"), p)
+                    .map(drop)
+                    .unwrap()
+            }),
+            vec![
+                "picture.png",
+                "neither a safetensors file nor a PyTorch .pt file",
+            ],
+        ),
+        (
+            "empty.pt",
+            Box::new(|p| std::fs::write(p, b"").unwrap()),
+            vec!["empty.pt", "neither"],
+        ),
+        (
+            "broken.pt",
+            Box::new(|p| std::fs::write(p, b"PK\x03\x04 not really a zip archive").unwrap()),
+            vec!["broken.pt", "not a readable pytorch file"],
+        ),
+        (
+            "enormous.safetensors",
+            Box::new(|p| {
+                let f = std::fs::File::create(p).unwrap();
+                f.set_len(4 << 30).unwrap(); // sparse: 4 GiB claimed, nothing on disk
+            }),
+            vec!["enormous.safetensors", "is 4096 MB", "13002 parameters"],
+        ),
+    ];
+    for (name, make, needles) in cases {
+        make(&file(name));
+        let output = import(&file(name), &out);
+        assert_user_error(&output, &needles);
+        assert!(!out.exists(), "{name}: a run folder was written");
+    }
+}
+
+/// The Python with the clients installed (`DIGITS_PYTHON`, set by `.ci/run`).
+fn python() -> String {
+    std::env::var("DIGITS_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "these checks need Python with numpy, safetensors, onnxruntime and tensorboard: \
+             set DIGITS_PYTHON to it (.ci/run makes one: python3 -m venv; pip install -r \
+             interop/requirements.txt)"
+        )
+    })
+}
+
+fn check_clients(args: &[&str]) -> serde_json::Value {
+    let output = std::process::Command::new(python())
+        .arg(root().join("interop/check_clients.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "check_clients.py {args:?}: {}{}",
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout(&output).trim()).unwrap()
+}
+
+/// digits' probabilities on the 10,000 test images of the bundled sample, as raw f32.
+fn probabilities(run: &Path, out: &Path) {
+    let device = Backend::select(None).unwrap().device().unwrap();
+    let loaded = load_run(run, &device).unwrap();
+    let mut data = loaded.config.data.clone();
+    data.dir = Some(root().join("data/mnist-sample"));
+    let (test, _) = load_test(&data).unwrap();
+    let loader = EpochLoader::new(test, 1000, None, false, 1, device);
+    let mut bytes = Vec::new();
+    for batch in loader.iter() {
+        let batch = batch.unwrap();
+        let probabilities = softmax(loaded.model.forward(batch.images), 1);
+        for value in probabilities.into_data().try_to_vec::<f32>().unwrap() {
+            bytes.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+    assert_eq!(bytes.len(), 10_000 * 10 * 4);
+    std::fs::write(out, bytes).unwrap();
+}
+
+#[test]
+#[ignore = "needs the Python clients: DIGITS_PYTHON (CI sets it)"]
+fn clients_onnx_runtime_numpy_and_tensorboard_agree_with_digits() {
+    let work = tempfile::tempdir().unwrap();
+    for name in [
+        "mlp.toml",
+        "mlp-relu.toml",
+        "mlp-batchnorm.toml",
+        "mlp-layernorm.toml",
+    ] {
+        let run = trained(name, &work.path().join(name), &[]);
+        for format in ["safetensors", "onnx"] {
+            let output = export(&run, format);
+            assert!(output.status.success(), "{name} {format}: {output:?}");
+        }
+        let ours = work.path().join(format!("{name}.f32"));
+        probabilities(&run, &ours);
+        let report = check_clients(&["exported", run.to_str().unwrap(), ours.to_str().unwrap()]);
+        assert_eq!(report["images"], 10_000, "{name}: {report}");
+        assert_eq!(
+            report["onnx_runtime"]["argmax_differ"], 0,
+            "{name}: {report}"
+        );
+        assert_eq!(report["numpy"]["argmax_differ"], 0, "{name}: {report}");
+        // Two epochs: per split loss, accuracy (+ learning rate, gradient norms in train);
+        // the test's two.
+        assert!(
+            report["tensorboard_scalars"].as_u64().unwrap() >= 2 * 4 + 2,
+            "{report}"
+        );
+        let accuracy = summary_json(&run)["test"]["accuracy"].as_f64().unwrap();
+        assert!(
+            (report["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-9,
+            "{report}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the Python clients: DIGITS_PYTHON (CI sets it)"]
+fn clients_a_network_numpy_made_imports_to_numpys_accuracy() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("numpy.safetensors");
+    let made = check_clients(&["foreign", "config/mlp.toml", file.to_str().unwrap()]);
+    let run = work.path().join("run");
+    let output = import(&file, &run);
+    assert!(output.status.success(), "{output:?}");
+    let ours = summary_json(&run)["test"]["accuracy"].as_f64().unwrap();
+    let theirs = made["accuracy"].as_f64().unwrap();
+    assert!(
+        theirs > 0.5,
+        "numpy's network is too weak to tell anything: {made}"
+    );
+    assert_eq!(
+        (ours * 10_000.0).round(),
+        (theirs * 10_000.0).round(),
+        "{made}"
+    );
+}
