@@ -11,26 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{assert_user_error, root, sample_dir, stderr, stdout};
+use crate::common::{assert_user_error, limited, root, sample_dir, stderr, stdout};
 use digits::data::idx;
-
-/// The address space the binary may use in these tests: RLIMIT_AS, which counts reserved
-/// memory too (mimalloc's arenas, thread stacks). A good run was measured to work at 160 MB;
-/// every attack below asked for 1.6 to 80 GB before its fix.
-const MEMORY_LIMIT_KB: u64 = 1024 * 1024;
-
-/// `digits ARGS` in `work`, under the memory limit, offline.
-fn limited(work: &Path, args: &[&str]) -> Output {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -v {MEMORY_LIMIT_KB} && exec \"$0\" \"$@\""))
-        .arg(env!("CARGO_BIN_EXE_digits"))
-        .args(args)
-        .current_dir(work)
-        .env("DIGITS_NO_DOWNLOAD", "1")
-        .output()
-        .unwrap()
-}
 
 fn config(name: &str) -> String {
     root().join("config").join(name).display().to_string()

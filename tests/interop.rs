@@ -12,7 +12,7 @@ use digits::data::{EpochLoader, load_test};
 use digits::inspect::trained_run::load_run;
 
 use crate::common::{
-    assert_user_error, digits, root, shipped_configs, stdout, summary_json, train_command,
+    assert_user_error, digits, limited, root, shipped_configs, stdout, summary_json, train_command,
 };
 
 /// Trains `config/<name>` for two epochs on 2,000 images with the binary; the run folder.
@@ -184,8 +184,9 @@ fn seed_network(
     tensors
 }
 
+/// `import FILE --config config/mlp.toml` under the hostile-input tests' memory limit.
 fn import(file: &Path, out: &Path) -> std::process::Output {
-    digits(
+    limited(
         &root(),
         &[
             "import",

@@ -66,7 +66,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
             (
                 onnx::onnx_bytes(model, m.norm, m.activation)?,
                 format!(
-                    "ONNX opset {}, input [batch, 784], outputs logits and probabilities",
+                    "ONNX opset {}: images [batch, 784] in, logits and probabilities [batch, 10] out",
                     onnx::OPSET
                 ),
             )

@@ -76,6 +76,24 @@ pub fn digits(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The address space the binary may use in these tests: RLIMIT_AS, which counts reserved
+/// memory too (mimalloc's arenas, thread stacks). A good run was measured to work at 160 MB;
+/// every attack below asked for 1.6 to 80 GB before its fix.
+pub const MEMORY_LIMIT_KB: u64 = 1024 * 1024;
+
+/// `digits ARGS` in `work`, under the memory limit, offline.
+pub fn limited(work: &Path, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {MEMORY_LIMIT_KB} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_digits"))
+        .args(args)
+        .current_dir(work)
+        .env("DIGITS_NO_DOWNLOAD", "1")
+        .output()
+        .unwrap()
+}
+
 /// `train config/<name> --data-dir <test MNIST> --out <out>` with a `--set` per assignment.
 pub fn train_command(name: &str, out: &Path, sets: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
