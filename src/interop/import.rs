@@ -61,11 +61,14 @@ pub fn import_weights(
         .collect();
     let adapter: Box<dyn ModuleAdapter> =
         Box::new(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)));
-    let mut model = model;
+    // Burn's `apply` moves the module out and back by pointer: if it panicked half-way, the
+    // module must not be dropped a second time, so it is leaked instead (ManuallyDrop).
+    let mut model = std::mem::ManuallyDrop::new(model);
     let result = catch_quietly(AssertUnwindSafe(|| {
         model.apply(tensors, None, Some(adapter), true)
     }))
     .map_err(|m| model_error(path, format!("could not be read: {m}")))?;
+    let model = std::mem::ManuallyDrop::into_inner(model);
     if let Some(error) = result.errors.first() {
         return Err(model_error(
             path,
