@@ -1,8 +1,8 @@
 //! One error type for the whole program, and the exit code each kind maps to.
 //!
 //! Exit codes, named once in [`exit`]: 0 ok · 1 internal bug (any panic too) · 2 the user
-//! must fix something (input or environment) · 3 training diverged · 130 interrupted · 141 the
-//! output pipe was closed.
+//! must fix something (input or environment) · 3 training diverged · 4 a gradient check failed
+//! · 130 interrupted · 141 the output pipe was closed.
 
 use std::path::{Path, PathBuf};
 
@@ -90,6 +90,8 @@ pub mod exit {
     pub const USER: u8 = 2;
     /// The training loss became NaN or infinite.
     pub const DIVERGED: u8 = 3;
+    /// `gradcheck`: two ways of computing a gradient disagreed beyond the tolerance.
+    pub const GRADCHECK_FAILED: u8 = 4;
     /// Stopped by the user (Ctrl-C, SIGTERM, the dashboard's stop).
     pub const INTERRUPTED: u8 = 130;
     /// The reader of our output went away (SIGPIPE's code in a shell).

@@ -7,6 +7,7 @@
 //! (`tests/layout.rs` checks the rule).
 
 pub mod backend;
+pub mod backprop;
 pub mod commands;
 pub mod config;
 pub mod data;

@@ -11,7 +11,7 @@ fn layer(module: &str) -> u8 {
     match module.split("::").next().unwrap_or("") {
         "" | "commands" => 4, // main.rs, lib.rs and the commands
         "train" | "inspect" | "interop" => 3,
-        "run" | "model" | "metrics" | "data" => 2,
+        "run" | "model" | "backprop" | "metrics" | "data" => 2,
         "config" | "backend" | "remote" | "error" | "terminal" | "report" => 1,
         other => panic!("src/{other}: a top-level module the layers do not name; add it"),
     }

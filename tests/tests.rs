@@ -16,6 +16,7 @@ mod dashboard;
 mod data;
 mod devices;
 mod draw;
+mod gradcheck;
 mod gradients;
 #[cfg(target_os = "linux")]
 mod hostile;

@@ -14,6 +14,7 @@ pub mod compare;
 pub mod draw;
 pub mod eval;
 pub mod export;
+pub mod gradcheck;
 pub mod import;
 pub mod plot;
 pub mod predict;
@@ -37,6 +38,9 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Train one config under every combination of the varied keys; compare them.
     Sweep(sweep::SweepArgs),
+    /// Check one batch's gradients: autodiff, the written-out backpropagation and finite
+    /// differences, layer by layer (exit 4 when they disagree).
+    Gradcheck(gradcheck::GradcheckArgs),
     /// Write a trained run's network for other tools: safetensors (PyTorch's layout) or ONNX.
     Export(export::ExportArgs),
     /// Make a run folder from PyTorch weights (.pt or safetensors) and a config.
@@ -64,6 +68,7 @@ impl Command {
             Command::Compare(args) => compare::run(args),
             Command::Sweep(args) => sweep::run(args),
             Command::Export(args) => export::run(args),
+            Command::Gradcheck(args) => gradcheck::run(args),
             Command::Import(args) => import::run(args),
             Command::Bench(args) => bench::run(args),
             Command::Plot(args) => plot::run(args),

@@ -6,6 +6,7 @@ pub mod classify;
 pub mod comparison_plot;
 pub mod draw;
 pub mod evaluation;
+pub mod gradcheck;
 pub mod model_summary;
 pub mod plots;
 pub mod preprocess;

@@ -22,6 +22,14 @@ pub struct LoadedRun {
 /// Burn's plain loaders panic on a missing, corrupt or mismatched file, so the fallible
 /// variants are used.
 pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun> {
+    let mut loaded = load_trainable(dir, device)?;
+    loaded.model = loaded.model.valid();
+    Ok(loaded)
+}
+
+/// As [`load_run`], the network left on `device` as it is (an autodiff device keeps it
+/// trainable, for `gradcheck`).
+pub fn load_trainable(dir: &Path, device: &Device) -> Result<LoadedRun> {
     run::RunFolder::existing(dir, "this command")?;
     let mut config = Config::load(&dir.join(run::CONFIG_FILE), &[])?;
     config.data = config.data.pinned();
@@ -43,7 +51,7 @@ pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun> {
     Ok(LoadedRun {
         dir: dir.to_path_buf(),
         config,
-        model: model.valid(),
+        model,
     })
 }
 
