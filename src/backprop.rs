@@ -82,6 +82,27 @@ pub fn backprop(
     (cost, LayerGradients { weights, biases })
 }
 
+/// One step of plain gradient descent with the written-out gradients: W ← W − η ∂C/∂W,
+/// b ← b − η ∂C/∂b (what Burn's `Sgd` does without momentum or weight decay).
+pub fn descend(mut model: Mlp, gradients: LayerGradients, rate: f64) -> Mlp {
+    let layers = model.hidden.len();
+    let steps = gradients.weights.into_iter().zip(gradients.biases);
+    for (l, (weight_grad, bias_grad)) in steps.enumerate() {
+        let linear = match l == layers {
+            true => &mut model.output,
+            false => &mut model.hidden[l].linear,
+        };
+        linear.weight = linear
+            .weight
+            .clone()
+            .map(|w| w - weight_grad.mul_scalar(rate));
+        if let Some(bias) = linear.bias.take() {
+            linear.bias = Some(bias.map(|b| b - bias_grad.mul_scalar(rate)));
+        }
+    }
+    model
+}
+
 /// zˡ = aˡ⁻¹ Wˡ + bˡ.
 fn weighted_input(linear: &burn::nn::Linear, a: Tensor<2>) -> Tensor<2> {
     let z = a.matmul(linear.weight.val());

@@ -71,16 +71,19 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 /// The table `bench` prints.
 pub fn render_row(row: &BenchRow) -> String {
     format!(
-        "{:<8} {:>6} {:>14.0} {:>16.0} {:>8.0} % {:>13.0} {:>9}",
+        "{:<8} {:>6} {:>14.0} {:>16.0} {:>8.0} % {:>13.0} {:>21} {:>9}",
         row.backend,
         row.batch_size,
         row.raw_train_sps,
         row.learner_train_sps,
         100.0 * row.learner_train_sps / row.raw_train_sps,
         row.infer_sps,
+        row.backprop_train_sps.map_or("-".into(), |sps| format!(
+            "{sps:.0} ({:.2}×)",
+            sps / row.raw_train_sps
+        )),
         row.peak_rss_mb.map_or("-".into(), |m| format!("{m:.0} MB"))
     )
 }
 
-pub const TABLE_HEADER: &str =
-    "backend   batch  raw train im/s  learner train im/s  learner/raw  inference im/s  peak RSS";
+pub const TABLE_HEADER: &str = "backend   batch  raw train im/s  learner train im/s  learner/raw  inference im/s  written-out backprop  peak RSS";

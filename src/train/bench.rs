@@ -4,7 +4,10 @@
 //! (a) a bare step loop: batch → forward → loss → backward → optimizer step;
 //! (b) the real training path: Burn's Learner with our loader, metrics, renderer and
 //!     checkpointers (`learner::supervised_training`), timing the train split only;
-//! (c) inference: batch → forward → argmax.
+//! (c) inference: batch → forward → argmax;
+//! (d) for the networks `backprop` covers, trained with plain SGD: the bare step loop with the
+//!     written-out backpropagation and W ← W − η∇ instead of autodiff and Burn's optimizer,
+//!     taking turns with (a) so the two are paired.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -16,11 +19,13 @@ use burn::train::{Interrupter, Learner, TrainStep};
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::config::Config;
+use crate::backprop;
+use crate::config::{Config, Optimizer};
 use crate::data;
 use crate::data::digit_set::DigitSet;
 use crate::data::loader::EpochLoader;
 use crate::error::{Error, Result};
+use crate::model::Mlp;
 use crate::run::RunFolder;
 use crate::run::history::EpochHistory;
 use crate::run::summary::peak_rss_mb;
@@ -41,6 +46,9 @@ pub struct BenchRow {
     pub learner_train_sps: f64,
     /// Images per second classified.
     pub infer_sps: f64,
+    /// Training images per second, bare step loop with the written-out backpropagation (null
+    /// where it does not cover the network or the optimizer is not plain SGD).
+    pub backprop_train_sps: Option<f64>,
     /// The process's peak resident memory so far, in MB (Linux; null elsewhere).
     pub peak_rss_mb: Option<f64>,
 }
@@ -94,8 +102,12 @@ pub fn bench(
         let mut config = config.clone();
         config.training.batch_size = batch_size;
         let (mut raw, mut learner, mut infer) = (0.0f64, 0.0f64, 0.0f64);
+        let mut written_out: Option<f64> = None;
         for _ in 0..plan.rounds {
             let round_raw = raw_train_sps(&config, device, &splits.train, budget)?;
+            if let Some(sps) = backprop_train_sps(&config, device, &splits.train, budget)? {
+                written_out = Some(written_out.unwrap_or(0.0).max(sps));
+            }
             let round_learner =
                 learner_train_sps(&config, &devices, &splits.train, round_raw, plan.seconds)?;
             raw = raw.max(round_raw);
@@ -109,6 +121,7 @@ pub fn bench(
             raw_train_sps: raw,
             learner_train_sps: learner,
             infer_sps: infer,
+            backprop_train_sps: written_out,
             peak_rss_mb: peak_rss_mb(),
         };
         on_row(&row);
@@ -178,6 +191,45 @@ fn raw_train_sps(
         ));
         images
     })
+}
+
+/// (d) The bare step loop with the written-out backpropagation, where it applies: the same
+/// network, data and plain SGD as (a), no autodiff graph.
+fn backprop_train_sps(
+    config: &Config,
+    device: &Device,
+    train: &DigitSet,
+    budget: Duration,
+) -> Result<Option<f64>> {
+    let t = &config.training;
+    let plain_sgd = t.optimizer == Optimizer::Sgd && t.weight_decay == 0.0;
+    if backprop::not_covered(&config.model).is_some() || !plain_sgd || t.grad_clip_norm.is_some() {
+        return Ok(None);
+    }
+    device.seed(t.seed);
+    let mut model = Some(Mlp::new(&config.model, t.loss, device));
+    let loader = EpochLoader::new(
+        train.clone(),
+        t.batch_size,
+        Some(t.seed),
+        false,
+        1,
+        device.clone(),
+    );
+    throughput(&loader, device, budget, |batch| {
+        let images = batch.targets.dims()[0];
+        let current = model.take().expect("the model is put back every step");
+        let (_, gradients) = backprop::backprop(
+            &current,
+            config.model.activation,
+            t.loss,
+            batch.images,
+            batch.targets,
+        );
+        model = Some(backprop::descend(current, gradients, t.learning_rate));
+        images
+    })
+    .map(Some)
 }
 
 /// (b) The real training path, on all of `devices`; the train split is timed by the
