@@ -45,9 +45,10 @@ pub struct GradcheckArgs {
 }
 
 pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
-    if args.batch == 0 || !(args.step > 0.0) || !(args.tolerance > 0.0) {
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if args.batch == 0 || !positive(args.step) || !positive(args.tolerance) {
         return Err(Error::Usage(
-            "--batch, --step and --tolerance must be above 0".into(),
+            "--batch, --step and --tolerance must be numbers above 0".into(),
         ));
     }
     let device = args.backend.select()?.device()?.autodiff();

@@ -231,7 +231,7 @@ fn nudged(model: &Mlp, index: usize, element: usize, step: f64) -> Mlp {
             .reshape([rows, cols]);
         tensor + delta
     };
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         linear.weight = linear.weight.clone().map(bump);
     } else {
         let bias = linear.bias.take().expect("digits' layers have biases");
