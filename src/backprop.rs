@@ -164,3 +164,58 @@ fn sigma_prime(activation: Activation, z: Tensor<2>) -> Tensor<2> {
         Activation::Gelu => unreachable!("GELU is outside the written-out family"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::optim::{GradientsParams, SgdConfig};
+
+    /// One written-out step of gradient descent lands where Burn's SGD takes the network
+    /// from autodiff's gradients.
+    #[test]
+    fn a_written_out_step_is_burns_sgd_step() {
+        let device = crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap()
+            .autodiff();
+        let config = crate::config::Config::default();
+        device.seed(11);
+        let model = Mlp::new(&config.model, config.training.loss, &device);
+        let images = Tensor::<2>::random(
+            [6, crate::data::idx::PIXELS],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let targets = Tensor::<1, Int>::from_data([9, 8, 7, 6, 5, 4], &device);
+        let rate = 0.5;
+
+        let loss = crate::model::loss(
+            config.training.loss,
+            model.forward(images.clone()),
+            targets.clone(),
+        );
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let burns = SgdConfig::new()
+            .init()
+            .step(rate, model.clone(), grads)
+            .valid();
+
+        let plain = model.valid();
+        let (_, gradients) = backprop(
+            &plain,
+            config.model.activation,
+            config.training.loss,
+            images.inner(),
+            targets.inner(),
+        );
+        let ours = descend(plain, gradients, rate);
+        for (a, b) in ours.linears().zip(burns.linears()) {
+            let difference = (a.weight.val() - b.weight.val())
+                .abs()
+                .max()
+                .into_scalar::<f32>();
+            assert!(difference < 1e-6, "{difference}");
+        }
+    }
+}
