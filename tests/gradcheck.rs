@@ -73,6 +73,14 @@ fn autodiff_agrees_with_finite_differences_for_normalised_and_deep_networks() {
 }
 
 #[test]
+fn dropout_is_turned_off_for_the_check_and_said_so() {
+    let (code, report) = gradcheck("config/mlp-relu.toml", &["model.dropout=0.2"], &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["dropout_off"], true);
+    assert!(worst(&report, "autodiff_vs_backprop") < 1e-5, "{report}");
+}
+
+#[test]
 fn a_disagreement_beyond_the_tolerance_is_exit_code_4() {
     // The real errors are around 1e-7: a tolerance below them must fail, and say so.
     let (code, report) = gradcheck("config/mlp.toml", &[], &["--tolerance", "1e-12"]);

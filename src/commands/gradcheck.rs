@@ -122,6 +122,9 @@ pub fn render(check: &GradCheck, target: &str) -> String {
             error(t.backprop_vs_differences)
         ));
     }
+    if check.dropout_off {
+        out.push_str("\n(dropout is off for the check: its masks are random)\n");
+    }
     if let Some(why) = &check.backprop_skipped {
         out.push_str(&format!(
             "\n(no written-out backpropagation for this network: {why}; autodiff against \

@@ -63,6 +63,8 @@ pub struct GradCheck {
     pub images: usize,
     /// Why the written-out backpropagation was not run, when it was not.
     pub backprop_skipped: Option<String>,
+    /// The network has dropout, turned off for the check.
+    pub dropout_off: bool,
     pub tensors: Vec<TensorCheck>,
     pub tolerance: f64,
 }
@@ -73,12 +75,20 @@ impl GradCheck {
     }
 }
 
-/// Checks `model` (on an autodiff device) on `batch`.
+/// Checks `model` (on an autodiff device) on `batch`. Dropout is turned off for the check:
+/// its masks are random, and a finite difference compares two forward passes.
 pub fn gradcheck(model: &Mlp, config: &Config, batch: DigitBatch, plan: CheckPlan) -> GradCheck {
+    let dropout_off = config.model.dropout > 0.0;
+    let mut config = config.clone();
+    config.model.dropout = 0.0;
+    let mut model = model.clone();
+    for block in &mut model.hidden {
+        block.dropout = None;
+    }
+    let (config, model) = (&config, &model);
     let seed = config.training.seed;
     let device = batch.images.device();
-    // Autodiff: the training step's own loss and backward pass (the same dropout masks as the
-    // finite differences below: the device is seeded alike before each forward pass).
+    // Autodiff: the training step's own loss and backward pass.
     device.seed(seed);
     let step = model.forward_step(batch.clone());
     let loss: f64 = step.loss.clone().into_scalar();
@@ -137,6 +147,7 @@ pub fn gradcheck(model: &Mlp, config: &Config, batch: DigitBatch, plan: CheckPla
         loss,
         images: batch.targets.dims()[0],
         backprop_skipped,
+        dropout_off,
         tensors,
         tolerance: plan.tolerance,
     }
