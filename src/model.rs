@@ -79,6 +79,14 @@ impl Mlp {
         }
     }
 
+    /// The network as Burn's burnpack bytes (a run's `model.bpk`).
+    pub fn record_bytes(&self) -> crate::error::Result<burn::tensor::Bytes> {
+        self.clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| crate::error::Error::Internal(format!("cannot serialise the model: {e}")))
+    }
+
     /// Turns the per-step gradient-norm measurement on or off.
     pub fn with_gradient_norms(mut self, on: bool) -> Mlp {
         self.gradient_norms = on;

@@ -10,7 +10,7 @@ use burn::module::Module;
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::data;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::inspect::evaluation::evaluate;
 use crate::inspect::plots;
 use crate::interop::import::{WeightsFormat, import_weights};
@@ -47,11 +47,7 @@ pub fn import_run(
         resolved.data.source = origin.config_source();
     }
     run.write(run::CONFIG_FILE, resolved.to_toml()?.as_bytes())?;
-    let bytes = model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| Error::Internal(format!("cannot serialise the model: {e}")))?;
+    let bytes = model.record_bytes()?;
     run.write(run::MODEL_FILE, &bytes)?;
     plots::weights_png(&model, &run.path(run::WEIGHTS_FILE))?;
     let summary = Summary {

@@ -289,11 +289,7 @@ fn finish(
         // (Mid-epoch weights are neither tested nor saved: the last checkpoint is the state
         // to resume from.)
         let model = trained.model;
-        let record_bytes = model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::Internal(format!("cannot serialise the model: {e}")))?;
+        let record_bytes = model.record_bytes()?;
         run.write(run::MODEL_FILE, &record_bytes)?;
         // Burn's evaluator renders metrics but does not return their values: evaluate here.
         let evaluation = evaluate(&model, &splits.test, &setup.devices[0])?;
