@@ -16,7 +16,7 @@ use burn::tensor::activation::{sigmoid, softmax};
 
 use crate::config::{Activation, Loss, ModelConfig, Norm};
 use crate::data::idx::CLASSES;
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// ∂C/∂Wˡ and ∂C/∂bˡ for every layer, input side first (the output layer last), shaped as
 /// the parameters.
@@ -27,6 +27,9 @@ pub struct LayerGradients {
 
 /// Why a network is outside the family written out here, if it is.
 pub fn not_covered(model: &ModelConfig) -> Option<String> {
+    if !model.conv_blocks().is_empty() {
+        return Some("model.kind is \"cnn\" (convolutions are not written out)".into());
+    }
     if model.norm != Norm::None {
         return Some("model.norm is not \"none\"".into());
     }
@@ -41,7 +44,7 @@ pub fn not_covered(model: &ModelConfig) -> Option<String> {
 
 /// The loss of the batch and every layer's gradients, by backpropagation.
 pub fn backprop(
-    model: &Mlp,
+    model: &Network,
     activation: Activation,
     loss: Loss,
     images: Tensor<2>,
@@ -84,7 +87,7 @@ pub fn backprop(
 
 /// One step of plain gradient descent with the written-out gradients: W ← W − η ∂C/∂W,
 /// b ← b − η ∂C/∂b (what Burn's `Sgd` does without momentum or weight decay).
-pub fn descend(mut model: Mlp, gradients: LayerGradients, rate: f64) -> Mlp {
+pub fn descend(mut model: Network, gradients: LayerGradients, rate: f64) -> Network {
     let layers = model.hidden.len();
     let steps = gradients.weights.into_iter().zip(gradients.biases);
     for (l, (weight_grad, bias_grad)) in steps.enumerate() {
@@ -181,7 +184,7 @@ mod tests {
             .autodiff();
         let config = crate::config::Config::default();
         device.seed(11);
-        let model = Mlp::new(&config.model, config.training.loss, &device);
+        let model = Network::new(&config.model, config.training.loss, &device);
         let images = Tensor::<2>::random(
             [6, crate::data::idx::PIXELS],
             burn::tensor::Distribution::Uniform(0.0, 1.0),

@@ -12,7 +12,7 @@ use digits::data::idx::SIDE;
 use digits::inspect::classify::{self, Inputs};
 use digits::inspect::draw::pad::{Action, Pad};
 use digits::inspect::draw::screen::{self, Layout};
-use digits::model::Mlp;
+use digits::model::Network;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
@@ -22,7 +22,7 @@ fn pad(overrides: &[&str]) -> Pad {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let config = Config::parse(std::path::Path::new("t.toml"), "", &overrides).unwrap();
     let device = Backend::select(None).unwrap().device().unwrap();
-    let model = Mlp::new(&config.model, config.training.loss, &device);
+    let model = Network::new(&config.model, config.training.loss, &device);
     Pad::new(model, device)
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::common::{assert_user_error, digits, root, stderr, table_rows, tabulate};
 use digits::config::Config;
 use digits::data::Split;
-use digits::model::Mlp;
+use digits::model::Network;
 use digits::run::SplitRecord;
 use digits::run::read_metrics_csv;
 
@@ -168,7 +168,7 @@ fn a_run_that_diverges_after_an_epoch_keeps_a_loadable_checkpoint() {
         .unwrap();
     let record = burn::store::ModuleRecord::load(&path).unwrap();
     let model = burn::module::Module::try_load_record(
-        Mlp::new(&config.model, config.training.loss, &device),
+        Network::new(&config.model, config.training.loss, &device),
         record,
     )
     .unwrap();
@@ -209,7 +209,7 @@ fn initialisers_set_the_weight_scale_and_keep_burns_biases() {
             ],
         )
         .unwrap();
-        let model = Mlp::new(&config.model, config.training.loss, &device);
+        let model = Network::new(&config.model, config.training.loss, &device);
         let w: Vec<f32> = model.hidden[0]
             .linear
             .weight

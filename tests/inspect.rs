@@ -10,7 +10,7 @@ use digits::backend::Backend;
 use digits::config::Config;
 use digits::inspect::ModelSummary;
 use digits::inspect::plots::{CONFUSION_SIZE, CURVES_SIZE, WeightGrid};
-use digits::model::Mlp;
+use digits::model::Network;
 
 /// One small run, trained once and shared (read-only) by the tests of this file.
 fn trained_run() -> &'static Path {
@@ -108,7 +108,7 @@ fn summary_totals_match_burns_own_count_for_every_norm() {
             &[set, "model.hidden=[32, 16, 8]".into()],
         )
         .unwrap();
-        let model = Mlp::new(&config.model, config.training.loss, &device);
+        let model = Network::new(&config.model, config.training.loss, &device);
         let summary = ModelSummary::of(&model, &config);
         assert_eq!(
             summary.trainable() + summary.buffers(),

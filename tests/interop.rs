@@ -350,13 +350,20 @@ fn probabilities(run: &Path, out: &Path) {
 #[ignore = "needs the Python clients: DIGITS_PYTHON (CI sets it)"]
 fn clients_onnx_runtime_numpy_and_tensorboard_agree_with_digits() {
     let work = tempfile::tempdir().unwrap();
-    for name in [
-        "mlp.toml",
-        "mlp-relu.toml",
-        "mlp-batchnorm.toml",
-        "mlp-layernorm.toml",
+    // A small CNN with batch normalisation of its feature maps, and a 5×5 unpooled block.
+    let cnn = [
+        "model.conv=[6, {channels = 8, kernel = 5, pool = 1}]",
+        "model.hidden=[16]",
+        "model.norm=batch",
+    ];
+    for (name, sets) in [
+        ("mlp.toml", &[][..]),
+        ("mlp-relu.toml", &[]),
+        ("mlp-batchnorm.toml", &[]),
+        ("mlp-layernorm.toml", &[]),
+        ("cnn.toml", &cnn),
     ] {
-        let run = trained(name, &work.path().join(name), &[]);
+        let run = trained(name, &work.path().join(name), sets);
         for format in ["safetensors", "onnx"] {
             let output = export(&run, format);
             assert!(output.status.success(), "{name} {format}: {output:?}");

@@ -11,6 +11,7 @@
 mod common;
 
 mod cli;
+mod cnn;
 #[cfg(target_os = "linux")]
 mod dashboard;
 mod data;

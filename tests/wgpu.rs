@@ -14,7 +14,7 @@ use burn::train::TrainStep;
 use digits::backend::Backend;
 use digits::config::{Config, DataConfig};
 use digits::data::digit_set::DigitBatch;
-use digits::model::Mlp;
+use digits::model::Network;
 
 #[test]
 fn mlp_relu_learns_on_wgpu() {
@@ -43,9 +43,9 @@ fn mlp_relu_learns_on_wgpu() {
 }
 
 /// The same weights on another device.
-fn moved(model: &Mlp, config: &Config, device: &Device) -> Mlp {
+fn moved(model: &Network, config: &Config, device: &Device) -> Network {
     let bytes = model.clone().into_record().into_bytes().unwrap();
-    Mlp::new(&config.model, config.training.loss, device)
+    Network::new(&config.model, config.training.loss, device)
         .try_load_record(ModuleRecord::from_bytes(bytes).unwrap())
         .unwrap()
 }
@@ -77,7 +77,7 @@ fn ndarray_and_wgpu_agree_on_logits_and_one_sgd_step() {
     let config = Config::load(&root().join("config/mlp-relu.toml"), &[]).unwrap();
     let cpu = Backend::select(Some("ndarray")).unwrap().device().unwrap();
     let gpu = Backend::select(Some("wgpu")).unwrap().device().unwrap();
-    let on_cpu = Mlp::new(&config.model, config.training.loss, &cpu);
+    let on_cpu = Network::new(&config.model, config.training.loss, &cpu);
     let on_gpu = moved(&on_cpu, &config, &gpu);
 
     let logits_cpu = values(on_cpu.forward(batch(&cpu).images));
@@ -86,7 +86,7 @@ fn ndarray_and_wgpu_agree_on_logits_and_one_sgd_step() {
     assert!(diff <= 1e-4, "logits differ by {diff}");
 
     // One SGD step at the config's learning rate, on each device from the same weights.
-    let step = |model: Mlp, device: &Device| -> Mlp {
+    let step = |model: Network, device: &Device| -> Network {
         let model = moved(&model, &config, &device.clone().autodiff());
         let output = TrainStep::step(&model, batch(&device.clone().autodiff()));
         let mut optimizer = SgdConfig::new().init();

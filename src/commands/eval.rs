@@ -17,6 +17,9 @@ pub struct EvalArgs {
     /// Read the test IDX files from this folder instead of the run's data.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Also measure the accuracy on the test images shifted by 1-4 pixels and turned by ±15°.
+    #[arg(long)]
+    moved: bool,
     #[command(flatten)]
     backend: BackendArg,
 }
@@ -27,6 +30,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         &args.run_dir,
         args.data_dir.as_deref(),
         args.backend.select()?,
+        args.moved,
     )?;
     print!("{}", render(&report));
     println!(
@@ -74,6 +78,17 @@ pub fn render(report: &EvalReport) -> String {
             out.push_str(&format!("{count:>5}"));
         }
         out.push('\n');
+    }
+    if !report.moved.is_empty() {
+        out.push_str("\nthe test images moved (each shift right, down, left or up in turn)\n");
+        out.push_str(&format!(
+            "{:<14} {:>8}\n",
+            "as they are",
+            pct(report.accuracy)
+        ));
+        for moved in &report.moved {
+            out.push_str(&format!("{:<14} {:>8}\n", moved.moved, pct(moved.accuracy)));
+        }
     }
     out
 }

@@ -13,7 +13,7 @@ use crate::data::{self, EpochLoader};
 use crate::error::{Error, Result, exit};
 use crate::inspect::gradcheck::{CheckPlan, GradCheck, gradcheck};
 use crate::inspect::trained_run::load_trainable;
-use crate::model::Mlp;
+use crate::model::Network;
 
 #[derive(Args)]
 pub struct GradcheckArgs {
@@ -64,9 +64,17 @@ pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
     } else {
         let config = load_config(&args.target, &args.set, None, None)?;
         device.seed(config.training.seed);
-        let model = Mlp::new(&config.model, config.training.loss, &device);
+        let model = Network::new(&config.model, config.training.loss, &device);
         (config, model)
     };
+    if !model.conv.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} is a CNN (model.kind = \"cnn\"): gradcheck checks dense networks (the \
+             written-out backpropagation and the f64 forward pass cover Linear layers, not \
+             convolutions yet). Check an MLP config such as config/mlp.toml",
+            args.target.display()
+        )));
+    }
     let splits = data::load(&config.data, config.training.seed)?;
     let loader = EpochLoader::new(splits.train, args.batch, None, false, 1, device);
     let batch = loader

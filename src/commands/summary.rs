@@ -10,7 +10,7 @@ use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::Result;
 use crate::inspect::model_summary::ModelSummary;
-use crate::model::Mlp;
+use crate::model::Network;
 use crate::run::folder::{self as run, RunFolder};
 use crate::run::summary::Summary;
 
@@ -31,7 +31,7 @@ pub fn run(args: SummaryArgs) -> Result<ExitCode> {
     };
     let config = Config::load(&path, &args.set)?;
     let device = Backend::select(None)?.device()?;
-    let model = Mlp::new(&config.model, config.training.loss, &device);
+    let model = Network::new(&config.model, config.training.loss, &device);
     println!("{}\n", path.display());
     print!("{}", ModelSummary::of(&model, &config).render());
     if let Some(dir) = run_dir.filter(|dir| dir.join(run::SUMMARY_FILE).exists()) {

@@ -9,8 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, QUOTE_CHARS, Result, shorten};
 
+pub mod augment;
+pub mod conv;
 mod explain;
 mod validate;
+pub use augment::Augment;
+pub use conv::ConvBlock;
 use explain::explain;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -29,7 +33,13 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// Neurons in each hidden layer, input side first.
+    /// A multilayer perceptron (the seed's) or a convolutional network.
+    #[serde(skip_serializing_if = "ModelKind::is_mlp")]
+    pub kind: ModelKind,
+    /// A CNN's convolution blocks, input side first (empty for an MLP).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conv: Vec<ConvBlock>,
+    /// Neurons in each hidden (dense) layer, input side first.
     pub hidden: Vec<usize>,
     pub activation: Activation,
     pub norm: Norm,
@@ -46,6 +56,8 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
+            kind: ModelKind::Mlp,
+            conv: Vec::new(),
             hidden: vec![16, 16],
             activation: Activation::Sigmoid,
             norm: Norm::None,
@@ -54,6 +66,38 @@ impl Default for ModelConfig {
             init: Init::Default,
             init_std: 0.01,
         }
+    }
+}
+
+/// `model.kind`: which network the `[model]` section describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Dense layers only: 784 inputs → `hidden` → 10.
+    #[default]
+    Mlp,
+    /// Convolution blocks (`conv`) on the 28×28 image, then `hidden` → 10.
+    Cnn,
+}
+
+impl ModelKind {
+    pub fn is_mlp(&self) -> bool {
+        *self == ModelKind::Mlp
+    }
+}
+
+impl ModelConfig {
+    /// The convolution blocks this config builds: `conv` for a CNN, none for an MLP.
+    pub fn conv_blocks(&self) -> &[ConvBlock] {
+        match self.kind {
+            ModelKind::Mlp => &[],
+            ModelKind::Cnn => &self.conv,
+        }
+    }
+
+    /// Layers with weights: convolutions, hidden Linears and the output Linear.
+    pub fn weighted_layers(&self) -> usize {
+        self.conv_blocks().len() + self.hidden.len() + 1
     }
 }
 
@@ -226,6 +270,9 @@ pub struct DataConfig {
     /// Use only the first N test images; unset = all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_limit: Option<usize>,
+    /// Random shifts, rotations and scalings of the training images (off by default).
+    #[serde(skip_serializing_if = "Augment::is_off")]
+    pub augment: Augment,
 }
 
 impl DataConfig {
@@ -256,6 +303,7 @@ impl Default for DataConfig {
             validation_fraction: 0.1,
             train_limit: None,
             test_limit: None,
+            augment: Augment::default(),
         }
     }
 }
@@ -398,7 +446,8 @@ impl Config {
 
     /// The estimated memory training needs, in MB: weights, their gradients and the
     /// optimizer's state, plus a batch's activations (forward values, pre-activations and their
-    /// gradients, in f32) at the larger of the batch size and the test pass's 1024.
+    /// gradients, in f32; for a CNN also each convolution's unfolded input) at the larger of
+    /// the batch size and the test pass's 1024.
     pub fn estimated_memory_mb(&self) -> f64 {
         let optimizer_copies = match self.training.optimizer {
             Optimizer::Sgd => 0.0,
@@ -406,10 +455,26 @@ impl Config {
             Optimizer::Adam => 2.0,
         };
         let hidden: f64 = self.model.hidden.iter().map(|&h| h as f64).sum();
-        let widths = (NETWORK_INPUTS + NETWORK_OUTPUTS) as f64 + hidden;
+        let mut widths = (NETWORK_INPUTS + NETWORK_OUTPUTS) as f64 + hidden;
+        let mut unfolded = 0.0;
+        let (mut channels, mut side) = (1.0, IMAGE_SIDE);
+        for block in self.model.conv_blocks() {
+            let (Some(conv_side), Some(out_side)) =
+                (block.conv_side(side), block.output_side(side))
+            else {
+                break;
+            };
+            let maps = block.channels as f64;
+            let (conv_pixels, out_pixels) =
+                ((conv_side * conv_side) as f64, (out_side * out_side) as f64);
+            widths += maps * (conv_pixels + out_pixels);
+            unfolded += channels * (block.kernel * block.kernel) as f64 * conv_pixels;
+            (channels, side) = (maps, out_side);
+        }
         let batch = self.training.batch_size.max(1024) as f64;
-        let bytes =
-            4.0 * (self.parameter_count() * (2.0 + optimizer_copies) + 4.0 * batch * widths);
+        let bytes = 4.0
+            * (self.parameter_count() * (2.0 + optimizer_copies)
+                + batch * (4.0 * widths + unfolded));
         bytes / (1024.0 * 1024.0)
     }
 
@@ -417,14 +482,22 @@ impl Config {
     /// included), counted without building it; in f64, as a hostile config may ask for more
     /// than a usize holds.
     fn parameter_count(&self) -> f64 {
-        let mut inputs = NETWORK_INPUTS as f64;
+        let norm = |size: f64| match self.model.norm {
+            Norm::None => 0.0,
+            _ => 4.0 * size,
+        };
         let mut parameters = 0.0;
+        let (mut channels, mut side) = (1, IMAGE_SIDE);
+        for block in self.model.conv_blocks() {
+            let maps = block.channels as f64;
+            parameters += block.weights(channels) + maps + norm(maps);
+            channels = block.channels;
+            side = block.output_side(side).unwrap_or(0);
+        }
+        let mut inputs = channels as f64 * (side * side) as f64;
         for &size in &self.model.hidden {
             let size = size as f64;
-            parameters += inputs * size + size;
-            if self.model.norm != Norm::None {
-                parameters += 4.0 * size;
-            }
+            parameters += inputs * size + size + norm(size);
             inputs = size;
         }
         parameters + inputs * NETWORK_OUTPUTS as f64 + NETWORK_OUTPUTS as f64
@@ -569,6 +642,54 @@ mod tests {
         let config = parse("", &["model.norm=group", "model.norm_groups=4"]).unwrap();
         let again = parse(&config.to_toml().unwrap(), &[]).unwrap();
         assert_eq!(config, again);
+    }
+
+    #[test]
+    fn a_cnn_reads_blocks_as_channel_counts_or_tables_and_round_trips() {
+        let config = parse(
+            "[model]\nkind = \"cnn\"\nconv = [32, {channels = 16, kernel = 5, pool = 1}]\n",
+            &["data.augment.rotate=15"],
+        )
+        .unwrap();
+        assert_eq!(config.model.conv[0], ConvBlock::new(32));
+        let second = ConvBlock {
+            channels: 16,
+            kernel: 5,
+            padding: 2,
+            pool: 1,
+        };
+        assert_eq!(config.model.conv[1], second);
+        assert_eq!(config.data.augment.rotate, 15.0);
+        let text = config.to_toml().unwrap();
+        assert_eq!(parse(&text, &[]).unwrap(), config, "{text}");
+        // An MLP's resolved config names neither (runs written before CNNs read the same).
+        let mlp = parse("", &[]).unwrap().to_toml().unwrap();
+        for key in ["kind", "conv", "augment"] {
+            assert!(!mlp.contains(key), "{mlp}");
+        }
+        for (overrides, needle) in [
+            (&["model.conv=[{channels = 8, kernl = 3}]"][..], "kernl"),
+            (&["model.conv=[\"big\"]"][..], "channel count"),
+            (&["model.kind=cnn"][..], "model.conv` is empty"),
+            (&["data.augment.shift=20"][..], "data.augment.shift"),
+            (&["data.augment.rotate=-5"][..], "data.augment.rotate"),
+        ] {
+            let message = error_of("", overrides);
+            assert!(message.contains(needle), "{overrides:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_cnns_memory_counts_its_feature_maps() {
+        let cnn = |conv: &str| parse("[model]\nkind = \"cnn\"\nhidden = []\n", &[conv]).unwrap();
+        let small = cnn("model.conv=[8]").estimated_memory_mb();
+        let wide = cnn("model.conv=[64]").estimated_memory_mb();
+        assert!(wide > 6.0 * small, "{small} MB vs {wide} MB");
+        let message = error_of("[model]\nkind = \"cnn\"\n", &["model.conv=[4096, 4096]"]);
+        assert!(
+            message.contains("model.conv") && message.contains("max_memory_mb"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! message names the key.
 
 use super::{
-    Config, DataConfig, MAX_DEVICES, MAX_HIDDEN_LAYERS, ModelConfig, Norm, TrainingConfig,
+    Config, DataConfig, MAX_DEVICES, MAX_HIDDEN_LAYERS, ModelConfig, ModelKind, Norm,
+    TrainingConfig, conv,
 };
 
 impl Config {
@@ -15,11 +16,15 @@ impl Config {
         let needed = self.estimated_memory_mb();
         if needed > self.training.max_memory_mb {
             return Err(format!(
-                "keys `model.hidden` and `training.batch_size`: this network needs an estimated \
+                "keys `{}` and `training.batch_size`: this network needs an estimated \
                  {needed:.0} MB to train ({:.0} parameters with their gradients and optimizer \
                  state, and the activations of a batch of {}), over the limit of {} MB \
                  (`training.max_memory_mb`). Use smaller layers or batches, or raise \
                  training.max_memory_mb if you mean it",
+                match self.model.kind {
+                    ModelKind::Mlp => "model.hidden",
+                    ModelKind::Cnn => "model.conv`, `model.hidden",
+                },
                 self.parameter_count(),
                 self.training.batch_size.max(1024),
                 self.training.max_memory_mb
@@ -46,7 +51,8 @@ impl Config {
 impl ModelConfig {
     fn validate(&self) -> Result<(), String> {
         let m = self;
-        if m.hidden.is_empty() {
+        // A CNN may go straight from its feature maps to the 10 outputs.
+        if m.hidden.is_empty() && m.kind == ModelKind::Mlp {
             return Err(
                 "key `model.hidden` is empty: give at least one hidden layer size, \
                         e.g. hidden = [16, 16]"
@@ -66,6 +72,7 @@ impl ModelConfig {
                 i + 1
             ));
         }
+        m.validate_conv()?;
         if m.norm == Norm::Group {
             if m.norm_groups == 0 {
                 return Err("key `model.norm_groups` must be at least 1".into());
@@ -76,6 +83,18 @@ impl ModelConfig {
                      normalisation splits each layer's neurons into equal groups, so pick a \
                      divisor of every size in `model.hidden`",
                     m.norm_groups
+                ));
+            }
+            if let Some(b) = m
+                .conv_blocks()
+                .iter()
+                .find(|b| b.channels % m.norm_groups != 0)
+            {
+                return Err(format!(
+                    "key `model.norm_groups` = {} does not divide {} channels of `model.conv`: \
+                     group normalisation splits each block's channels into equal groups, so \
+                     pick a divisor of every block's channels",
+                    m.norm_groups, b.channels
                 ));
             }
         }
@@ -93,6 +112,25 @@ impl ModelConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl ModelConfig {
+    /// `kind` and `conv` agree, and every block fits the 28×28 image.
+    fn validate_conv(&self) -> Result<(), String> {
+        match (self.kind, self.conv.is_empty()) {
+            (ModelKind::Mlp, false) => Err(
+                "key `model.conv` is set but `model.kind` is \"mlp\": convolution blocks are \
+                 for kind = \"cnn\" (set it), or remove model.conv"
+                    .into(),
+            ),
+            (ModelKind::Cnn, true) => Err(
+                "key `model.conv` is empty: a CNN (model.kind = \"cnn\") needs at least one \
+                 convolution block, e.g. conv = [32, 64]"
+                    .into(),
+            ),
+            _ => conv::validate(&self.conv),
+        }
     }
 }
 
@@ -192,6 +230,7 @@ impl TrainingConfig {
 impl DataConfig {
     fn validate(&self) -> Result<(), String> {
         let d = self;
+        d.augment.validate()?;
         if !(d.validation_fraction > 0.0 && d.validation_fraction < 1.0) {
             return Err(format!(
                 "key `data.validation_fraction` = {} must be between 0 and 1 (exclusive), \

@@ -13,6 +13,7 @@ use burn::data::dataset::transform::ShuffledDataset;
 use burn::data::dataset::{Dataset, DatasetError, InMemDataset};
 use burn::prelude::*;
 
+use crate::data::augment::Move;
 use crate::data::idx::PIXELS;
 
 /// One handwritten digit: 28×28 grey pixels (0 = background) and its label 0-9.
@@ -87,7 +88,8 @@ impl DigitSet {
         self.len() == 0
     }
 
-    fn row(&self, index: usize) -> usize {
+    /// Item `index`'s row in the shared store: the same image whatever this set's order.
+    pub fn row(&self, index: usize) -> usize {
         self.rows[self.start + index] as usize
     }
 
@@ -118,6 +120,28 @@ impl DigitSet {
             let row = self.row(index);
             // Slice → extend: no zeroing first, and the conversion is vectorised.
             pixels.extend(self.pixels_of(row).iter().map(|&p| f32::from(p) / 255.0));
+            labels.push(i64::from(self.labels[row]));
+        }
+        DigitBatch {
+            images: Tensor::from_data(TensorData::new(pixels, [n, PIXELS]), device),
+            targets: Tensor::from_data(TensorData::new(labels, [n]), device),
+        }
+    }
+
+    /// As [`DigitSet::batch`], each image moved as `move_of` says for its row in the store
+    /// (a row is the same image however the set was shuffled or sliced).
+    pub fn moved_batch(
+        &self,
+        indices: &[usize],
+        device: &Device,
+        move_of: &dyn Fn(usize) -> Move,
+    ) -> DigitBatch {
+        let n = indices.len();
+        let mut pixels = Vec::with_capacity(n * PIXELS);
+        let mut labels = Vec::with_capacity(n);
+        for &index in indices {
+            let row = self.row(index);
+            move_of(row).apply(self.pixels_of(row), &mut pixels);
             labels.push(i64::from(self.labels[row]));
         }
         DigitBatch {

@@ -18,7 +18,10 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::config::Augment;
+use crate::data::augment::Move;
 use crate::data::digit_set::{DigitBatch, DigitSet};
+use crate::data::seed::epoch_seed;
 
 /// Batches of a dataset, shuffled per epoch (training) or in order (validation).
 #[derive(Clone)]
@@ -32,6 +35,8 @@ pub struct EpochLoader {
     /// The epoch the next `iter()` serves (Burn calls it once per epoch), 1-based.
     next_epoch: Arc<AtomicUsize>,
     device: Device,
+    /// Random moves of the images (shuffled loaders only: training).
+    augment: Option<Augment>,
 }
 
 impl EpochLoader {
@@ -52,7 +57,15 @@ impl EpochLoader {
             prefetch,
             next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
             device,
+            augment: None,
         }
+    }
+
+    /// The same loader moving each image at random as `augment` says (`data.augment`), drawn
+    /// from (shuffle seed, epoch, image); a loader that does not shuffle moves nothing.
+    pub fn with_augment(mut self, augment: Augment) -> Self {
+        self.augment = (!augment.is_off() && self.shuffle.is_some()).then_some(augment);
+        self
     }
 
     /// The order of the dataset's items in `epoch`.
@@ -63,14 +76,6 @@ impl EpochLoader {
         }
         order
     }
-}
-
-/// A seed for `epoch` of a run seeded with `seed` (SplitMix64's mixing of the pair).
-pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 impl DataLoader<DigitBatch> for EpochLoader {
@@ -87,18 +92,21 @@ impl DataLoader<DigitBatch> for EpochLoader {
             .map(<[usize]>::to_vec)
             .collect();
         let total = self.dataset.len();
+        let maker = BatchMaker {
+            dataset: self.dataset.clone(),
+            device: self.device.clone(),
+            augment: self
+                .augment
+                .zip(self.shuffle)
+                .map(|(a, seed)| (a, seed, epoch)),
+        };
         let source: Box<dyn Iterator<Item = (DigitBatch, usize)> + 'a> = if self.prefetch {
-            Box::new(prefetched(
-                self.dataset.clone(),
-                batches,
-                self.device.clone(),
-            ))
+            Box::new(prefetched(maker, batches))
         } else {
-            let (dataset, device) = (self.dataset.clone(), self.device.clone());
             Box::new(
                 batches
                     .into_iter()
-                    .map(move |ids| (dataset.batch(&ids, &device), ids.len())),
+                    .map(move |ids| (maker.make(&ids), ids.len())),
             )
         };
         Box::new(EpochIter {
@@ -126,20 +134,36 @@ impl DataLoader<DigitBatch> for EpochLoader {
     }
 }
 
+/// What one epoch's batches are cut from, and how their images move.
+struct BatchMaker {
+    dataset: DigitSet,
+    device: Device,
+    /// The augmentation, the run's seed and this epoch.
+    augment: Option<(Augment, u64, usize)>,
+}
+
+impl BatchMaker {
+    fn make(&self, ids: &[usize]) -> DigitBatch {
+        match &self.augment {
+            None => self.dataset.batch(ids, &self.device),
+            Some((augment, seed, epoch)) => {
+                let move_of = |row| Move::drawn(augment, *seed, *epoch, row);
+                self.dataset.moved_batch(ids, &self.device, &move_of)
+            }
+        }
+    }
+}
+
 /// Builds the batches on one background thread, two ahead, in order.
 fn prefetched(
-    dataset: DigitSet,
+    maker: BatchMaker,
     batches: Vec<Vec<usize>>,
-    device: Device,
 ) -> impl Iterator<Item = (DigitBatch, usize)> {
     let (sender, receiver) = mpsc::sync_channel(2);
     std::thread::spawn(move || {
         for ids in batches {
             // A closed channel means the epoch was cut short: stop building.
-            if sender
-                .send((dataset.batch(&ids, &device), ids.len()))
-                .is_err()
-            {
+            if sender.send((maker.make(&ids), ids.len())).is_err() {
                 return;
             }
         }

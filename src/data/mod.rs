@@ -3,11 +3,13 @@
 //! are cut from (`Split`: train, valid, test), and the epoch loader that makes `[B, 784]`
 //! batches of it.
 
+pub mod augment;
 pub mod digit_set;
 pub mod download;
 pub mod idx;
 pub mod loader;
 pub mod sample;
+pub mod seed;
 pub mod source;
 pub mod split;
 

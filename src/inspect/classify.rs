@@ -16,7 +16,7 @@ use crate::data::source as data;
 use crate::error::{Error, Result};
 use crate::inspect::preprocess;
 use crate::inspect::trained_run::load_run;
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// What the network makes of one image.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,14 +28,14 @@ pub struct Prediction {
 }
 
 /// Classifies 28×28 images (0 = background), one prediction each.
-pub fn classify(model: &Mlp, images: &[[u8; PIXELS]], device: &Device) -> Vec<Prediction> {
+pub fn classify(model: &Network, images: &[[u8; PIXELS]], device: &Device) -> Vec<Prediction> {
     let logits = model.valid().forward(input_tensor(images, device));
     predictions(model.loss, logits)
 }
 
 /// What the network makes of one 28×28 image, layer by layer: each hidden layer's outputs
 /// and the prediction (the same as [`classify`]'s).
-pub fn look(model: &Mlp, image: &[u8; PIXELS], device: &Device) -> (Vec<Vec<f32>>, Prediction) {
+pub fn look(model: &Network, image: &[u8; PIXELS], device: &Device) -> (Vec<Vec<f32>>, Prediction) {
     let (hidden, logits) = model
         .valid()
         .forward_with_hidden(input_tensor(std::slice::from_ref(image), device));

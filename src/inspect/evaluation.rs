@@ -18,10 +18,11 @@ use crate::data::loader::EpochLoader;
 use crate::data::source as data;
 use crate::error::{Error, Result};
 use crate::inspect::plots;
+use crate::inspect::robustness::{MovedAccuracy, moved_accuracies};
 use crate::inspect::trained_run::load_run;
 use crate::metrics::ConfusionMatrix;
 use crate::metrics::confusion::ClassReport;
-use crate::model::{self, Mlp};
+use crate::model::{self, Network};
 use crate::run::folder::{CONFUSION_FILE, EVAL_FILE, RunFolder};
 
 /// How a network does on a data set.
@@ -38,7 +39,7 @@ pub struct Evaluation {
 }
 
 /// Evaluates `model` (put in inference mode) on every image of `dataset`.
-pub fn evaluate(model: &Mlp, dataset: &DigitSet, device: &Device) -> Result<Evaluation> {
+pub fn evaluate(model: &Network, dataset: &DigitSet, device: &Device) -> Result<Evaluation> {
     // The batch size does not change the result (inference-mode normalisation is per image),
     // only the speed.
     let loader = EpochLoader::new(dataset.clone(), 1024, None, false, 1, device.clone());
@@ -116,11 +117,19 @@ pub struct EvalReport {
     pub per_class: Vec<ClassReport>,
     /// `confusion[true][predicted]`.
     pub confusion: Vec<Vec<u64>>,
+    /// With `--moved`: the accuracy on the test images shifted and turned.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<MovedAccuracy>,
 }
 
 /// Evaluates the run's model on its test split (or the one in `data_dir`), writes
 /// `eval.json` and `confusion.png` into the run folder, and returns the report.
-pub fn eval(run_dir: &Path, data_dir: Option<&Path>, backend: Backend) -> Result<EvalReport> {
+pub fn eval(
+    run_dir: &Path,
+    data_dir: Option<&Path>,
+    backend: Backend,
+    moved: bool,
+) -> Result<EvalReport> {
     let device = backend.device()?;
     let loaded = load_run(run_dir, &device)?;
     let data_config = match data_dir {
@@ -140,6 +149,10 @@ pub fn eval(run_dir: &Path, data_dir: Option<&Path>, backend: Backend) -> Result
         macro_recall: evaluation.macro_recall,
         per_class: evaluation.confusion.report(),
         confusion: evaluation.confusion.rows(),
+        moved: match moved {
+            true => moved_accuracies(&loaded.model, &test, &device),
+            false => Vec::new(),
+        },
     };
     let folder = RunFolder {
         dir: run_dir.to_path_buf(),

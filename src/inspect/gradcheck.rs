@@ -13,7 +13,7 @@ use burn::nn::norm::{LayerNormConfig, Normalization};
 use crate::config::{Activation, Config, Loss};
 use crate::data::DigitBatch;
 use crate::data::idx::CLASSES;
-use crate::model::{self, Mlp};
+use crate::model::{self, Network};
 
 /// How much of each layer to check, and how strictly.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +77,12 @@ impl GradCheck {
 
 /// Checks `model` (on an autodiff device) on `batch`. Dropout is turned off for the check:
 /// its masks are random, and a finite difference compares two forward passes.
-pub fn gradcheck(model: &Mlp, config: &Config, batch: DigitBatch, plan: CheckPlan) -> GradCheck {
+pub fn gradcheck(
+    model: &Network,
+    config: &Config,
+    batch: DigitBatch,
+    plan: CheckPlan,
+) -> GradCheck {
     let dropout_off = config.model.dropout > 0.0;
     let mut config = config.clone();
     config.model.dropout = 0.0;
@@ -112,7 +117,7 @@ pub fn gradcheck(model: &Mlp, config: &Config, batch: DigitBatch, plan: CheckPla
 
     let wide = model.clone().map(&mut ToF64);
     let images = batch.images.clone().cast(FloatDType::F64);
-    let loss_at = |candidate: &Mlp| -> f64 {
+    let loss_at = |candidate: &Network| -> f64 {
         device.seed(seed);
         let logits = forward_f64(candidate, config.model.activation, images.clone());
         loss_f64(config.training.loss, logits, batch.targets.clone()).into_scalar()
@@ -155,7 +160,7 @@ pub fn gradcheck(model: &Mlp, config: &Config, batch: DigitBatch, plan: CheckPla
 
 /// Autodiff's gradient of every Linear layer's weights and biases, input side first, with
 /// their names.
-fn autodiff_gradients(model: &Mlp, grads: &burn::tensor::Gradients) -> Vec<(String, Vec<f32>)> {
+fn autodiff_gradients(model: &Network, grads: &burn::tensor::Gradients) -> Vec<(String, Vec<f32>)> {
     let layers = model.hidden.len();
     let missing = "every parameter takes part in the loss";
     model
@@ -226,7 +231,7 @@ pub fn relative_error(a: Vec<f64>, b: Vec<f64>) -> f64 {
 }
 
 /// `model` with parameter `index` (in [`autodiff_gradients`]' order) moved by `step` at `element`.
-fn nudged(model: &Mlp, index: usize, element: usize, step: f64) -> Mlp {
+fn nudged(model: &Network, index: usize, element: usize, step: f64) -> Network {
     let mut model = model.clone();
     let layers = model.hidden.len();
     let linear = match index / 2 {
@@ -254,7 +259,7 @@ fn nudged(model: &Mlp, index: usize, element: usize, step: f64) -> Mlp {
 /// The training-mode forward pass in f64 throughout. Burn's own sigmoid computes in f32
 /// whatever its input (burn-backend 0.22's default `sigmoid`), which would drown a
 /// finite difference's 1e-5 step: sigmoid and the normalisations are written here in f64.
-fn forward_f64(model: &Mlp, activation: Activation, images: Tensor<2>) -> Tensor<2> {
+fn forward_f64(model: &Network, activation: Activation, images: Tensor<2>) -> Tensor<2> {
     let hidden = model.hidden.iter().fold(images, |x, block| {
         let z = norm_f64(&block.norm, block.linear.forward(x));
         let a = match activation {
@@ -364,7 +369,7 @@ mod tests {
             .autodiff();
         let config = Config::default();
         device.seed(3);
-        let model = Mlp::new(&config.model, config.training.loss, &device);
+        let model = Network::new(&config.model, config.training.loss, &device);
         let images = Tensor::<2>::random(
             [8, crate::data::idx::PIXELS],
             burn::tensor::Distribution::Uniform(0.0, 1.0),

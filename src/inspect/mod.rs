@@ -1,7 +1,8 @@
 //! A trained run, looked into: reading it back, evaluating it, classifying pictures (prepared
-//! the way MNIST was), its pictures (weights, curves, confusion matrix), and a network's
-//! layer-by-layer summary.
+//! the way MNIST was), its pictures (weights, curves, confusion matrix), how it does on moved
+//! digits, and a network's layer-by-layer summary.
 
+pub mod augmented_plot;
 pub mod classify;
 pub mod comparison_plot;
 pub mod draw;
@@ -10,6 +11,7 @@ pub mod gradcheck;
 pub mod model_summary;
 pub mod plots;
 pub mod preprocess;
+pub mod robustness;
 pub mod trained_run;
 pub mod typeset;
 

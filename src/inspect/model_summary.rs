@@ -4,16 +4,17 @@
 use burn::module::Module;
 use burn::nn::norm::Normalization;
 
-use crate::config::{Activation, Config, Norm};
+use crate::config::{Activation, Config, Norm, conv};
 use crate::data::idx::{CLASSES, PIXELS};
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerRow {
     pub name: String,
-    pub inputs: usize,
-    pub outputs: usize,
+    /// What the layer reads and makes: `784 → 16`, or for a convolution
+    /// `1×28×28 → 32×14×14` (channels × height × width, after pooling).
+    pub shape: String,
     pub activation: &'static str,
     pub weights: usize,
     pub biases: usize,
@@ -21,6 +22,8 @@ pub struct LayerRow {
     pub norm_params: usize,
     /// Running statistics (BatchNorm's mean and variance): stored, not trained.
     pub buffers: usize,
+    /// A convolution's kernel, padding and pooling.
+    pub detail: Option<String>,
 }
 
 /// The counted layers of a model, read from its tensors (not from a formula).
@@ -33,36 +36,67 @@ pub struct ModelSummary {
 }
 
 impl ModelSummary {
-    pub fn of(model: &Mlp, config: &Config) -> ModelSummary {
+    pub fn of(model: &Network, config: &Config) -> ModelSummary {
+        let activation = activation_name(config.model.activation);
+        let maps = |(channels, side): (usize, usize)| format!("{channels}×{side}×{side}");
+        // The shapes come from the config; the counts below from the tensors.
+        let shapes = conv::shapes(config.model.conv_blocks()).unwrap_or_default();
         let mut rows: Vec<LayerRow> = model
-            .hidden
+            .conv
             .iter()
+            .zip(config.model.conv_blocks())
             .enumerate()
-            .map(|(i, block)| {
-                let [inputs, outputs] = block.linear.weight.shape().dims();
-                let (norm_params, buffers) = norm_counts(&block.norm);
+            .map(|(i, (layer, block))| {
+                let (norm_params, buffers) = norm_counts(&layer.norm);
+                let pool = match block.pool {
+                    1 => String::new(),
+                    p => format!(", max pool {p}×{p}"),
+                };
                 LayerRow {
-                    name: format!("hidden {}", i + 1),
-                    inputs,
-                    outputs,
-                    activation: activation_name(config.model.activation),
-                    weights: inputs * outputs,
-                    biases: bias_count(&block.linear),
+                    name: format!("conv {}", i + 1),
+                    shape: format!("{} → {}", maps(shapes[i]), maps(shapes[i + 1])),
+                    activation,
+                    weights: layer.conv.weight.shape().num_elements(),
+                    biases: layer
+                        .conv
+                        .bias
+                        .as_ref()
+                        .map_or(0, |b| b.shape().num_elements()),
                     norm_params,
                     buffers,
+                    detail: Some(format!(
+                        "{k}×{k} kernel, padding {}{pool}",
+                        block.padding,
+                        k = block.kernel
+                    )),
                 }
             })
             .collect();
+        let hidden = model.hidden.iter().enumerate().map(|(i, block)| {
+            let [inputs, outputs] = block.linear.weight.shape().dims();
+            let (norm_params, buffers) = norm_counts(&block.norm);
+            LayerRow {
+                name: format!("hidden {}", i + 1),
+                shape: format!("{inputs} → {outputs}"),
+                activation,
+                weights: inputs * outputs,
+                biases: bias_count(&block.linear),
+                norm_params,
+                buffers,
+                detail: None,
+            }
+        });
+        rows.extend(hidden);
         let [inputs, outputs] = model.output.weight.shape().dims();
         rows.push(LayerRow {
             name: "output".into(),
-            inputs,
-            outputs,
+            shape: format!("{inputs} → {outputs}"),
             activation: "logits",
             weights: inputs * outputs,
             biases: bias_count(&model.output),
             norm_params: 0,
             buffers: 0,
+            detail: None,
         });
         ModelSummary {
             rows,
@@ -97,39 +131,58 @@ impl ModelSummary {
     }
 
     pub fn render(&self) -> String {
-        let mut out = format!(
-            "{:<10} {:>12}  {:<10} {:>9} {:>7} {:>9} {:>8}\n",
-            "layer", "in → out", "activation", "weights", "biases", "norm γ/β", "buffers"
-        );
-        let dash = |n: usize| {
-            if n == 0 {
-                "-".to_string()
-            } else {
-                thousands(n)
-            }
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.shape.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(12);
+        let line = |cells: [&str; 7]| {
+            format!(
+                "{:<10} {:>width$}  {:<10} {:>9} {:>7} {:>9} {:>8}\n",
+                cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
+            )
         };
+        let dash = |n: usize| match n {
+            0 => "-".to_string(),
+            n => thousands(n),
+        };
+        let mut out = line([
+            "layer",
+            "in → out",
+            "activation",
+            "weights",
+            "biases",
+            "norm γ/β",
+            "buffers",
+        ]);
         for r in &self.rows {
-            out.push_str(&format!(
-                "{:<10} {:>12}  {:<10} {:>9} {:>7} {:>9} {:>8}\n",
-                r.name,
-                format!("{} → {}", r.inputs, r.outputs),
+            out.push_str(&line([
+                &r.name,
+                &r.shape,
                 r.activation,
-                thousands(r.weights),
-                thousands(r.biases),
-                dash(r.norm_params),
-                dash(r.buffers)
-            ));
+                &thousands(r.weights),
+                &thousands(r.biases),
+                &dash(r.norm_params),
+                &dash(r.buffers),
+            ]));
         }
-        out.push_str(&format!(
-            "{:<10} {:>12}  {:<10} {:>9} {:>7} {:>9} {:>8}\n\n",
+        out.push_str(&line([
             "total",
-            format!("{PIXELS} → {CLASSES}"),
+            &format!("{PIXELS} → {CLASSES}"),
             "",
-            thousands(self.weights()),
-            thousands(self.biases()),
-            dash(self.norm_params()),
-            dash(self.buffers())
-        ));
+            &thousands(self.weights()),
+            &thousands(self.biases()),
+            &dash(self.norm_params()),
+            &dash(self.buffers()),
+        ]));
+        out.push('\n');
+        for r in &self.rows {
+            if let Some(detail) = &r.detail {
+                out.push_str(&format!("{}: {detail}\n", r.name));
+            }
+        }
         out.push_str(&format!(
             "trainable parameters: {} = {} weights + {} biases",
             thousands(self.trainable()),

@@ -15,7 +15,7 @@ use crate::data::idx::{CLASSES, SIDE};
 use crate::error::{Error, Result};
 use crate::inspect::typeset::Typeset;
 use crate::metrics::ConfusionMatrix;
-use crate::model::Mlp;
+use crate::model::Network;
 use crate::run::folder::{CURVES_FILE, RunFolder, WEIGHTS_FILE, write_atomic};
 use crate::run::history::SplitRecord;
 
@@ -84,45 +84,60 @@ impl WeightGrid {
     }
 }
 
-/// `weights.png`: each first-layer neuron's 784 input weights as a 28×28 tile. Blue is
-/// negative, red positive, white zero; each tile is scaled to its own largest |weight|
-/// (printed above it), so every neuron's pattern is visible.
-pub fn weights_png(model: &Mlp, path: &Path) -> Result<()> {
-    let first = &model
-        .hidden
-        .first()
-        .expect("a config always has a hidden layer")
-        .linear;
-    // Burn stores a Linear's weight as [inputs, outputs]: column j is neuron j's weights.
-    let [inputs, neurons] = first.weight.shape().dims();
-    let weights: Vec<f32> = first
-        .weight
-        .val()
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| Error::Internal(format!("reading weights: {e:?}")))?;
-    let grid = WeightGrid::new(neurons);
+/// `weights.png`: what the first layer looks for. An MLP: each first-layer neuron's 784 input
+/// weights as a 28×28 tile; a CNN: each first convolution's filter (k×k weights) as a tile of
+/// the same size. Blue is negative, red positive, white zero; each tile is scaled to its own
+/// largest |weight| (printed above it), so every pattern is visible.
+pub fn weights_png(model: &Network, path: &Path) -> Result<()> {
+    let read = |data: burn::tensor::TensorData| {
+        data.try_into_vec_as::<f32>()
+            .map_err(|e| Error::Internal(format!("reading weights: {e:?}")))
+    };
+    let (title, side, tiles) = match model.conv.first() {
+        Some(layer) => {
+            // [filters, input channels, k, k]; the first layer reads the one grey channel.
+            let [filters, channels, k, _] = layer.conv.weight.shape().dims();
+            let weights = read(layer.conv.weight.val().into_data())?;
+            let per_filter = channels * k * k;
+            let tiles: Vec<Vec<f32>> = weights
+                .chunks(per_filter)
+                .map(|filter| filter[..k * k].to_vec())
+                .collect();
+            let title = format!("first convolution: {filters} filters of {k}×{k} weights");
+            (title, k, tiles)
+        }
+        None => {
+            let first = &model
+                .hidden
+                .first()
+                .expect("a config always has a hidden layer")
+                .linear;
+            // Burn stores a Linear's weight as [inputs, outputs]: column j is neuron j's.
+            let [inputs, neurons] = first.weight.shape().dims();
+            let weights = read(first.weight.val().into_data())?;
+            let tiles = (0..neurons)
+                .map(|j| (0..inputs).map(|i| weights[i * neurons + j]).collect())
+                .collect();
+            let title = format!("first hidden layer: {neurons} neurons × {inputs} input weights");
+            (title, SIDE, tiles)
+        }
+    };
+    let grid = WeightGrid::new(tiles.len());
+    // Every tile is about TILE pixels wide, whatever its number of weights.
+    let cell = (TILE / side as u32).max(1);
     render(path, grid.size(), |area| {
-        area.draw(&Text::new(
-            format!("first hidden layer: {neurons} neurons × {inputs} input weights"),
-            (PAD as i32, 8),
-            (FONT, 16),
-        ))?;
-        for j in 0..neurons {
-            let column = (0..inputs).map(|i| weights[i * neurons + j]);
-            let scale = column.clone().fold(0.0f32, |m, w| m.max(w.abs()));
+        area.draw(&Text::new(title.clone(), (PAD as i32, 8), (FONT, 16)))?;
+        for (j, tile) in tiles.iter().enumerate() {
+            let scale = tile.iter().fold(0.0f32, |m, w| m.max(w.abs()));
             let (x0, y0) = grid.tile_origin(j);
-            for (pixel, w) in column.enumerate() {
+            for (pixel, &w) in tile.iter().enumerate() {
                 let (x, y) = (
-                    x0 + (pixel % SIDE) as u32 * WEIGHT_SCALE,
-                    y0 + (pixel / SIDE) as u32 * WEIGHT_SCALE,
+                    x0 + (pixel % side) as u32 * cell,
+                    y0 + (pixel / side) as u32 * cell,
                 );
                 let colour = diverging(if scale > 0.0 { w / scale } else { 0.0 });
                 area.draw(&Rectangle::new(
-                    [
-                        (x as i32, y as i32),
-                        ((x + WEIGHT_SCALE) as i32, (y + WEIGHT_SCALE) as i32),
-                    ],
+                    [(x as i32, y as i32), ((x + cell) as i32, (y + cell) as i32)],
                     colour.filled(),
                 ))?;
             }
@@ -398,7 +413,7 @@ pub(crate) fn render(
 }
 
 /// Draws the pictures of a run from its model and per-epoch records.
-pub fn draw(folder: &RunFolder, model: &Mlp, records: &[SplitRecord]) -> Result<Vec<PathBuf>> {
+pub fn draw(folder: &RunFolder, model: &Network, records: &[SplitRecord]) -> Result<Vec<PathBuf>> {
     let (weights, curves) = (folder.path(WEIGHTS_FILE), folder.path(CURVES_FILE));
     weights_png(model, &weights)?;
     curves_png(records, &curves)?;

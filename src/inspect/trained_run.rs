@@ -7,7 +7,7 @@ use burn::store::ModuleRecord;
 
 use crate::config::Config;
 use crate::error::{Error, Result, digits_command};
-use crate::model::Mlp;
+use crate::model::Network;
 use crate::run::folder as run;
 use crate::train::checkpoint;
 
@@ -15,7 +15,7 @@ use crate::train::checkpoint;
 pub struct LoadedRun {
     pub dir: PathBuf,
     pub config: Config,
-    pub model: Mlp,
+    pub model: Network,
 }
 
 /// Reads `dir/config.toml` and `dir/model.bpk`. Every failure is a message naming the file:
@@ -38,7 +38,7 @@ pub fn load_trainable(dir: &Path, device: &Device) -> Result<LoadedRun> {
         path: path.clone(),
         message: format!("is not a readable Burn model file (truncated or corrupt?): {e}"),
     })?;
-    let model = Mlp::new(&config.model, config.training.loss, device)
+    let model = Network::new(&config.model, config.training.loss, device)
         .try_load_record(record)
         .map_err(|e| Error::Model {
             path: path.clone(),

@@ -20,7 +20,7 @@ use burn_store::{
 use crate::config::Config;
 use crate::error::{Error, Result, catch_quietly};
 use crate::interop::pytorch::{StateKey, state_keys};
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// The two file formats `import` reads, told apart by their first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +49,8 @@ pub fn import_weights(
     key: Option<&str>,
     config: &Config,
     device: &Device,
-) -> Result<(Mlp, WeightsFormat)> {
-    let model = Mlp::new(&config.model, config.training.loss, device);
+) -> Result<(Network, WeightsFormat)> {
+    let model = Network::new(&config.model, config.training.loss, device);
     let expected = state_keys(&model);
     let format = sniff(path, &expected)?;
     let tensors = read_tensors(path, format, key)?;

@@ -12,19 +12,29 @@ use burn::prelude::*;
 use burn_onnx::export::{AxisSpec, ExportError, InputSpec, OnnxExporter, Opset};
 use onnx_ir::{Message, ModelProto};
 
-use crate::config::{Activation, Norm};
+use crate::config::{Activation, IMAGE_SIDE, Norm};
 use crate::data::idx::PIXELS;
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// The ONNX operator set the files are written in.
 pub const OPSET: i64 = Opset::V18.version();
 
 /// `model` (inference mode) as ONNX bytes. A layer the exporter cannot write is named, with
 /// the config key that chose it.
-pub fn onnx_bytes(model: &Mlp, norm: Norm, activation: Activation) -> Result<Vec<u8>> {
+pub fn onnx_bytes(model: &Network, norm: Norm, activation: Activation) -> Result<Vec<u8>> {
+    if !model.conv.is_empty() && matches!(norm, Norm::Layer | Norm::Group) {
+        let norm = format!("{norm:?}").to_lowercase();
+        return Err(Error::Usage(format!(
+            "cannot export to ONNX: this CNN normalises its feature maps with {norm} \
+             normalisation (model.norm = \"{norm}\"), which digits does not yet write out in \
+             operations burn-onnx 0.22's exporter can write. Nothing was written. Export it as \
+             safetensors (--format safetensors), or train the CNN with model.norm = \"batch\" \
+             or \"none\" to export ONNX"
+        )));
+    }
     let model = model.clone().no_grad();
-    export(&model, PIXELS, |m: &Mlp, x| {
+    export(&model, PIXELS, |m: &Network, x| {
         let logits = traced_forward(m, x);
         (logits.clone(), written_out_softmax(logits))
     })
@@ -65,16 +75,47 @@ fn name_the_boundaries(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, ExportErr
     model.write_to_bytes().map_err(failed)
 }
 
-/// [`Mlp::forward`] in inference mode, with layer and group normalisation written out: Burn
+/// [`Network::forward`] in inference mode, with layer and group normalisation written out: Burn
 /// runs them as fused operations the exporter cannot write (`LayerNorm` as one backend op,
 /// `GroupNorm` through reshapes that lose the free batch axis).
-fn traced_forward(model: &Mlp, images: Tensor<2>) -> Tensor<2> {
-    let hidden = model.hidden.iter().fold(images, |x, block| {
+fn traced_forward(model: &Network, images: Tensor<2>) -> Tensor<2> {
+    let features = traced_features(model, images);
+    let hidden = model.hidden.iter().fold(features, |x, block| {
         let x = traced_norm(&block.norm, block.linear.forward(x));
         // Dropout is the identity in inference.
         block.activation.forward(x)
     });
     model.output.forward(hidden)
+}
+
+/// [`Network::features`] for the exporter. Convolutions, batch normalisation and max pooling
+/// are operations it writes (a CNN's other normalisations are refused by `onnx_bytes`), but it
+/// loses the batch axis through a reshape that makes new axes no input axis has the size of,
+/// as `[B, 784] → [B, 1, 28, 28]` does (and through slices of it). So the image is first
+/// repeated 28 times (`[B, 28, 784]`), which reshapes to `[B, 28, 28, 28]` with every new axis
+/// of a size the input has; the mean of the 28 equal copies is the `[B, 1, 28, 28]` image
+/// (to within float rounding).
+fn traced_features(model: &Network, images: Tensor<2>) -> Tensor<2> {
+    if model.conv.is_empty() {
+        return images;
+    }
+    let [batch, _] = images.dims();
+    let side = IMAGE_SIDE;
+    // Repeated by concatenation (the exporter cannot write Burn's `expand`, nor prove a
+    // created tensor's unit axis static for a broadcast).
+    let image = images.unsqueeze_dim::<3>(1);
+    let copies = Tensor::cat(vec![image; side], 1).reshape([batch, side, side, side]);
+    // Their mean as a sum (a reduction the exporter writes; it has no mean).
+    let image = copies.sum_dim(1).div_scalar(side as f32);
+    let maps = model.conv.iter().fold(image, |x, layer| {
+        let x = layer.norm.forward(layer.conv.forward(x));
+        let x = layer.activation.forward(x);
+        match &layer.pool {
+            Some(pool) => pool.forward(x),
+            None => x,
+        }
+    });
+    maps.flatten(1, 3)
 }
 
 fn traced_norm(norm: &Normalization, x: Tensor<2>) -> Tensor<2> {
@@ -143,15 +184,17 @@ fn written_out_softmax(logits: Tensor<2>) -> Tensor<2> {
     exp.clone() / exp.sum_dim(1)
 }
 
-/// Traces `forward` on inputs `[batch, width]` at batch 1 and 2, the batch axis left free.
+/// Traces `forward` on inputs `[batch, width]` at batch 11 and 13, the batch axis left free.
 fn export<M: Module, O: burn_onnx::export::ExportOutput>(
     module: &M,
     width: usize,
     forward: impl Fn(&M, Tensor<2>) -> O,
 ) -> std::result::Result<Vec<u8>, ExportError> {
     let device = Device::default();
-    let sample = Tensor::<2>::zeros([1, width], &device);
-    let validation = Tensor::<2>::zeros([2, width], &device);
+    // Batch sizes no other axis has (a CNN's single input channel is 1), so the exporter
+    // can tell the batch axis from the others when a reshape makes new ones.
+    let sample = Tensor::<2>::zeros([11, width], &device);
+    let validation = Tensor::<2>::zeros([13, width], &device);
     let specs = [InputSpec::new([
         AxisSpec::dynamic("batch"),
         AxisSpec::Static,
@@ -163,7 +206,12 @@ fn export<M: Module, O: burn_onnx::export::ExportOutput>(
 
 /// Which layer holds the operation the exporter refused: the normalisation and the
 /// activation of the first hidden block are exported alone until one fails.
-fn unsupported_layer(model: &Mlp, norm: Norm, activation: Activation, operation: &str) -> String {
+fn unsupported_layer(
+    model: &Network,
+    norm: Norm,
+    activation: Activation,
+    operation: &str,
+) -> String {
     // The config's spelling of each choice (serde's snake_case of one-word variants).
     let norm = format!("{norm:?}").to_lowercase();
     let activation = format!("{activation:?}").to_lowercase();

@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, ModuleStore, SafetensorsStore};
 
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// One parameter or buffer as a PyTorch `state_dict` holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +18,7 @@ pub struct StateKey {
 }
 
 /// The keys and shapes `model` has in PyTorch's layout, in the module's order.
-pub fn state_keys(model: &Mlp) -> Vec<StateKey> {
+pub fn state_keys(model: &Network) -> Vec<StateKey> {
     model
         .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
         .into_iter()
@@ -31,7 +31,7 @@ pub fn state_keys(model: &Mlp) -> Vec<StateKey> {
 
 /// The network as a safetensors file in PyTorch's layout (f32, little-endian), with
 /// `metadata` in its header (the file's `__metadata__`).
-pub fn safetensors_bytes(model: &Mlp, metadata: &[(&str, String)]) -> Result<Vec<u8>> {
+pub fn safetensors_bytes(model: &Network, metadata: &[(&str, String)]) -> Result<Vec<u8>> {
     let mut store = SafetensorsStore::from_bytes(None)
         .with_to_adapter(BurnToPyTorchAdapter)
         .skip_enum_variants(true)

@@ -18,6 +18,8 @@ pub const METRICS_FILE: &str = "metrics.csv";
 /// The pictures `train` draws at the end of a run (`digits plot` redraws them).
 pub const WEIGHTS_FILE: &str = "weights.png";
 pub const CURVES_FILE: &str = "curves.png";
+/// Written by `digits plot --augmented`.
+pub const AUGMENTED_FILE: &str = "augmented.png";
 /// Written by `digits eval`.
 pub const EVAL_FILE: &str = "eval.json";
 pub const CONFUSION_FILE: &str = "confusion.png";

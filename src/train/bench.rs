@@ -25,7 +25,7 @@ use crate::data;
 use crate::data::digit_set::DigitSet;
 use crate::data::loader::EpochLoader;
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::Network;
 use crate::run::RunFolder;
 use crate::run::history::EpochHistory;
 use crate::run::summary::peak_rss_mb;
@@ -207,7 +207,7 @@ fn backprop_train_sps(
         return Ok(None);
     }
     device.seed(t.seed);
-    let mut model = Some(Mlp::new(&config.model, t.loss, device));
+    let mut model = Some(Network::new(&config.model, t.loss, device));
     let loader = EpochLoader::new(
         train.clone(),
         t.batch_size,

@@ -15,7 +15,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
 
-use crate::model::Mlp;
+use crate::model::Network;
 use crate::run::write_atomic;
 
 /// In the checkpoint folder: the id of the run its checkpoints belong to.
@@ -178,7 +178,7 @@ pub fn last_complete_before(dir: &Path, epoch: usize) -> Option<(usize, PathBuf)
 /// Whether the network of `epoch`'s checkpoint has the shapes of `model` (the network the
 /// run's config describes). Burn's own loading panics on a mismatch; this says which file and
 /// why, before anything is loaded.
-pub fn fits(dir: &Path, epoch: usize, model: Mlp) -> Result<(), String> {
+pub fn fits(dir: &Path, epoch: usize, model: Network) -> Result<(), String> {
     let file = path(dir, "model", epoch);
     let record =
         ModuleRecord::load(file.clone()).map_err(|e| format!("{}: {e}", file.display()))?;

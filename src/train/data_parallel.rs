@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::data::digit_set::DigitBatch;
 use crate::metrics::grad_norm::GradNorms;
-use crate::model::{Mlp, StepOutput};
+use crate::model::{Network, StepOutput};
 
 /// The devices a batch is split across; the first holds the model and the optimizer.
 pub struct DataParallel {
@@ -38,7 +38,7 @@ impl DataParallel {
     /// One step on `batch` (on the main device): the summed gradients, on the main device,
     /// and the step's output as one device would give it (the batch's mean loss, its logits
     /// and targets in batch order, the norms of the summed gradients).
-    pub fn step(&self, model: &Mlp, batch: DigitBatch) -> (StepOutput, GradientsParams) {
+    pub fn step(&self, model: &Network, batch: DigitBatch) -> (StepOutput, GradientsParams) {
         let main = &self.devices[0];
         let images = batch.targets.dims()[0];
         let parts: Vec<(DigitBatch, f32, &Device)> = part_sizes(images, self.devices.len())
@@ -69,7 +69,7 @@ impl DataParallel {
             })
             .collect();
 
-        let mut accumulator = GradientsAccumulator::<Mlp>::new();
+        let mut accumulator = GradientsAccumulator::<Network>::new();
         let mut losses = Vec::with_capacity(outputs.len());
         let mut logits = Vec::with_capacity(outputs.len());
         let mut targets = Vec::with_capacity(outputs.len());
@@ -138,7 +138,7 @@ mod tests {
         let overrides = ["model.hidden=[8, 6]".to_string()];
         let config = Config::parse(std::path::Path::new("t.toml"), "", &overrides).unwrap();
         device.seed(3);
-        let model = Mlp::new(&config.model, config.training.loss, &device);
+        let model = Network::new(&config.model, config.training.loss, &device);
         let batch = DigitBatch {
             images: Tensor::random([5, PIXELS], Distribution::Uniform(0.0, 1.0), &device),
             targets: Tensor::from_data([1, 7, 3, 0, 9], &device),

@@ -17,15 +17,15 @@ use crate::data::digit_set::DigitSet;
 use crate::data::loader::EpochLoader;
 use crate::metrics::epoch_logger::EpochMetricLogger;
 use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
-use crate::model::Mlp;
+use crate::model::Network;
 use crate::run::folder::{CHECKPOINT_FOLDER, RunFolder};
 use crate::train::checkpoint::AtomicFileCheckpointer;
 use crate::train::renderer::RunRenderer;
 use crate::train::training_loop::GroupedMetricsLoop;
 
 /// A fresh network for `config` on the autodiff version of `device`.
-pub fn new_model(config: &Config, device: &Device) -> Mlp {
-    Mlp::new(
+pub fn new_model(config: &Config, device: &Device) -> Network {
+    Network::new(
         &config.model,
         config.training.loss,
         &device.clone().autodiff(),
@@ -45,18 +45,22 @@ pub fn supervised_training(
     devices: &[Device],
     renderer: RunRenderer,
     interrupter: &Interrupter,
-) -> SupervisedTraining<Mlp> {
+) -> SupervisedTraining<Network> {
     let t = &config.training;
     let device = &devices[0];
     let loader = |dataset: &DigitSet, shuffle| {
-        Arc::new(EpochLoader::new(
-            dataset.clone(),
-            t.batch_size,
-            shuffle,
-            t.num_workers > 0,
-            first_epoch,
-            device.clone(),
-        ))
+        Arc::new(
+            EpochLoader::new(
+                dataset.clone(),
+                t.batch_size,
+                shuffle,
+                t.num_workers > 0,
+                first_epoch,
+                device.clone(),
+            )
+            // Moves training images only: the loader without a shuffle seed moves nothing.
+            .with_augment(config.data.augment),
+        )
     };
     let checkpoints = run.dir.join(CHECKPOINT_FOLDER);
     let training_loop = GroupedMetricsLoop {
@@ -68,8 +72,8 @@ pub fn supervised_training(
             .metrics((AccuracyMetric::new(), LossMetric::new()))
             .metric_train_numeric(LearningRateMetric::new());
     if t.gradient_norms {
-        // One series per Linear layer (layer 1 = nearest the input), and first/last.
-        for layer in 1..=config.model.hidden.len() + 1 {
+        // One series per weighted layer (layer 1 = nearest the input), and first/last.
+        for layer in 1..=config.model.weighted_layers() {
             training = training.metric_train_numeric(GradNormMetric::layer(layer));
         }
         training = training.metric_train_numeric(GradRatioMetric::new());

@@ -15,7 +15,7 @@ use crate::data::source::{self as data, DigitSplits};
 use crate::error::{Error, Result, digits_command};
 use crate::inspect::evaluation::evaluate;
 use crate::inspect::plots;
-use crate::model::Mlp;
+use crate::model::Network;
 use crate::remote::{self, RemoteTarget};
 use crate::report;
 use crate::run::folder::{self as run, RunFolder};
@@ -169,7 +169,7 @@ fn write_resolved_config(
 
 /// A training that ran (to its end, or stopped cleanly, or diverged).
 struct Trained {
-    model: Mlp,
+    model: Network,
     parameters: usize,
     history: EpochHistory,
     /// Stopped by the user (Ctrl-C, the dashboard's stop).

@@ -27,7 +27,7 @@ use burn::train::{
 };
 
 use crate::data::digit_set::DigitBatch;
-use crate::model::{Mlp, StepOutput};
+use crate::model::{Network, StepOutput};
 use crate::run::history::{Divergence, EpochHistory};
 use crate::train::data_parallel::DataParallel;
 
@@ -43,15 +43,15 @@ pub struct GroupedMetricsLoop {
     pub history: EpochHistory,
 }
 
-impl SupervisedLearningStrategy<Mlp> for GroupedMetricsLoop {
+impl SupervisedLearningStrategy<Network> for GroupedMetricsLoop {
     fn fit(
         &self,
-        components: TrainingComponents<Mlp>,
-        mut learner: Learner<Mlp>,
-        train: TrainLoader<Mlp>,
-        valid: ValidLoader<Mlp>,
+        components: TrainingComponents<Network>,
+        mut learner: Learner<Network>,
+        train: TrainLoader<Network>,
+        valid: ValidLoader<Network>,
         starting_epoch: usize,
-    ) -> (Mlp, SupervisedTrainingEventProcessor<Mlp>) {
+    ) -> (Network, SupervisedTrainingEventProcessor<Network>) {
         let main = &self.devices[0];
         let train = train.to_device(main);
         let valid = valid.to_device(&main.clone().inner());
@@ -115,9 +115,9 @@ struct SplitContext<'a> {
 }
 
 fn train_epoch(
-    learner: &mut Learner<Mlp>,
-    loader: &TrainLoader<Mlp>,
-    processor: &mut SupervisedTrainingEventProcessor<Mlp>,
+    learner: &mut Learner<Network>,
+    loader: &TrainLoader<Network>,
+    processor: &mut SupervisedTrainingEventProcessor<Network>,
     split: SplitContext,
 ) {
     let step = |batch| {
@@ -169,9 +169,9 @@ fn first_non_finite_loss(item: &TrainingItem<StepOutput>, epoch: usize) -> Optio
 }
 
 fn valid_epoch(
-    learner: &Learner<Mlp>,
-    loader: &ValidLoader<Mlp>,
-    processor: &mut SupervisedTrainingEventProcessor<Mlp>,
+    learner: &Learner<Network>,
+    loader: &ValidLoader<Network>,
+    processor: &mut SupervisedTrainingEventProcessor<Network>,
     interrupter: &Interrupter,
 ) {
     let model = learner.model().valid();

@@ -7,7 +7,7 @@ use image::{DynamicImage, GrayImage};
 use crate::data::idx::{PIXELS, SIDE};
 use crate::inspect::classify::{self, Prediction};
 use crate::inspect::preprocess;
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// What the user does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,13 +59,13 @@ pub struct Pad {
     /// How long the last change took to reach the view, preprocessing and network included.
     pub update_ms: f64,
     last_point: Option<(usize, usize)>,
-    model: Mlp,
+    model: Network,
     device: Device,
 }
 
 impl Pad {
     /// An empty pad for a trained network (in inference mode) on `device`.
-    pub fn new(model: Mlp, device: Device) -> Pad {
+    pub fn new(model: Network, device: Device) -> Pad {
         Pad {
             canvas: [0; PIXELS],
             cursor: (SIDE / 2, SIDE / 2),
@@ -80,7 +80,7 @@ impl Pad {
     }
 
     /// The network the pad reads the drawing with.
-    pub fn model(&self) -> &Mlp {
+    pub fn model(&self) -> &Network {
         &self.model
     }
 

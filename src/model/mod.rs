@@ -1,8 +1,14 @@
-//! The network: hidden blocks of Linear → normalisation → activation (→ dropout), then an
-//! output Linear to 10 logits; its losses; and the steps Burn's Learner calls.
+//! The network: for a CNN, convolution blocks on the 28×28 image (`conv`); then hidden blocks
+//! of Linear → normalisation → activation (→ dropout) and an output Linear to 10 logits. Its
+//! step outputs, losses and the steps Burn's Learner calls are in `step`.
+
+mod conv;
+mod step;
+
+pub use conv::ConvLayer;
+pub use step::{StepOutput, loss};
 
 use burn::nn::activation::{Activation as ActivationLayer, ActivationConfig};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::norm::{
     BatchNormConfig, GroupNormConfig, LayerNormConfig, Normalization, NormalizationConfig,
 };
@@ -10,14 +16,11 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Gradients;
-use burn::tensor::activation::sigmoid;
-use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
-use burn::train::{InferenceStep, TrainOutput, TrainStep};
+use burn::train::TrainOutput;
 
-use crate::config::{Activation, Init, Loss, ModelConfig, Norm};
+use crate::config::{Activation, IMAGE_SIDE, Init, Loss, ModelConfig, Norm};
 use crate::data::digit_set::DigitBatch;
 use crate::data::idx::{CLASSES, PIXELS};
-use crate::metrics::grad_norm::{GradNormInput, GradNorms};
 
 /// One hidden layer: `size` neurons, each a weighted sum plus bias, normalised, activated.
 #[derive(Module, Debug)]
@@ -40,9 +43,12 @@ impl HiddenBlock {
     }
 }
 
-/// The multilayer perceptron of the seed: 784 inputs → hidden blocks → 10 outputs.
+/// The network of a config: the seed's multilayer perceptron (784 inputs → hidden blocks → 10
+/// outputs), or a CNN (convolution layers → hidden blocks → 10 outputs).
 #[derive(Module, Debug)]
-pub struct Mlp {
+pub struct Network {
+    /// A CNN's convolution layers, input side first; none for an MLP.
+    pub conv: Vec<ConvLayer>,
     pub hidden: Vec<HiddenBlock>,
     pub output: Linear,
     #[module(skip)]
@@ -52,10 +58,21 @@ pub struct Mlp {
     pub gradient_norms: bool,
 }
 
-impl Mlp {
+impl Network {
     /// A freshly (randomly) initialised network on `device`.
-    pub fn new(config: &ModelConfig, loss: Loss, device: &Device) -> Mlp {
-        let mut inputs = PIXELS;
+    pub fn new(config: &ModelConfig, loss: Loss, device: &Device) -> Network {
+        let mut channels = 1;
+        let conv = config
+            .conv_blocks()
+            .iter()
+            .map(|block| {
+                let layer = ConvLayer::new(block, channels, config, device);
+                channels = block.channels;
+                layer
+            })
+            .collect();
+        // The config was validated: its blocks leave pixels.
+        let mut inputs = crate::config::conv::flattened(config.conv_blocks()).unwrap_or(PIXELS);
         let hidden = config
             .hidden
             .iter()
@@ -71,7 +88,8 @@ impl Mlp {
                 block
             })
             .collect();
-        Mlp {
+        Network {
+            conv,
             hidden,
             output: linear(inputs, CLASSES, config, device),
             loss,
@@ -88,7 +106,7 @@ impl Mlp {
     }
 
     /// Turns the per-step gradient-norm measurement on or off.
-    pub fn with_gradient_norms(mut self, on: bool) -> Mlp {
+    pub fn with_gradient_norms(mut self, on: bool) -> Network {
         self.gradient_norms = on;
         self
     }
@@ -106,27 +124,40 @@ impl Mlp {
             .chain(std::iter::once(&self.output))
     }
 
-    /// L2 norm of each Linear layer's weight gradient, input side first, computed on the
-    /// device (no read back here).
+    /// L2 norm of each weighted layer's weight gradient (convolutions first, then the
+    /// Linears), input side first, computed on the device (no read back here).
     pub fn weight_grad_norms(&self, grads: &Gradients) -> Tensor<1> {
-        self.layer_norms(|linear| linear.weight.val().grad(grads))
+        let conv = self.conv.iter().map(|layer| {
+            squared_sum(
+                layer.conv.weight.val().grad(grads),
+                &layer.conv.weight.device().inner(),
+            )
+        });
+        let dense = self.linears().map(|linear| {
+            squared_sum(
+                linear.weight.val().grad(grads),
+                &linear.weight.device().inner(),
+            )
+        });
+        // One square root for all layers: each op is a dispatch, and this runs every step.
+        Tensor::cat(conv.chain(dense).collect(), 0).sqrt()
     }
 
     /// The same norms from gradients already gathered per parameter (several devices' sum).
     pub fn weight_grad_norms_of(&self, grads: &GradientsParams) -> Tensor<1> {
-        self.layer_norms(|linear| grads.get::<2>(linear.weight.id))
-    }
-
-    fn layer_norms(&self, grad_of: impl Fn(&Linear) -> Option<Tensor<2>>) -> Tensor<1> {
-        let squared_sums: Vec<Tensor<1>> = self
-            .linears()
-            .map(|linear| match grad_of(linear) {
-                Some(grad) => (grad.clone() * grad).sum(),
-                None => Tensor::zeros([1], &linear.weight.device().inner()),
-            })
-            .collect();
-        // One square root for all layers: each op is a dispatch, and this runs every step.
-        Tensor::cat(squared_sums, 0).sqrt()
+        let conv = self.conv.iter().map(|layer| {
+            squared_sum(
+                grads.get::<4>(layer.conv.weight.id),
+                &layer.conv.weight.device().inner(),
+            )
+        });
+        let dense = self.linears().map(|linear| {
+            squared_sum(
+                grads.get::<2>(linear.weight.id),
+                &linear.weight.device().inner(),
+            )
+        });
+        Tensor::cat(conv.chain(dense).collect(), 0).sqrt()
     }
 
     /// A training step on a part of a batch that holds `share` of its images: the gradient is
@@ -141,16 +172,41 @@ impl Mlp {
 
     /// Logits `[B, 10]` for images `[B, 784]` in 0..1.
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
-        let x = self.hidden.iter().fold(images, |x, block| block.forward(x));
+        let x = self.features(images);
+        let x = self.hidden.iter().fold(x, |x, block| block.forward(x));
         self.output.forward(x)
+    }
+
+    /// What the dense layers read: the images themselves (MLP), or the last convolution
+    /// layer's feature maps, flattened (CNN).
+    pub fn features(&self, images: Tensor<2>) -> Tensor<2> {
+        match self.conv.is_empty() {
+            true => images,
+            false => {
+                let maps = self.conv_maps(images).pop().expect("a CNN has conv layers");
+                maps.flatten(1, 3)
+            }
+        }
+    }
+
+    /// Each convolution layer's output `[B, C, H, W]`, input side first (none for an MLP).
+    pub fn conv_maps(&self, images: Tensor<2>) -> Vec<Tensor<4>> {
+        let [batch, _] = images.dims();
+        let mut x = images.reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE]);
+        let mut maps = Vec::with_capacity(self.conv.len());
+        for layer in &self.conv {
+            x = layer.forward(x);
+            maps.push(x.clone());
+        }
+        maps
     }
 
     /// Each hidden layer's output (after normalisation and activation, and dropout in
     /// training) and the logits: what the drawing pad shows of the network thinking. The
-    /// logits are exactly [`Mlp::forward`]'s.
+    /// logits are exactly [`Network::forward`]'s.
     pub fn forward_with_hidden(&self, images: Tensor<2>) -> (Vec<Tensor<2>>, Tensor<2>) {
         let mut hidden = Vec::with_capacity(self.hidden.len());
-        let mut x = images;
+        let mut x = self.features(images);
         for block in &self.hidden {
             x = block.forward(x);
             hidden.push(x.clone());
@@ -174,8 +230,17 @@ impl Mlp {
 /// A Linear layer whose weights start as `config.init` says; biases keep Burn's default.
 fn linear(inputs: usize, outputs: usize, config: &ModelConfig, device: &Device) -> Linear {
     let mut linear = LinearConfig::new(inputs, outputs).init(device);
-    let initializer = match config.init {
-        Init::Default => return linear,
+    if let Some(initializer) = initializer(config) {
+        linear.weight =
+            initializer.init_with([inputs, outputs], Some(inputs), Some(outputs), device);
+    }
+    linear
+}
+
+/// How `config.init` starts a layer's weights; `None` for Burn's default.
+fn initializer(config: &ModelConfig) -> Option<Initializer> {
+    Some(match config.init {
+        Init::Default => return None,
         Init::XavierNormal => Initializer::XavierNormal { gain: 1.0 },
         Init::HeNormal => Initializer::KaimingNormal {
             gain: std::f64::consts::SQRT_2,
@@ -185,105 +250,17 @@ fn linear(inputs: usize, outputs: usize, config: &ModelConfig, device: &Device) 
             mean: 0.0,
             std: config.init_std,
         },
-    };
-    linear.weight = initializer.init_with([inputs, outputs], Some(inputs), Some(outputs), device);
-    linear
+    })
 }
 
-/// What steps hand to the metrics: the classification (loss, logits, targets) and, for
-/// training steps, the per-layer gradient norms. One step's output, or several merged (the
-/// training loop sends steps to the metrics in groups).
-pub struct StepOutput {
-    /// Mean loss of each step's batch, `[steps]`.
-    pub loss: Tensor<1>,
-    /// `[images, 10]`.
-    pub logits: Tensor<2>,
-    /// `[images]`.
-    pub targets: Tensor<1, Int>,
-    pub grad_norms: Option<GradNorms>,
-}
-
-impl StepOutput {
-    /// The same output off the autodiff graph.
-    pub fn detached(self) -> StepOutput {
-        StepOutput {
-            loss: self.loss.without_autodiff(),
-            logits: self.logits.without_autodiff(),
-            targets: self.targets.without_autodiff(),
-            grad_norms: self.grad_norms.map(GradNorms::without_autodiff),
-        }
-    }
-
-    /// Several steps' outputs as one: images, losses and gradient norms in step order.
-    pub fn merge(outputs: Vec<StepOutput>) -> StepOutput {
-        if outputs.len() == 1 {
-            return outputs.into_iter().next().expect("one output");
-        }
-        let mut losses = Vec::with_capacity(outputs.len());
-        let mut logits = Vec::with_capacity(outputs.len());
-        let mut targets = Vec::with_capacity(outputs.len());
-        let mut norms = Vec::with_capacity(outputs.len());
-        for output in outputs {
-            losses.push(output.loss);
-            logits.push(output.logits);
-            targets.push(output.targets);
-            norms.extend(output.grad_norms);
-        }
-        let steps = losses.len();
-        StepOutput {
-            loss: Tensor::cat(losses, 0),
-            logits: Tensor::cat(logits, 0),
-            targets: Tensor::cat(targets, 0),
-            grad_norms: (norms.len() == steps).then(|| GradNorms::merge(norms)),
-        }
-    }
-}
-
-impl ItemLazy for StepOutput {
-    fn sync(self) -> Result<Self, burn::tensor::ExecutionError> {
-        // As Burn's ClassificationOutput: dispatch pending work, leave the autodiff graph;
-        // the metric thread reads back what it needs.
-        self.loss.device().flush()?;
-        Ok(self.detached())
-    }
-}
-
-impl Adaptor<AccuracyInput> for StepOutput {
-    fn adapt(&self) -> AccuracyInput {
-        AccuracyInput::new(self.logits.clone(), self.targets.clone())
-    }
-}
-
-impl Adaptor<LossInput> for StepOutput {
-    fn adapt(&self) -> LossInput {
-        LossInput::new(self.loss.clone())
-    }
-}
-
-impl Adaptor<GradNormInput> for StepOutput {
-    fn adapt(&self) -> GradNormInput {
-        self.grad_norms
-            .clone()
-            .expect("gradient metrics are registered for training steps only")
-    }
-}
-
-/// The loss of a batch, averaged over its images.
-pub fn loss(kind: Loss, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
-    match kind {
-        Loss::CrossEntropy => CrossEntropyLossConfig::new()
-            .init(&logits.device())
-            .forward(logits, targets),
-        Loss::Quadratic => {
-            // The seed's ½·Σ(ŷ−y)²: each output neuron a sigmoid in 0..1, y one-hot.
-            let predicted = sigmoid(logits);
-            let expected = targets.one_hot(CLASSES).float();
-            (predicted - expected)
-                .powi_scalar(2)
-                .sum_dim(1)
-                .mul_scalar(0.5)
-                .mean()
-        }
+/// The sum of a gradient's squares, `[1]` (zero for a parameter without a gradient).
+fn squared_sum<const D: usize>(
+    grad: Option<Tensor<D>>,
+    device: &burn::tensor::Device,
+) -> Tensor<1> {
+    match grad {
+        Some(grad) => (grad.clone() * grad).sum(),
+        None => Tensor::zeros([1], device),
     }
 }
 
@@ -305,46 +282,9 @@ fn activation_config(activation: Activation) -> ActivationConfig {
     }
 }
 
-impl TrainStep for Mlp {
-    type Input = DigitBatch;
-    type Output = StepOutput;
-
-    fn step(&self, batch: DigitBatch) -> TrainOutput<StepOutput> {
-        let mut item = self.forward_step(batch);
-        let grads = item.loss.backward();
-        // Measured here, before the optimizer clips anything.
-        if self.gradient_norms {
-            item.grad_norms = Some(GradNorms::new(self.weight_grad_norms(&grads)));
-        }
-        TrainOutput::new(self, grads, item)
-    }
-}
-
-impl InferenceStep for Mlp {
-    type Input = DigitBatch;
-    type Output = StepOutput;
-
-    fn step(&self, batch: DigitBatch) -> StepOutput {
-        self.forward_step(batch)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quadratic_loss_is_half_the_summed_squared_error_averaged_over_the_batch() {
-        let device = crate::backend::Backend::select(None)
-            .unwrap()
-            .device()
-            .unwrap();
-        // Logit 0 → sigmoid 0.5 everywhere: per image ½·(9·0.25 + 0.25) = 1.25.
-        let logits = Tensor::<2>::zeros([2, CLASSES], &device);
-        let targets = Tensor::<1, Int>::from_data([3, 7], &device);
-        let value: f32 = loss(Loss::Quadratic, logits, targets).into_scalar();
-        assert!((value - 1.25).abs() < 1e-6, "{value}");
-    }
 
     #[test]
     fn the_hidden_outputs_lead_to_exactly_forwards_logits() {
@@ -360,7 +300,7 @@ mod tests {
             )
             .unwrap();
             device.seed(7);
-            let model = Mlp::new(&config.model, config.training.loss, &device).valid();
+            let model = Network::new(&config.model, config.training.loss, &device).valid();
             let images = Tensor::<2>::random(
                 [3, PIXELS],
                 burn::tensor::Distribution::Uniform(0.0, 1.0),
@@ -372,17 +312,5 @@ mod tests {
             let expected = model.forward(images).into_data();
             assert_eq!(logits.into_data(), expected, "{norm}");
         }
-    }
-
-    #[test]
-    fn cross_entropy_of_uniform_logits_is_ln_10() {
-        let device = crate::backend::Backend::select(None)
-            .unwrap()
-            .device()
-            .unwrap();
-        let logits = Tensor::<2>::zeros([4, CLASSES], &device);
-        let targets = Tensor::<1, Int>::from_data([0, 1, 2, 3], &device);
-        let value: f32 = loss(Loss::CrossEntropy, logits, targets).into_scalar();
-        assert!((value - 10f32.ln()).abs() < 1e-5, "{value}");
     }
 }

@@ -1,0 +1,165 @@
+//! What a step of the network produces and how Burn's Learner calls it: the step output
+//! the metrics read, the losses, and the training and inference steps.
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
+
+use super::Network;
+use crate::config::Loss;
+use crate::data::digit_set::DigitBatch;
+use crate::data::idx::CLASSES;
+use crate::metrics::grad_norm::{GradNormInput, GradNorms};
+
+/// What steps hand to the metrics: the classification (loss, logits, targets) and, for
+/// training steps, the per-layer gradient norms. One step's output, or several merged (the
+/// training loop sends steps to the metrics in groups).
+pub struct StepOutput {
+    /// Mean loss of each step's batch, `[steps]`.
+    pub loss: Tensor<1>,
+    /// `[images, 10]`.
+    pub logits: Tensor<2>,
+    /// `[images]`.
+    pub targets: Tensor<1, Int>,
+    pub grad_norms: Option<GradNorms>,
+}
+
+impl StepOutput {
+    /// The same output off the autodiff graph.
+    pub fn detached(self) -> StepOutput {
+        StepOutput {
+            loss: self.loss.without_autodiff(),
+            logits: self.logits.without_autodiff(),
+            targets: self.targets.without_autodiff(),
+            grad_norms: self.grad_norms.map(GradNorms::without_autodiff),
+        }
+    }
+
+    /// Several steps' outputs as one: images, losses and gradient norms in step order.
+    pub fn merge(outputs: Vec<StepOutput>) -> StepOutput {
+        if outputs.len() == 1 {
+            return outputs.into_iter().next().expect("one output");
+        }
+        let mut losses = Vec::with_capacity(outputs.len());
+        let mut logits = Vec::with_capacity(outputs.len());
+        let mut targets = Vec::with_capacity(outputs.len());
+        let mut norms = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            losses.push(output.loss);
+            logits.push(output.logits);
+            targets.push(output.targets);
+            norms.extend(output.grad_norms);
+        }
+        let steps = losses.len();
+        StepOutput {
+            loss: Tensor::cat(losses, 0),
+            logits: Tensor::cat(logits, 0),
+            targets: Tensor::cat(targets, 0),
+            grad_norms: (norms.len() == steps).then(|| GradNorms::merge(norms)),
+        }
+    }
+}
+
+impl ItemLazy for StepOutput {
+    fn sync(self) -> Result<Self, burn::tensor::ExecutionError> {
+        // As Burn's ClassificationOutput: dispatch pending work, leave the autodiff graph;
+        // the metric thread reads back what it needs.
+        self.loss.device().flush()?;
+        Ok(self.detached())
+    }
+}
+
+impl Adaptor<AccuracyInput> for StepOutput {
+    fn adapt(&self) -> AccuracyInput {
+        AccuracyInput::new(self.logits.clone(), self.targets.clone())
+    }
+}
+
+impl Adaptor<LossInput> for StepOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.loss.clone())
+    }
+}
+
+impl Adaptor<GradNormInput> for StepOutput {
+    fn adapt(&self) -> GradNormInput {
+        self.grad_norms
+            .clone()
+            .expect("gradient metrics are registered for training steps only")
+    }
+}
+
+/// The loss of a batch, averaged over its images.
+pub fn loss(kind: Loss, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    match kind {
+        Loss::CrossEntropy => CrossEntropyLossConfig::new()
+            .init(&logits.device())
+            .forward(logits, targets),
+        Loss::Quadratic => {
+            // The seed's ½·Σ(ŷ−y)²: each output neuron a sigmoid in 0..1, y one-hot.
+            let predicted = sigmoid(logits);
+            let expected = targets.one_hot(CLASSES).float();
+            (predicted - expected)
+                .powi_scalar(2)
+                .sum_dim(1)
+                .mul_scalar(0.5)
+                .mean()
+        }
+    }
+}
+
+impl TrainStep for Network {
+    type Input = DigitBatch;
+    type Output = StepOutput;
+
+    fn step(&self, batch: DigitBatch) -> TrainOutput<StepOutput> {
+        let mut item = self.forward_step(batch);
+        let grads = item.loss.backward();
+        // Measured here, before the optimizer clips anything.
+        if self.gradient_norms {
+            item.grad_norms = Some(GradNorms::new(self.weight_grad_norms(&grads)));
+        }
+        TrainOutput::new(self, grads, item)
+    }
+}
+
+impl InferenceStep for Network {
+    type Input = DigitBatch;
+    type Output = StepOutput;
+
+    fn step(&self, batch: DigitBatch) -> StepOutput {
+        self.forward_step(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quadratic_loss_is_half_the_summed_squared_error_averaged_over_the_batch() {
+        let device = crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap();
+        // Logit 0 → sigmoid 0.5 everywhere: per image ½·(9·0.25 + 0.25) = 1.25.
+        let logits = Tensor::<2>::zeros([2, CLASSES], &device);
+        let targets = Tensor::<1, Int>::from_data([3, 7], &device);
+        let value: f32 = loss(Loss::Quadratic, logits, targets).into_scalar();
+        assert!((value - 1.25).abs() < 1e-6, "{value}");
+    }
+
+    #[test]
+    fn cross_entropy_of_uniform_logits_is_ln_10() {
+        let device = crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap();
+        let logits = Tensor::<2>::zeros([4, CLASSES], &device);
+        let targets = Tensor::<1, Int>::from_data([0, 1, 2, 3], &device);
+        let value: f32 = loss(Loss::CrossEntropy, logits, targets).into_scalar();
+        assert!((value - 10f32.ln()).abs() < 1e-5, "{value}");
+    }
+}
