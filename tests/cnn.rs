@@ -16,8 +16,10 @@ use digits::inspect::ModelSummary;
 use digits::model::Network;
 
 /// A small CNN on a slice of the sample: one 8-channel block (3×3, pooled to 14×14), one of
-/// 16 with a 5×5 kernel, straight to the outputs; fast enough for a test.
+/// 16 with a 5×5 kernel, straight to the outputs; fast enough for a test. Without
+/// `config/cnn.toml`'s augmentation (tests add it back where they want it).
 const SMALL_CNN: &[&str] = &[
+    "data.augment={}",
     "model.conv=[8, {channels = 16, kernel = 5}]",
     "model.hidden=[]",
     "training.learning_rate=0.01",
@@ -159,6 +161,49 @@ fn an_augmented_run_killed_and_resumed_ends_where_the_uninterrupted_one_does() {
     );
     let (a, b) = (common::summary_json(&run), common::summary_json(&reference));
     assert_eq!(a["test"], b["test"]);
+
+    // The moved images can be looked at; a run without augmentation has none to show.
+    let plot = digits(
+        Path::new("."),
+        &["plot", run.to_str().unwrap(), "--augmented"],
+    );
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    let picture = image::open(run.join("augmented.png")).unwrap();
+    let size = digits::inspect::augmented_plot::size();
+    assert_eq!((picture.width(), picture.height()), size);
+    let plain = digits(
+        Path::new("."),
+        &["plot", trained_cnn().to_str().unwrap(), "--augmented"],
+    );
+    assert_user_error(&plain, &["without data.augment"]);
+}
+
+#[test]
+fn eval_moved_shows_the_accuracy_fall_as_the_digits_move() {
+    let run = trained_cnn();
+    let output = digits(Path::new("."), &["eval", run.to_str().unwrap(), "--moved"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for needle in [
+        "as they are",
+        "shift 1 px",
+        "shift 4 px",
+        "rotate +15°",
+        "rotate -15°",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("eval.json")).unwrap()).unwrap();
+    let moved = json["moved"].as_array().unwrap();
+    let accuracy = |i: usize| moved[i]["accuracy"].as_f64().unwrap();
+    assert_eq!(moved.len(), 6);
+    // Further moved, worse read: 4 pixels cost more than 1, and 1 costs something.
+    assert!(accuracy(3) < accuracy(0), "{moved:?}");
+    assert!(
+        accuracy(0) < json["accuracy"].as_f64().unwrap(),
+        "{moved:?}"
+    );
 }
 
 #[test]
