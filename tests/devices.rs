@@ -18,10 +18,18 @@ fn cpu_backends() -> Vec<Backend> {
 
 /// `config/mlp.toml` as shipped (20 epochs) on the bundled sample, on `backend`.
 fn test_accuracy(backend: Backend, devices: usize) -> (f64, usize) {
+    accuracy_of("mlp.toml", &[], backend, devices)
+}
+
+/// `config/<name>` with `sets` on the bundled sample, on `devices` devices of `backend`: its
+/// test accuracy and the device count the run reports.
+fn accuracy_of(name: &str, sets: &[&str], backend: Backend, devices: usize) -> (f64, usize) {
     let out = tempfile::tempdir().unwrap();
-    let path = common::root().join("config/mlp.toml");
+    let path = common::root().join("config").join(name);
     let set = format!("training.devices={devices}");
-    let config = common::config_on_slice(&path, &[&set], out.path());
+    let mut sets = sets.to_vec();
+    sets.push(&set);
+    let config = common::config_on_slice(&path, &sets, out.path());
     let options = TrainOptions {
         backend,
         remote: None,
@@ -51,35 +59,18 @@ fn two_devices_train_the_seed_network_to_the_one_device_accuracy() {
 
 #[test]
 fn a_cnn_trains_on_two_devices_as_on_one() {
-    let path = common::root().join("config/cnn.toml");
+    let sets = [
+        "model.conv=[6]",
+        "model.hidden=[]",
+        "training.learning_rate=0.01",
+        "training.epochs=2",
+        "data.train_limit=1500",
+        "data.test_limit=500",
+    ];
     for backend in cpu_backends() {
-        let accuracy = |devices: usize| {
-            let out = tempfile::tempdir().unwrap();
-            let set = format!("training.devices={devices}");
-            let sets = [
-                set.as_str(),
-                "model.conv=[6]",
-                "model.hidden=[]",
-                "training.learning_rate=0.01",
-                "training.epochs=2",
-                "data.train_limit=1500",
-                "data.test_limit=500",
-            ];
-            let config = common::config_on_slice(&path, &sets, out.path());
-            let options = TrainOptions {
-                backend,
-                remote: None,
-                force: false,
-                dashboard: Dashboard::Off,
-                resume: None,
-            };
-            let summary = digits::train::train(&config, &path, &options)
-                .unwrap()
-                .summary;
-            assert_eq!(summary.devices, devices);
-            summary.test.unwrap().accuracy
-        };
-        let (one, two) = (accuracy(1), accuracy(2));
+        let (one, _) = accuracy_of("cnn.toml", &sets, backend, 1);
+        let (two, devices) = accuracy_of("cnn.toml", &sets, backend, 2);
+        assert_eq!(devices, 2);
         // 82.4 % measured, on 1 and on 2 devices.
         assert!(one > 0.8, "{backend}: 1 device reached only {one}");
         assert!(

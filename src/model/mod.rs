@@ -5,7 +5,7 @@
 mod conv;
 mod step;
 
-pub use conv::ConvLayer;
+pub use conv::{ConvLayer, unfolded_conv};
 pub use step::{StepOutput, loss};
 
 use burn::nn::activation::{Activation as ActivationLayer, ActivationConfig};
