@@ -107,14 +107,9 @@ fn traced_features(model: &Network, images: Tensor<2>) -> Tensor<2> {
     let copies = Tensor::cat(vec![image; side], 1).reshape([batch, side, side, side]);
     // Their mean as a sum (a reduction the exporter writes; it has no mean).
     let image = copies.sum_dim(1).div_scalar(side as f32);
-    let maps = model.conv.iter().fold(image, |x, layer| {
-        let x = layer.norm.forward(layer.conv.forward(x));
-        let x = layer.activation.forward(x);
-        match &layer.pool {
-            Some(pool) => pool.forward(x),
-            None => x,
-        }
-    });
+    // The layers' own forward: on the capture device it is Burn's `conv2d`, and dropout is
+    // the identity outside training.
+    let maps = model.conv.iter().fold(image, |x, layer| layer.forward(x));
     maps.flatten(1, 3)
 }
 

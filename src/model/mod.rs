@@ -180,25 +180,13 @@ impl Network {
     /// What the dense layers read: the images themselves (MLP), or the last convolution
     /// layer's feature maps, flattened (CNN).
     pub fn features(&self, images: Tensor<2>) -> Tensor<2> {
-        match self.conv.is_empty() {
-            true => images,
-            false => {
-                let maps = self.conv_maps(images).pop().expect("a CNN has conv layers");
-                maps.flatten(1, 3)
-            }
+        if self.conv.is_empty() {
+            return images;
         }
-    }
-
-    /// Each convolution layer's output `[B, C, H, W]`, input side first (none for an MLP).
-    pub fn conv_maps(&self, images: Tensor<2>) -> Vec<Tensor<4>> {
         let [batch, _] = images.dims();
-        let mut x = images.reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE]);
-        let mut maps = Vec::with_capacity(self.conv.len());
-        for layer in &self.conv {
-            x = layer.forward(x);
-            maps.push(x.clone());
-        }
-        maps
+        let image = images.reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE]);
+        let maps = self.conv.iter().fold(image, |x, layer| layer.forward(x));
+        maps.flatten(1, 3)
     }
 
     /// Each hidden layer's output (after normalisation and activation, and dropout in
