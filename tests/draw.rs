@@ -65,7 +65,7 @@ fn a_stroke_paints_its_whole_path_with_a_soft_pen_and_the_screen_shows_it() {
     assert_eq!((ink(&pad, 14, 4), ink(&pad, 11, 12)), (0, 0));
     let view = pad.view.as_ref().expect("a drawing is read");
     assert_eq!(
-        view.hidden.iter().map(Vec::len).collect::<Vec<_>>(),
+        view.layers.hidden.iter().map(Vec::len).collect::<Vec<_>>(),
         [16, 16]
     );
 
@@ -175,6 +175,53 @@ fn wide_layers_are_shown_compactly() {
         .expect("grouped");
     assert!(label.chars().count() <= 80, "{label}");
     assert!(!layer.is_empty());
+}
+
+#[test]
+fn a_cnn_shows_its_feature_maps_as_pictures_or_one_line_each() {
+    let mut pad = pad(&[
+        "model.kind=\"cnn\"",
+        "model.conv=[12, 4]",
+        "model.hidden=[8]",
+        "model.activation=\"relu\"",
+    ]);
+    assert_eq!(pad.map_shapes(), [[12, 14, 14], [4, 7, 7]]);
+    stroke(&mut pad);
+    let layers = &pad.view.as_ref().unwrap().layers;
+    let shapes: Vec<[usize; 3]> = (layers.maps.iter())
+        .map(|m| [m.channels, m.height, m.width])
+        .collect();
+    assert_eq!(shapes, pad.map_shapes());
+    assert_eq!(layers.maps[0].values.len(), 12 * 14 * 14);
+
+    // A tall terminal: each layer's first maps as 7×4-cell pictures (14×14 pooled by 2).
+    let rows = screen_of(&pad, 100, 48);
+    let text = rows.join("\n");
+    let first = rows
+        .iter()
+        .position(|r| r.contains("conv 1 · 12×14×14"))
+        .expect(&text);
+    assert!(rows[first + 1].contains("first 9 maps"), "{text}");
+    let second = rows
+        .iter()
+        .position(|r| r.contains("conv 2 · 4×7×7"))
+        .expect(&text);
+    assert_eq!(second, first + 4, "{text}");
+    assert!(
+        text.contains("layer 1 · 8") && text.contains("output · 10"),
+        "{text}"
+    );
+    // The smallest terminal: one line per convolution layer, a cell per channel.
+    let rows = screen_of(&pad, 80, 24);
+    let text = rows.join("\n");
+    for label in ["conv 1 · 12×14×14", "conv 2 · 4×7×7", "layer 1 · 8"] {
+        assert_eq!(
+            rows.iter().filter(|r| r.contains(label)).count(),
+            1,
+            "{text}"
+        );
+    }
+    assert!(!text.contains("first"), "{text}");
 }
 
 #[test]

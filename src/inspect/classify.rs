@@ -33,17 +33,57 @@ pub fn classify(model: &Network, images: &[[u8; PIXELS]], device: &Device) -> Ve
     predictions(model.loss, logits)
 }
 
-/// What the network makes of one 28×28 image, layer by layer: each hidden layer's outputs
-/// and the prediction (the same as [`classify`]'s).
-pub fn look(model: &Network, image: &[u8; PIXELS], device: &Device) -> (Vec<Vec<f32>>, Prediction) {
-    let (hidden, logits) = model
+/// One convolution layer's feature maps for one image: `channels` maps of `height`×`width`
+/// outputs, channel after channel, row by row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMaps {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub values: Vec<f32>,
+}
+
+impl FeatureMaps {
+    /// Channel `c`'s map, row by row.
+    pub fn map(&self, c: usize) -> &[f32] {
+        let size = self.height * self.width;
+        &self.values[c * size..(c + 1) * size]
+    }
+}
+
+/// Every layer's outputs for one image, input side first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layers {
+    /// Each convolution layer's feature maps (a CNN's; none for an MLP).
+    pub maps: Vec<FeatureMaps>,
+    /// Each hidden layer's outputs.
+    pub hidden: Vec<Vec<f32>>,
+}
+
+/// What the network makes of one 28×28 image, layer by layer: every layer's outputs and the
+/// prediction (the same as [`classify`]'s).
+pub fn look(model: &Network, image: &[u8; PIXELS], device: &Device) -> (Layers, Prediction) {
+    let inside = model
         .valid()
-        .forward_with_hidden(input_tensor(std::slice::from_ref(image), device));
-    let hidden = hidden.into_iter().map(values).collect();
-    let prediction = predictions(model.loss, logits)
+        .forward_inside(input_tensor(std::slice::from_ref(image), device));
+    let maps = inside
+        .maps
+        .into_iter()
+        .map(|map| {
+            let [_, channels, height, width] = map.dims();
+            FeatureMaps {
+                channels,
+                height,
+                width,
+                values: values(map.reshape([1, channels * height * width])),
+            }
+        })
+        .collect();
+    let hidden = inside.hidden.into_iter().map(values).collect();
+    let prediction = predictions(model.loss, inside.logits)
         .pop()
         .expect("one image, one prediction");
-    (hidden, prediction)
+    (Layers { maps, hidden }, prediction)
 }
 
 /// Images as the network's `[N, 784]` input in 0..1.

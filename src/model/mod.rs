@@ -43,6 +43,15 @@ impl HiddenBlock {
     }
 }
 
+/// Each layer's outputs for a batch of images, input side first.
+pub struct Inside {
+    /// Each convolution layer's feature maps `[B, channels, height, width]` (a CNN's).
+    pub maps: Vec<Tensor<4>>,
+    /// Each hidden layer's outputs `[B, size]`.
+    pub hidden: Vec<Tensor<2>>,
+    pub logits: Tensor<2>,
+}
+
 /// The network of a config: the seed's multilayer perceptron (784 inputs → hidden blocks → 10
 /// outputs), or a CNN (convolution layers → hidden blocks → 10 outputs).
 #[derive(Module, Debug)]
@@ -189,17 +198,31 @@ impl Network {
         maps.flatten(1, 3)
     }
 
-    /// Each hidden layer's output (after normalisation and activation, and dropout in
-    /// training) and the logits: what the drawing pad shows of the network thinking. The
-    /// logits are exactly [`Network::forward`]'s.
-    pub fn forward_with_hidden(&self, images: Tensor<2>) -> (Vec<Tensor<2>>, Tensor<2>) {
+    /// Every layer's output for `images` (after normalisation and activation, and dropout
+    /// in training): what the drawing pad shows of the network thinking. The logits are
+    /// exactly [`Network::forward`]'s.
+    pub fn forward_inside(&self, images: Tensor<2>) -> Inside {
+        let mut maps = Vec::with_capacity(self.conv.len());
+        let mut x = images;
+        if !self.conv.is_empty() {
+            let [batch, _] = x.dims();
+            let mut map = x.reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE]);
+            for layer in &self.conv {
+                map = layer.forward(map);
+                maps.push(map.clone());
+            }
+            x = map.flatten(1, 3);
+        }
         let mut hidden = Vec::with_capacity(self.hidden.len());
-        let mut x = self.features(images);
         for block in &self.hidden {
             x = block.forward(x);
             hidden.push(x.clone());
         }
-        (hidden, self.output.forward(x))
+        Inside {
+            maps,
+            hidden,
+            logits: self.output.forward(x),
+        }
     }
 
     /// Forward pass plus the configured loss.
@@ -275,18 +298,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_hidden_outputs_lead_to_exactly_forwards_logits() {
+    fn every_layers_outputs_lead_to_exactly_forwards_logits() {
         let device = crate::backend::Backend::select(None)
             .unwrap()
             .device()
             .unwrap();
-        for norm in ["none", "batch", "layer"] {
-            let config = crate::config::Config::parse(
-                std::path::Path::new("t.toml"),
-                "",
-                &[format!("model.norm={norm}"), "model.hidden=[16, 8]".into()],
-            )
-            .unwrap();
+        let mlp = |norm: &str| vec![format!("model.norm={norm}"), "model.hidden=[16, 8]".into()];
+        let cnn = vec![
+            "model.kind=\"cnn\"".to_string(),
+            "model.conv=[4, {channels = 6, pool = 1}]".into(),
+            "model.hidden=[8]".into(),
+            "model.norm=\"batch\"".into(),
+        ];
+        let cases = [
+            (mlp("none"), vec![], vec![[3, 16], [3, 8]]),
+            (mlp("batch"), vec![], vec![[3, 16], [3, 8]]),
+            (mlp("layer"), vec![], vec![[3, 16], [3, 8]]),
+            (cnn, vec![[3, 4, 14, 14], [3, 6, 14, 14]], vec![[3, 8]]),
+        ];
+        for (overrides, maps, hidden) in cases {
+            let config =
+                crate::config::Config::parse(std::path::Path::new("t.toml"), "", &overrides)
+                    .unwrap();
             device.seed(7);
             let model = Network::new(&config.model, config.training.loss, &device).valid();
             let images = Tensor::<2>::random(
@@ -294,11 +327,13 @@ mod tests {
                 burn::tensor::Distribution::Uniform(0.0, 1.0),
                 &device,
             );
-            let (hidden, logits) = model.forward_with_hidden(images.clone());
-            let dims: Vec<[usize; 2]> = hidden.iter().map(|h| h.dims()).collect();
-            assert_eq!(dims, [[3, 16], [3, 8]]);
+            let inside = model.forward_inside(images.clone());
+            let map_dims: Vec<[usize; 4]> = inside.maps.iter().map(|m| m.dims()).collect();
+            assert_eq!(map_dims, maps, "{overrides:?}");
+            let dims: Vec<[usize; 2]> = inside.hidden.iter().map(|h| h.dims()).collect();
+            assert_eq!(dims, hidden, "{overrides:?}");
             let expected = model.forward(images).into_data();
-            assert_eq!(logits.into_data(), expected, "{norm}");
+            assert_eq!(inside.logits.into_data(), expected, "{overrides:?}");
         }
     }
 }

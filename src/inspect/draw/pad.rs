@@ -5,7 +5,7 @@ use burn::prelude::*;
 use image::{DynamicImage, GrayImage};
 
 use crate::data::idx::{PIXELS, SIDE};
-use crate::inspect::classify::{self, Prediction};
+use crate::inspect::classify::{self, Layers, Prediction};
 use crate::inspect::preprocess;
 use crate::model::Network;
 
@@ -41,8 +41,8 @@ pub enum Action {
 pub struct View {
     /// The 28×28 image as the network sees it, after the same preprocessing as `predict`.
     pub input: [u8; PIXELS],
-    /// Each hidden layer's outputs, input side first.
-    pub hidden: Vec<Vec<f32>>,
+    /// Every layer's outputs (a CNN's feature maps, the hidden layers'), input side first.
+    pub layers: Layers,
     pub prediction: Prediction,
 }
 
@@ -59,6 +59,8 @@ pub struct Pad {
     /// How long the last change took to reach the view, preprocessing and network included.
     pub update_ms: f64,
     last_point: Option<(usize, usize)>,
+    /// A CNN's feature-map shapes `[channels, height, width]`, input side first.
+    map_shapes: Vec<[usize; 3]>,
     model: Network,
     device: Device,
 }
@@ -66,6 +68,14 @@ pub struct Pad {
 impl Pad {
     /// An empty pad for a trained network (in inference mode) on `device`.
     pub fn new(model: Network, device: Device) -> Pad {
+        let model = model.valid();
+        // The maps' shapes, for the screen before anything is drawn: one blank image's maps.
+        let (blank, _) = classify::look(&model, &[0; PIXELS], &device);
+        let map_shapes = blank
+            .maps
+            .iter()
+            .map(|maps| [maps.channels, maps.height, maps.width])
+            .collect();
         Pad {
             canvas: [0; PIXELS],
             cursor: (SIDE / 2, SIDE / 2),
@@ -74,7 +84,8 @@ impl Pad {
             status: String::new(),
             update_ms: 0.0,
             last_point: None,
-            model: model.valid(),
+            map_shapes,
+            model,
             device,
         }
     }
@@ -82,6 +93,11 @@ impl Pad {
     /// The network the pad reads the drawing with.
     pub fn model(&self) -> &Network {
         &self.model
+    }
+
+    /// A CNN's feature-map shapes `[channels, height, width]`, input side first.
+    pub fn map_shapes(&self) -> &[[usize; 3]] {
+        &self.map_shapes
     }
 
     /// The hidden layers' sizes, input side first.
@@ -157,10 +173,10 @@ impl Pad {
         self.view = preprocess::mnist_like(&DynamicImage::ImageLuma8(picture))
             .ok()
             .map(|input| {
-                let (hidden, prediction) = classify::look(&self.model, &input, &self.device);
+                let (layers, prediction) = classify::look(&self.model, &input, &self.device);
                 View {
                     input,
-                    hidden,
+                    layers,
                     prediction,
                 }
             });

@@ -1,5 +1,6 @@
 //! The drawing pad's screen, drawn from its state with ratatui: the canvas, what the network
-//! sees, its answer, and the inside of the network (each hidden neuron's output as a shade).
+//! sees, its answer, and the inside of the network (a CNN's feature maps, each hidden
+//! neuron's output as a shade).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout as Split, Rect};
@@ -8,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::data::idx::{CLASSES, PIXELS, SIDE};
+use crate::inspect::classify::FeatureMaps;
 use crate::inspect::draw::pad::Pad;
 
 /// The smallest terminal the pad fits in (a 28×28 canvas in half-height cells).
@@ -129,8 +131,9 @@ pub fn draw(frame: &mut Frame, pad: &Pad) {
         layout.answer,
     );
     let width = layout.inside.width.saturating_sub(2) as usize;
+    let height = layout.inside.height.saturating_sub(2) as usize;
     frame.render_widget(
-        Paragraph::new(inside_lines(pad, width))
+        Paragraph::new(inside_lines(pad, width, height))
             .block(Block::bordered().title(" inside the network ")),
         layout.inside,
     );
@@ -248,27 +251,112 @@ fn answer_lines(pad: &Pad) -> Vec<Line<'static>> {
         .collect()
 }
 
-/// One line per hidden layer (more for wide ones, up to 3; wider still, each cell the
-/// strongest of a group of neurons), then the outputs.
-fn inside_lines(pad: &Pad, width: usize) -> Vec<Line<'static>> {
-    const LABEL: usize = 16;
+/// The label column's width in the inside panel.
+const LABEL: usize = 19;
+/// A feature map's picture is at most this many cells wide (maps are max-pooled to fit).
+const MAP_CELLS: usize = 7;
+
+/// A CNN's convolution layers, then one line per hidden layer (more for wide ones, up to 3;
+/// wider still, each cell the strongest of a group of neurons), then the outputs. A
+/// convolution layer shows its first feature maps as small pictures when the panel has the
+/// rows for them, else one line: each cell a channel's strongest output.
+fn inside_lines(pad: &Pad, width: usize, height: usize) -> Vec<Line<'static>> {
     let room = width.saturating_sub(LABEL + 1).max(1);
-    let sizes = pad.layer_sizes();
+    let layers = pad.view.as_ref().map(|view| &view.layers);
+    let maps = |layer: usize| layers.map(|l| &l.maps[layer]);
+    let pictured: Vec<Line> = (pad.map_shapes().iter().enumerate())
+        .flat_map(|(layer, &shape)| map_pictures(maps(layer), layer, shape, room))
+        .collect();
+    let dense = dense_lines(pad, room);
+    let mut lines = match pictured.len() + dense.len() <= height {
+        true => pictured,
+        false => (pad.map_shapes().iter().enumerate())
+            .flat_map(|(layer, &shape)| map_line(maps(layer), layer, shape, room))
+            .collect(),
+    };
+    lines.extend(dense);
+    lines
+}
+
+fn map_label(layer: usize, [channels, height, width]: [usize; 3]) -> String {
+    format!(" conv {} · {channels}×{height}×{width}", layer + 1)
+}
+
+/// A convolution layer's first maps as pictures side by side, each cell one column and two
+/// rows of outputs (the strongest), so a map keeps its shape; at most [`MAP_CELLS`] cells
+/// wide. Shades are scaled by the layer's largest output.
+fn map_pictures(
+    maps: Option<&FeatureMaps>,
+    layer: usize,
+    shape: [usize; 3],
+    room: usize,
+) -> Vec<Line<'static>> {
+    let [channels, height, width] = shape;
+    let pool = width.max(height).div_ceil(MAP_CELLS);
+    let (columns, rows) = (width.div_ceil(pool), height.div_ceil(2 * pool));
+    let shown = channels.min((room + 1) / (columns + 1)).max(1);
+    let top = maps.map_or(1.0, |m| m.values.iter().fold(1.0f32, |t, &v| t.max(v)));
+    (0..rows)
+        .map(|row| {
+            let head = match row {
+                0 => map_label(layer, shape),
+                1 if shown < channels => format!("   first {shown} maps"),
+                _ => String::new(),
+            };
+            let cells: Vec<String> = (0..shown)
+                .map(|channel| {
+                    (0..columns)
+                        .map(|column| match maps {
+                            Some(maps) => {
+                                let ys = row * 2 * pool..((row + 1) * 2 * pool).min(height);
+                                let xs = column * pool..((column + 1) * pool).min(width);
+                                let map = maps.map(channel);
+                                let strongest = ys
+                                    .flat_map(|y| xs.clone().map(move |x| map[y * width + x]))
+                                    .fold(0.0f32, f32::max);
+                                neuron_shade(strongest / top)
+                            }
+                            None => '·',
+                        })
+                        .collect()
+                })
+                .collect();
+            Line::from(format!("{head:<LABEL$} {}", cells.join(" ")))
+        })
+        .collect()
+}
+
+/// A convolution layer in one line (or up to 3): each cell a channel's strongest output.
+fn map_line(
+    maps: Option<&FeatureMaps>,
+    layer: usize,
+    shape: [usize; 3],
+    room: usize,
+) -> Vec<Line<'static>> {
+    let strongest = maps.map(|maps| {
+        (0..maps.channels)
+            .map(|c| maps.map(c).iter().fold(0.0f32, |m, &v| m.max(v)))
+            .collect::<Vec<f32>>()
+    });
+    let (cells, per_cell) = cells_of(strongest.as_deref(), shape[0], 3 * room);
+    let label = match per_cell {
+        1 => map_label(layer, shape),
+        n => format!("{}/{n}", map_label(layer, shape)),
+    };
+    labelled(label, &cells, room)
+}
+
+/// The hidden layers' lines, then the outputs'.
+fn dense_lines(pad: &Pad, room: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    for (layer, &size) in sizes.iter().enumerate() {
-        let outputs = pad.view.as_ref().map(|view| view.hidden[layer].clone());
-        let (cells, per_cell) = cells_of(outputs.as_deref(), size, 3 * room);
+    for (layer, &size) in pad.layer_sizes().iter().enumerate() {
+        let outputs = pad.view.as_ref().map(|view| &view.layers.hidden[layer][..]);
+        let (cells, per_cell) = cells_of(outputs, size, 3 * room);
         let label = match per_cell {
             1 => format!(" layer {} · {size}", layer + 1),
             n => format!(" layer {} · {size}/{n}", layer + 1),
         };
-        for (i, chunk) in cells.chunks(room).enumerate() {
-            let head = if i == 0 { label.clone() } else { String::new() };
-            lines.push(Line::from(format!(
-                "{head:<LABEL$} {}",
-                chunk.iter().collect::<String>()
-            )));
-        }
+        lines.extend(labelled(label, &cells, room));
     }
     let outputs: String = match &pad.view {
         Some(view) => {
@@ -282,6 +370,21 @@ fn inside_lines(pad: &Pad, width: usize) -> Vec<Line<'static>> {
     lines.push(Line::from(format!("{:<LABEL$} {outputs}", " output · 10")));
     lines.push(Line::from(format!("{:<LABEL$} 0123456789", "")));
     lines
+}
+
+/// `cells` in lines of `room`, the label before the first.
+fn labelled(label: String, cells: &[char], room: usize) -> Vec<Line<'static>> {
+    cells
+        .chunks(room)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let head = if i == 0 { label.as_str() } else { "" };
+            Line::from(format!(
+                "{head:<LABEL$} {}",
+                chunk.iter().collect::<String>()
+            ))
+        })
+        .collect()
 }
 
 /// A layer's outputs as shades, at most `max_cells` of them: (cells, neurons per cell).
