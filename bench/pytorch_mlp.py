@@ -46,11 +46,21 @@ def network(hidden, activation):
     return torch.nn.Sequential(*layers)
 
 
-def train_sps(images, labels, hidden, activation, lr, batch, seconds):
-    """Images per second over `seconds` of training, after a warm-up of a quarter of it."""
+def training_images(folder):
+    """The first 90 % of the folder's training set (digits' train split), as [N, 784] in 0..1."""
+    name = lambda n: next(os.path.join(folder, f) for f in (n, n + ".gz")
+                          if os.path.exists(os.path.join(folder, f)))
+    images = read_images(name("train-images-idx3-ubyte"))
+    labels = read_labels(name("train-labels-idx1-ubyte"))
+    train = int(round(len(images) * 0.9))
+    return images[:train].contiguous(), labels[:train].contiguous()
+
+
+def train_sps(images, labels, make, batch, seconds):
+    """Images per second over `seconds` of training, after a warm-up of a quarter of it;
+    `make()` gives the (model, optimizer) pair, after the seed is set."""
     torch.manual_seed(42)
-    model = network(hidden, activation)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    model, optimizer = make()
 
     def timed(budget):
         started, done = time.perf_counter(), 0
@@ -84,14 +94,15 @@ def main():
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    name = lambda n: next(os.path.join(a.data, f) for f in (n, n + ".gz") if os.path.exists(os.path.join(a.data, f)))
-    images = read_images(name("train-images-idx3-ubyte"))
-    labels = read_labels(name("train-labels-idx1-ubyte"))
-    train = int(round(len(images) * 0.9))
-    images, labels = images[:train].contiguous(), labels[:train].contiguous()
+    images, labels = training_images(a.data)
     hidden = [int(h) for h in a.hidden.split(",")]
+
+    def make():
+        model = network(hidden, a.activation)
+        return model, torch.optim.SGD(model.parameters(), lr=a.lr)
+
     for batch in [int(b) for b in a.batch_sizes.split(",")]:
-        best = max(train_sps(images, labels, hidden, a.activation, a.lr, batch, a.seconds)
+        best = max(train_sps(images, labels, make, batch, a.seconds)
                    for _ in range(a.rounds))
         print(json.dumps({
             "framework": f"pytorch {torch.__version__}",

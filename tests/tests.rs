@@ -30,5 +30,6 @@ mod remote;
 mod resume;
 mod series;
 mod training;
+mod tuning;
 #[cfg(feature = "wgpu")]
 mod wgpu;

@@ -16,6 +16,7 @@ pub mod eval;
 pub mod export;
 pub mod gradcheck;
 pub mod import;
+pub mod lr_find;
 pub mod plot;
 pub mod predict;
 pub mod serve_device;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Check one batch's gradients: autodiff, the written-out backpropagation and finite
     /// differences, layer by layer (exit 4 when they disagree).
     Gradcheck(gradcheck::GradcheckArgs),
+    /// The learning-rate range test: train while the rate grows exponentially, plot the
+    /// loss against it, suggest a rate.
+    LrFind(lr_find::LrFindArgs),
     /// Write a trained run's network for other tools: safetensors (PyTorch's layout) or ONNX.
     Export(export::ExportArgs),
     /// Make a run folder from PyTorch weights (.pt or safetensors) and a config.
@@ -67,6 +71,7 @@ impl Command {
             Command::Predict(args) => predict::run(args),
             Command::Compare(args) => compare::run(args),
             Command::Sweep(args) => sweep::run(args),
+            Command::LrFind(args) => lr_find::run(args),
             Command::Export(args) => export::run(args),
             Command::Gradcheck(args) => gradcheck::run(args),
             Command::Import(args) => import::run(args),

@@ -8,6 +8,7 @@ pub mod comparison_plot;
 pub mod draw;
 pub mod evaluation;
 pub mod gradcheck;
+pub mod lr_find_plot;
 pub mod model_summary;
 pub mod plots;
 pub mod preprocess;

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod data_parallel;
 pub mod interrupt;
 pub mod learner;
+pub mod lr_find;
 pub mod pipeline;
 pub mod renderer;
 pub mod results_screen;
