@@ -1,8 +1,17 @@
-//! Choosing hyperparameters: the learning-rate range test (`lr-find`).
+//! Choosing hyperparameters: the learning-rate range test (`lr-find`) and early stopping.
 
 use std::path::Path;
 
-use crate::common::{assert_user_error, digits, root, sample_dir, stdout};
+use digits::backend::Backend;
+use digits::data::Split;
+use digits::inspect::trained_run::load_run;
+use digits::model::Network;
+use digits::train::checkpoint;
+
+use crate::common::{
+    assert_user_error, digits, read_metrics, root, run_digits, sample_dir, stdout, summary_json,
+    train_command,
+};
 
 /// `lr-find` on config/mlp.toml with `sets`, into `out`; its lr-find.json.
 fn lr_find(work: &Path, out: &str, sets: &[&str]) -> serde_json::Value {
@@ -79,4 +88,115 @@ fn lr_find_refuses_a_range_that_is_not_one() {
     );
     assert_user_error(&output, &["--steps must be at least 2"]);
     assert!(!work.path().join("artifacts").exists(), "nothing written");
+}
+
+/// The early-stopping run of the tests: few training images and a large rate, so the
+/// validation loss bottoms out within a few epochs and then rises (overfitting).
+const OVERFITTING: [&str; 5] = [
+    "data.train_limit=400",
+    "model.hidden=[64]",
+    "model.activation=\"relu\"",
+    "training.epochs=40",
+    "training.early_stopping={patience = 3}",
+];
+
+#[test]
+fn early_stopping_stops_when_the_validation_loss_rises_and_keeps_the_best_epoch() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let output = run_digits(work.path(), &train_command("mlp.toml", &out, &OVERFITTING));
+    assert!(output.status.success(), "{output:?}");
+    let summary = summary_json(&out);
+    let stop = &summary["early_stopping"];
+    let (best, last) = (
+        stop["best_epoch"].as_u64().unwrap() as usize,
+        stop["last_epoch"].as_u64().unwrap() as usize,
+    );
+    // The validation losses, epoch by epoch: the best is the lowest, and the 3 after it are
+    // all higher, so training stopped right after them.
+    let losses: Vec<f64> = read_metrics(&out)
+        .iter()
+        .filter(|r| r.split == Split::Valid)
+        .map(|r| r.metrics["loss"])
+        .collect();
+    assert_eq!(losses.len(), last, "{losses:?}");
+    assert!(last < 40 && stop["stopped"] == true, "{stop}");
+    assert_eq!(last, best + 3, "{stop} {losses:?}");
+    let lowest = losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert_eq!(losses[best - 1], lowest, "{losses:?}");
+    assert_eq!(stop["best_value"].as_f64().unwrap(), lowest);
+    assert_eq!(stop["model_epoch"].as_u64().unwrap() as usize, best);
+    assert_eq!(summary["epochs_completed"].as_u64().unwrap() as usize, last);
+    assert!(
+        stdout(&output).contains(&format!("stopped after epoch {last} of 40")),
+        "{output:?}"
+    );
+
+    // model.bpk is the best epoch's network, whose checkpoint was kept (with the last two).
+    let device = Backend::select(None).unwrap().device().unwrap();
+    let kept = load_run(&out, &device).unwrap().model;
+    let checkpoints = out.join("checkpoint");
+    let best_weights = checkpoint::model_at(&checkpoints, best, kept.clone()).unwrap();
+    let last_weights = checkpoint::model_at(&checkpoints, last, kept.clone()).unwrap();
+    let weights = |m: &Network| m.output.weight.val().into_data();
+    assert_eq!(weights(&kept), weights(&best_weights));
+    assert_ne!(weights(&kept), weights(&last_weights));
+    assert_eq!(
+        checkpoint::complete_epochs(&checkpoints),
+        [last, last - 1, best],
+        "the last two and the best"
+    );
+
+    // A stopped run is not resumed by accident; more patience resumes it.
+    let resume = |sets: &[&str]| {
+        let mut args = vec![
+            "train".to_string(),
+            "--resume".into(),
+            out.display().to_string(),
+        ];
+        for set in sets {
+            args.extend(["--set".to_string(), set.to_string()]);
+        }
+        run_digits(work.path(), &args)
+    };
+    assert_user_error(
+        &resume(&[]),
+        &["already stopped", "training.early_stopping.patience=6"],
+    );
+    let output = resume(&["training.early_stopping.patience=4"]);
+    assert!(output.status.success(), "{output:?}");
+    let resumed = summary_json(&out)["early_stopping"].clone();
+    assert_eq!(
+        resumed["best_epoch"].as_u64().unwrap() as usize,
+        best,
+        "{resumed}"
+    );
+    assert_eq!(
+        resumed["last_epoch"].as_u64().unwrap() as usize,
+        best + 4,
+        "{resumed}"
+    );
+}
+
+#[test]
+fn early_stopping_settings_are_checked() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    for (set, needle) in [
+        (
+            "training.early_stopping={patience = 0}",
+            "patience` must be at least 1",
+        ),
+        (
+            "training.early_stopping={min_delta = -1}",
+            "min_delta` = -1 must be 0 or more",
+        ),
+        (
+            "training.early_stopping={metric = \"valid_speed\"}",
+            "valid_loss",
+        ),
+    ] {
+        let output = run_digits(work.path(), &train_command("mlp.toml", &out, &[set]));
+        assert_user_error(&output, &["training.early_stopping", needle]);
+    }
 }

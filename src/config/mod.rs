@@ -11,10 +11,12 @@ use crate::error::{Error, QUOTE_CHARS, Result, shorten};
 
 pub mod augment;
 pub mod conv;
+pub mod early_stopping;
 mod explain;
 mod validate;
 pub use augment::Augment;
 pub use conv::ConvBlock;
+pub use early_stopping::{EarlyStopping, StopMetric};
 use explain::explain;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -170,6 +172,10 @@ pub struct TrainingConfig {
     /// Clip each parameter's gradient to this L2 norm before the optimizer step (unset = off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grad_clip_norm: Option<f64>,
+    /// Stop once the validation metric stops improving, keeping the best epoch's network
+    /// (unset = train every epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
     /// Refuse a network whose estimated training memory (weights, gradients, optimizer state,
     /// a batch's activations) is above this many MB; raise it for a bigger network on purpose.
     pub max_memory_mb: f64,
@@ -195,6 +201,7 @@ impl Default for TrainingConfig {
             devices: 1,
             gradient_norms: true,
             grad_clip_norm: None,
+            early_stopping: None,
             max_memory_mb: 2048.0,
         }
     }

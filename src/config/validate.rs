@@ -145,6 +145,9 @@ impl TrainingConfig {
                  clipping off)"
             ));
         }
+        if let Some(rule) = &t.early_stopping {
+            rule.validate()?;
+        }
         if !(t.max_memory_mb.is_finite() && t.max_memory_mb > 0.0) {
             return Err(format!(
                 "key `training.max_memory_mb` = {} must be a number of MB above 0",

@@ -78,6 +78,7 @@ pub fn import_run(
         train_samples_per_second: 0.0,
         peak_rss_mb: None,
         wall_seconds: started.elapsed().as_secs_f64(),
+        early_stopping: None,
         imported_from: Some(ImportedFrom {
             file: std::path::absolute(file)
                 .unwrap_or_else(|_| file.to_path_buf())

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::config::early_stopping::Verdict;
 use crate::data::Split;
 
 /// One finished split (train or valid) of one epoch.
@@ -46,6 +47,7 @@ pub struct EpochHistory {
     records: Arc<Mutex<Vec<SplitRecord>>>,
     stopped_early: Arc<AtomicBool>,
     divergence: Arc<Mutex<Option<Divergence>>>,
+    early_stop: Arc<Mutex<Option<Verdict>>>,
 }
 
 impl EpochHistory {
@@ -72,6 +74,16 @@ impl EpochHistory {
     /// The divergence that stopped training, if it diverged.
     pub fn divergence(&self) -> Option<Divergence> {
         *self.divergence.lock().expect("history lock")
+    }
+
+    /// Where early stopping (`training.early_stopping`) stopped training, if it did.
+    pub fn early_stop(&self) -> Option<Verdict> {
+        *self.early_stop.lock().expect("history lock")
+    }
+
+    /// Records that early stopping stopped training.
+    pub fn record_early_stop(&self, verdict: Verdict) {
+        *self.early_stop.lock().expect("history lock") = Some(verdict);
     }
 
     /// Records where training diverged; the first record stands.

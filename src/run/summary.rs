@@ -77,9 +77,30 @@ pub struct Summary {
     #[serde(default)]
     pub peak_rss_mb: Option<f64>,
     pub wall_seconds: f64,
+    /// Set when the config has `training.early_stopping`: where the best epoch was, whether
+    /// training stopped early, and which epoch's network `model.bpk` holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopSummary>,
     /// Set for a run made by `digits import` from another tool's weights (no training).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported_from: Option<ImportedFrom>,
+}
+
+/// What early stopping did in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopSummary {
+    /// `valid_loss` or `valid_accuracy`.
+    pub metric: String,
+    pub patience: usize,
+    pub min_delta: f64,
+    /// The epoch with the best value of the metric, and that value.
+    pub best_epoch: usize,
+    pub best_value: f64,
+    /// Whether training stopped before its last epoch; `last_epoch` is where.
+    pub stopped: bool,
+    pub last_epoch: usize,
+    /// The epoch whose network `model.bpk` holds: the best one.
+    pub model_epoch: usize,
 }
 
 /// Where an imported run's weights came from.

@@ -179,12 +179,16 @@ pub fn last_complete_before(dir: &Path, epoch: usize) -> Option<(usize, PathBuf)
 /// run's config describes). Burn's own loading panics on a mismatch; this says which file and
 /// why, before anything is loaded.
 pub fn fits(dir: &Path, epoch: usize, model: Network) -> Result<(), String> {
+    model_at(dir, epoch, model).map(drop)
+}
+
+/// `model` with the weights of `epoch`'s checkpoint; an error names the file and why.
+pub fn model_at(dir: &Path, epoch: usize, model: Network) -> Result<Network, String> {
     let file = path(dir, "model", epoch);
     let record =
         ModuleRecord::load(file.clone()).map_err(|e| format!("{}: {e}", file.display()))?;
     model
         .try_load_record(record)
-        .map(drop)
         .map_err(|e| format!("{}: {e}", file.display()))
 }
 

@@ -252,7 +252,10 @@ mod tests {
         // Resumable, as Burn's schedulers are.
         let mut again = GrowingLr::new(&test);
         again.load_record(rates.to_record());
-        assert!((again.step() - 100.0).abs() < 1e-6, "continues where it was");
+        assert!(
+            (again.step() - 100.0).abs() < 1e-6,
+            "continues where it was"
+        );
     }
 
     #[test]

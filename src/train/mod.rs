@@ -8,6 +8,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod compare;
 pub mod data_parallel;
+pub mod early_stopping;
 pub mod interrupt;
 pub mod learner;
 pub mod lr_find;

@@ -27,6 +27,7 @@ use crate::run::summary::{
 };
 use crate::run::tensorboard;
 use crate::train::checkpoint;
+use crate::train::early_stopping::{best_model, describe, with_early_stopping};
 use crate::train::interrupt;
 use crate::train::learner::{new_model, optimizer, steps_per_epoch, supervised_training};
 use crate::train::renderer::{Dashboard, RecordSink, RunRenderer, format_line, format_test_line};
@@ -206,6 +207,9 @@ fn launch(
     if let Some(point) = &options.resume {
         training = training.checkpoint(point.epoch);
     }
+    if let Some(rule) = config.training.early_stopping {
+        training = with_early_stopping(training, rule, &setup.prior, history.clone());
+    }
     let learner = Learner::new(model, optimizer(&config.training), setup.scheduler.clone());
     let result = training.launch(learner);
     drop(ctrl_c);
@@ -288,7 +292,14 @@ fn finish(
     if !summary.interrupted {
         // (Mid-epoch weights are neither tested nor saved: the last checkpoint is the state
         // to resume from.)
-        let model = trained.model;
+        let mut model = trained.model;
+        if let Some(rule) = t.early_stopping {
+            let stopped = trained.history.early_stop().is_some();
+            let checkpoints = run.path(run::CHECKPOINT_FOLDER);
+            let (best, what) = best_model(rule, &records, stopped, &checkpoints, model)?;
+            report::line(&describe(&what, t.epochs));
+            (model, summary.early_stopping) = (best, Some(what));
+        }
         let record_bytes = model.record_bytes()?;
         run.write(run::MODEL_FILE, &record_bytes)?;
         // Burn's evaluator renders metrics but does not return their values: evaluate here.
@@ -350,6 +361,7 @@ fn summary_of(
         train_samples_per_second: train_speed(records),
         peak_rss_mb: peak_rss_mb(),
         wall_seconds: started.elapsed().as_secs_f64(),
+        early_stopping: None,
         imported_from: None,
     }
 }

@@ -230,6 +230,7 @@ mod tests {
             train_samples_per_second: 1.0,
             peak_rss_mb: None,
             wall_seconds: 4.12,
+            early_stopping: None,
             imported_from: None,
         }
     }

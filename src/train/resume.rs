@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::report;
 use crate::run::history::SplitRecord;
 use crate::run::{self, RunFolder};
-use crate::train::checkpoint;
+use crate::train::{checkpoint, early_stopping};
 
 /// A run folder and the last epoch it can continue from.
 #[derive(Debug, Clone)]
@@ -42,6 +42,7 @@ pub fn prepare(
     } else {
         Vec::new()
     };
+    refuse_stopped(run_dir, &config, &records)?;
     let run = RunFolder {
         dir: run_dir.to_path_buf(),
     };
@@ -175,6 +176,30 @@ fn refuse_finished(run_dir: &Path, config: &Config, epoch: usize) -> Result<()> 
         )));
     }
     Ok(())
+}
+
+/// A run that early stopping stopped has nothing to resume, by its rule: say so, and how to
+/// continue anyway (a larger patience, judged on the same records, lets it go on).
+fn refuse_stopped(run_dir: &Path, config: &Config, records: &[SplitRecord]) -> Result<()> {
+    let Some(rule) = config.training.early_stopping else {
+        return Ok(());
+    };
+    let Some(verdict) = rule.judge(&early_stopping::series(&rule, records)) else {
+        return Ok(());
+    };
+    if !verdict.stop {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "--resume {}: early stopping already stopped this run after epoch {}: {} has not          improved since epoch {} ({:.4}), and its model.bpk is that epoch's network. To train          on anyway, give it more patience: --resume {} --set          training.early_stopping.patience={}",
+        run_dir.display(),
+        verdict.epoch,
+        rule.metric.name(),
+        verdict.best_epoch,
+        verdict.best_value,
+        run_dir.display(),
+        verdict.epoch - verdict.best_epoch + rule.patience,
+    )))
 }
 
 /// The network, the data and the loss make the checkpoint what it is: changing them would
