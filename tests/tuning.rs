@@ -43,16 +43,18 @@ fn lr_find_suggests_rates_the_seed_network_trains_at_and_smaller_ones_for_adam()
     let work = tempfile::tempdir().unwrap();
     let sgd = lr_find(work.path(), "sgd", &[]);
     let points = sgd["points"].as_array().unwrap();
-    // One pass over the sample's 9,000 training images in batches of 32.
-    assert_eq!(points.len(), 282);
+    // One pass over the sample's 9,000 training images in batches of 32 is 282 steps: the
+    // test takes at least 1000.
+    assert_eq!(points.len(), 1000);
     let rates: Vec<f64> = points
         .iter()
         .map(|p| p["learning_rate"].as_f64().unwrap())
         .collect();
-    assert!((rates[0] - 1e-6).abs() < 1e-12 && (rates[281] - 10.0).abs() < 1e-6);
+    assert!((rates[0] - 1e-6).abs() < 1e-12 && (rates[999] - 10.0).abs() < 1e-6);
     assert!(rates.windows(2).all(|w| w[1] > w[0]));
     // The seed network (sigmoid, SGD) trains at 0.05 to 5 (docs/EXPERIMENTS.md: best 0.3
-    // constant, 1.0 with a cosine decay); both estimates fall in that range.
+    // constant, 1.0 with a cosine decay); both estimates fall in that range (measured: 2.0 and
+    // 0.68).
     let s = &sgd["suggestion"];
     for key in ["steepest", "minimum_tenth", "suggested"] {
         let rate = s[key].as_f64().unwrap();
@@ -61,7 +63,8 @@ fn lr_find_suggests_rates_the_seed_network_trains_at_and_smaller_ones_for_adam()
     let picture = image::open(work.path().join("sgd/lr-find.png")).unwrap();
     assert_eq!((picture.width(), picture.height()), (900, 560));
 
-    // Adam takes steps of about the rate whatever the gradient's size: a much smaller one.
+    // Adam takes steps of about the rate whatever the gradient's size: a much smaller one
+    // (measured 1.5e-3; a sweep's best is 1e-3).
     let adam = lr_find(
         work.path(),
         "adam",

@@ -17,8 +17,10 @@ use crate::train::learner::steps_per_epoch;
 use crate::train::lr_find::{RangeEnd, RangeResult, RangeTest, range_test};
 
 pub const LR_FIND_JSON: &str = "lr-find.json";
-/// The fewest steps the test takes (fastai's default), whatever one pass holds.
-const MIN_STEPS: usize = 100;
+/// The fewest steps the test takes, whatever one pass holds: the seed network (sigmoid, SGD)
+/// sits on a plateau for its first few hundred steps, and in one pass of the bundled sample
+/// (282 steps) its loss had not yet moved for some seeds.
+const MIN_STEPS: usize = 1000;
 
 #[derive(Args)]
 pub struct LrFindArgs {
@@ -38,7 +40,7 @@ pub struct LrFindArgs {
     #[arg(long, default_value_t = 10.0)]
     end: f64,
     /// Training steps from --start to --end; default one pass over the training split, at
-    /// least 100.
+    /// least 1000.
     #[arg(long, value_name = "N")]
     steps: Option<usize>,
     /// Output folder; default artifacts/lr-find-<config>/run-N.
