@@ -76,6 +76,52 @@ fn a_zipped_sweep_pairs_values_and_tabulates_each_runs_own_memory_and_speed() {
 }
 
 #[test]
+fn runs_trained_two_at_a_time_give_the_same_table_as_one_at_a_time() {
+    let work = tempfile::tempdir().unwrap();
+    let config = root().join("config/mlp.toml");
+    let sweep = |jobs: &'static str| {
+        vec![
+            "sweep",
+            config.to_str().unwrap(),
+            "--vary",
+            "training.learning_rate",
+            "0.05",
+            "0.2",
+            "1",
+            "--vary",
+            "training.loss",
+            "cross_entropy",
+            "quadratic",
+            "--jobs",
+            jobs,
+        ]
+    };
+    let one = tabulate(work.path(), &work.path().join("one"), 500, &sweep("1"));
+    let two = tabulate(work.path(), &work.path().join("two"), 500, &sweep("2"));
+    // Each run is seeded: the same numbers, in the same order; only speed, memory and time
+    // (the last three columns) are the machine's.
+    let results = |md: &str| -> Vec<String> {
+        let rows = table_rows(md);
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|r| r.split('|').take(6).collect::<Vec<_>>().join("|"))
+            .collect();
+        rows
+    };
+    assert_eq!(results(&one).len(), 6, "{one}");
+    assert_eq!(results(&one), results(&two), "{one}\n{two}");
+    // Each run's output went to a log beside its folder.
+    let log = std::fs::read_to_string(work.path().join("two/learning_rate=0.2,loss=quadratic.log"))
+        .unwrap();
+    assert!(log.contains("test") && log.contains("accuracy"), "{log}");
+
+    let mut zero = sweep("0");
+    zero.extend(["--set", "data.source=sample"]);
+    let output = common::digits(work.path(), &zero);
+    common::assert_user_error(&output, &["--jobs must be at least 1"]);
+}
+
+#[test]
 fn ctrl_c_stops_the_series_after_the_run_in_progress_with_exit_130() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("stopped");

@@ -43,6 +43,10 @@ pub struct SeriesArgs {
     /// Write into --out even if it already holds files.
     #[arg(long)]
     pub force: bool,
+    /// Runs trained at once, each in its own process (its output then goes to
+    /// <out>/<run>.log); results are the same as one at a time.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
     #[command(flatten)]
     pub backend: BackendArg,
 }
@@ -102,6 +106,11 @@ pub fn run_series(
     folder_name: &str,
     series: &SeriesArgs,
 ) -> Result<ExitCode> {
+    if series.jobs == 0 {
+        return Err(Error::Usage(
+            "--jobs must be at least 1 (the number of runs trained at once)".into(),
+        ));
+    }
     let backend = series.backend.select()?;
     // Every run reads the digits found here, once (a fallback to the sample is said once).
     for candidate in &mut candidates {
@@ -118,8 +127,13 @@ pub fn run_series(
     let interrupter = Interrupter::new();
     let comparison = {
         let _ctrl_c = interrupt::watch_quietly(&interrupter);
-        compare::compare(candidates, &out, |candidate, dir| {
-            train_in_own_process(candidate, dir, backend, series.force, &interrupter)
+        let run = RunSettings {
+            backend,
+            force: series.force,
+            threads: threads_per_run(series.jobs),
+        };
+        compare::compare(candidates, &out, series.jobs, |candidate, dir, log| {
+            train_in_own_process(candidate, dir, log, &run, &interrupter)
         })?
     };
     println!("\n{}", compare::table(&comparison.outcomes));
@@ -138,12 +152,32 @@ pub fn run_series(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `digits train CONFIG ARGS --out DIR`, with this very binary, in a process of its own.
+/// How each run of a series is started.
+struct RunSettings {
+    backend: Backend,
+    force: bool,
+    /// Threads each run's thread pool (rayon: flex, training.devices) may use when several
+    /// runs share the machine; None leaves the default (one per core).
+    threads: Option<usize>,
+}
+
+/// With several runs at once, the machine's cores shared between them (unless the user set
+/// RAYON_NUM_THREADS): N runs of N threads each on fewer cores only take turns.
+fn threads_per_run(jobs: usize) -> Option<usize> {
+    if jobs <= 1 || std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Some((cores / jobs).max(1))
+}
+
+/// `digits train CONFIG ARGS --out DIR`, with this very binary, in a process of its own; its
+/// output to the terminal, or into `log`.
 fn train_in_own_process(
     candidate: &Candidate,
     dir: &Path,
-    backend: Backend,
-    force: bool,
+    log: Option<&Path>,
+    run: &RunSettings,
     interrupter: &Interrupter,
 ) -> Result<RunEnd> {
     if interrupter.should_stop() {
@@ -151,17 +185,33 @@ fn train_in_own_process(
     }
     let program = std::env::current_exe()
         .map_err(|e| Error::Environment(format!("cannot find the digits program itself: {e}")))?;
-    let status = Command::new(&program)
+    let mut command = Command::new(&program);
+    command
         .arg("train")
         .arg(&candidate.config_path)
         .args(&candidate.args)
         .arg("--out")
         .arg(dir)
-        .args(["--backend", backend.name(), "--dashboard", "off"])
+        .args(["--backend", run.backend.name(), "--dashboard", "off"])
         // With --force the series writes over an earlier one, run folders included.
-        .args(force.then_some("--force"))
+        .args(run.force.then_some("--force"));
+    if let Some(threads) = run.threads {
+        command.env("RAYON_NUM_THREADS", threads.to_string());
+    }
+    if let Some(log) = log {
+        let file = std::fs::File::create(log).map_err(|e| Error::io("cannot create", log, e))?;
+        let copy = file
+            .try_clone()
+            .map_err(|e| Error::io("cannot write", log, e))?;
+        command.stdout(file).stderr(copy);
+    }
+    let status = command
         .status()
         .map_err(|e| Error::io("cannot start", &program, e))?;
+    let message_at = match log {
+        Some(log) => format!("its message is in {}", log.display()),
+        None => "its message is above".to_string(),
+    };
     match status.code() {
         Some(0) => Ok(RunEnd::Finished),
         Some(code) if code == i32::from(exit::DIVERGED) => Ok(RunEnd::Diverged),
@@ -170,8 +220,8 @@ fn train_in_own_process(
         None => Ok(RunEnd::Interrupted),
         Some(code) => {
             let message = format!(
-                "run `{}` stopped with exit code {code} (its message is above); the series \
-                 stops with it",
+                "run `{}` stopped with exit code {code} ({message_at}); the series stops \
+                 with it",
                 candidate.name
             );
             Err(match code {

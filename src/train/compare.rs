@@ -2,6 +2,9 @@
 //! results and gradient profiles side by side in `compare.md` and `compare.png`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::data::Split;
@@ -60,24 +63,29 @@ pub struct Comparison {
     pub interrupted: bool,
 }
 
-/// Trains every candidate into `out/<name>/` with `train_one`, in order, then writes the
-/// table and the plot of those that ended. The CLI trains each in a process of its own, so
-/// its summary's peak memory is its own.
+/// Trains every candidate into `out/<name>/` with `train_one`, `jobs` at a time, then writes
+/// the table and the plot of those that ended, in the candidates' order. The CLI trains each
+/// in a process of its own, so its summary's peak memory is its own. With one job each run's
+/// output goes to the terminal; with more, `train_one` gets `out/<name>.log` for it. After a
+/// run the user stopped (or one that failed) no new run starts; those under way finish.
 pub fn compare(
     candidates: Vec<Candidate>,
     out: &RunFolder,
-    mut train_one: impl FnMut(&Candidate, &Path) -> Result<RunEnd>,
+    jobs: usize,
+    train_one: impl Fn(&Candidate, &Path, Option<&Path>) -> Result<RunEnd> + Sync,
 ) -> Result<Comparison> {
+    let ends = train_all(&candidates, out, jobs.max(1), &train_one);
     let mut outcomes = Vec::with_capacity(candidates.len());
     let mut interrupted = false;
-    for candidate in candidates {
-        let dir = out.dir.join(&candidate.name);
-        report::line(&format!("\n== {} ==", candidate.label));
-        let started = std::time::Instant::now();
-        if train_one(&candidate, &dir)? == RunEnd::Interrupted {
+    for (candidate, end) in candidates.into_iter().zip(ends) {
+        let Some((end, seconds)) = end else {
+            continue; // never started: the series was stopped first
+        };
+        if end? == RunEnd::Interrupted {
             interrupted = true;
-            break;
+            continue;
         }
+        let dir = out.dir.join(&candidate.name);
         let summary = Summary::read(&dir.join(run::SUMMARY_FILE))?;
         let records = read_metrics_csv(&dir.join(run::METRICS_FILE))?;
         let (grad_norms, grad_ratio) = last_gradient_profile(&records);
@@ -93,7 +101,7 @@ pub fn compare(
             records,
             grad_norms,
             grad_ratio,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds,
         });
     }
     out.write(TABLE_FILE, report(&outcomes).as_bytes())?;
@@ -110,6 +118,62 @@ pub fn compare(
         outcomes,
         interrupted,
     })
+}
+
+/// How each candidate's training ended and its wall time (None: never started).
+type Ends = Vec<Option<(Result<RunEnd>, f64)>>;
+
+/// Runs `train_one` on every candidate, `jobs` at a time, each worker taking the next
+/// candidate in order.
+fn train_all(
+    candidates: &[Candidate],
+    out: &RunFolder,
+    jobs: usize,
+    train_one: &(impl Fn(&Candidate, &Path, Option<&Path>) -> Result<RunEnd> + Sync),
+) -> Ends {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let ends: Mutex<Ends> = Mutex::new(candidates.iter().map(|_| None).collect());
+    let worker = || {
+        while !stop.load(Ordering::SeqCst) {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            let Some(candidate) = candidates.get(i) else {
+                break;
+            };
+            let dir = out.dir.join(&candidate.name);
+            let log = (jobs > 1).then(|| out.dir.join(format!("{}.log", candidate.name)));
+            match &log {
+                None => report::line(&format!("\n== {} ==", candidate.label)),
+                Some(log) => report::line(&format!(
+                    "== {}: started (its output: {})",
+                    candidate.label,
+                    log.display()
+                )),
+            }
+            let started = Instant::now();
+            let end = train_one(candidate, &dir, log.as_deref());
+            let seconds = started.elapsed().as_secs_f64();
+            if !matches!(end, Ok(RunEnd::Finished | RunEnd::Diverged)) {
+                stop.store(true, Ordering::SeqCst);
+            }
+            if jobs > 1 {
+                let how = match &end {
+                    Ok(RunEnd::Finished) => "finished",
+                    Ok(RunEnd::Diverged) => "diverged",
+                    Ok(RunEnd::Interrupted) => "stopped",
+                    Err(_) => "failed",
+                };
+                report::line(&format!("== {}: {how} in {seconds:.1} s", candidate.label));
+            }
+            ends.lock().expect("no worker panics")[i] = Some((end, seconds));
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(candidates.len()) {
+            scope.spawn(worker);
+        }
+    });
+    ends.into_inner().expect("no worker panics")
 }
 
 /// The candidates of a sweep: the base config under every combination of the varied values
