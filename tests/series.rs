@@ -122,6 +122,123 @@ fn runs_trained_two_at_a_time_give_the_same_table_as_one_at_a_time() {
 }
 
 #[test]
+fn a_plan_run_line_by_line_then_collected_gives_the_sweeps_table() {
+    let work = tempfile::tempdir().unwrap();
+    let config = root().join("config/mlp.toml");
+    let sweep = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "sweep",
+            config.to_str().unwrap(),
+            "--vary",
+            "training.learning_rate",
+            "0.1",
+            "1",
+            "--vary",
+            "model.hidden",
+            "[32, 32]",
+            "[64]",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let direct_args = sweep(&[]);
+    let direct_args: Vec<&str> = direct_args.iter().map(String::as_str).collect();
+    let direct = tabulate(work.path(), &work.path().join("direct"), 500, &direct_args);
+    let plan = work.path().join("plan.txt");
+    let planned = work.path().join("planned");
+    let mut plan_args = sweep(&["--plan", plan.to_str().unwrap()]);
+    plan_args.extend(
+        [
+            "--epochs",
+            "1",
+            "--set",
+            "data.train_limit=500",
+            "--set",
+            "data.test_limit=100",
+            "--data-dir",
+            sample_dir().to_str().unwrap(),
+            "--out",
+            planned.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    let output = common::run_digits(work.path(), &plan_args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<String> = std::fs::read_to_string(&plan)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert!(
+        !planned.join("compare.md").exists(),
+        "a plan trains nothing"
+    );
+
+    // Half the runs, each line by itself in bash from another folder: collect names the rest.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bash = |line: &str| {
+        Command::new("bash")
+            .args(["-c", line])
+            .current_dir(elsewhere.path())
+            .env("DIGITS_NO_DOWNLOAD", "1")
+            .output()
+            .unwrap()
+    };
+    for line in &lines[..2] {
+        assert!(bash(line).status.success(), "{line}");
+    }
+    let collect = |dir: &Path| common::digits(work.path(), &["collect", dir.to_str().unwrap()]);
+    let partial = collect(&planned);
+    assert!(partial.status.success(), "{}", stderr(&partial));
+    assert!(
+        common::stdout(&partial).contains(
+            "not finished yet: learning_rate=1, hidden=[32, 32]; \
+                                          learning_rate=1, hidden=[64]"
+        ),
+        "{}",
+        common::stdout(&partial)
+    );
+    for line in &lines[2..] {
+        assert!(bash(line).status.success(), "{line}");
+    }
+    assert!(collect(&planned).status.success());
+    let collected = std::fs::read_to_string(planned.join("compare.md")).unwrap();
+    let results = |md: &str| -> Vec<String> {
+        table_rows(md)
+            .iter()
+            .map(|r| r.split('|').take(6).collect::<Vec<_>>().join("|"))
+            .collect()
+    };
+    assert_eq!(
+        results(&collected),
+        results(&direct),
+        "{collected}\n{direct}"
+    );
+
+    // A line stopped after its first epoch and run again continues its run.
+    let line = lines[1].replace("--set training.epochs=1", "--set training.epochs=30");
+    let run = planned.join("learning_rate=0.1,hidden=_64_");
+    std::fs::remove_dir_all(&run).unwrap();
+    let mut child = Command::new("bash")
+        .args(["-c", &format!("exec {line}")])
+        .env("DIGITS_NO_DOWNLOAD", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_for_first_checkpoint(&run, &mut child);
+    common::ctrl_c(child);
+    let again = bash(&line);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        common::stdout(&again).contains("resuming at epoch"),
+        "{again:?}"
+    );
+    assert_eq!(common::summary_json(&run)["epochs_completed"], 30);
+}
+
+#[test]
 fn ctrl_c_stops_the_series_after_the_run_in_progress_with_exit_130() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("stopped");

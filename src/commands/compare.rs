@@ -11,10 +11,11 @@ use crate::backend::Backend;
 use crate::commands::args::{BackendArg, load_config};
 use crate::config::Config;
 use crate::data::source as data;
-use crate::error::{Error, Result, exit};
-use crate::run::folder::RunFolder;
+use crate::error::{Error, Result, digits_command, exit};
+use crate::run::folder::{RunFolder, write_atomic};
 use crate::train::compare::{self, Candidate, RunEnd};
 use crate::train::interrupt;
+use crate::train::series_plan::{self, Series};
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -43,6 +44,11 @@ pub struct SeriesArgs {
     /// Write into --out even if it already holds files.
     #[arg(long)]
     pub force: bool,
+    /// Train nothing: write one self-contained `digits train` line per run to FILE (for GNU
+    /// parallel, a Slurm job array, ...) and create the series folder; `digits collect` then
+    /// tabulates the runs that have finished.
+    #[arg(long, value_name = "FILE", conflicts_with = "jobs")]
+    pub plan: Option<PathBuf>,
     /// Runs trained at once, each in its own process (its output then goes to
     /// <out>/<run>.log); results are the same as one at a time.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -122,7 +128,19 @@ pub fn run_series(
             }
         }
     }
+    let plan = match &series.plan {
+        Some(file) => Some(series_plan::plan_file(file, series.force)?),
+        None => None,
+    };
     let out = RunFolder::create(folder_name, series.out.as_deref(), series.force)?;
+    let record = Series {
+        backend: backend.name().to_string(),
+        runs: candidates.iter().map(Candidate::planned).collect(),
+    };
+    record.write(&out)?;
+    if let Some(file) = plan {
+        return write_plan(&record, &out, &file);
+    }
     // Ctrl-C reaches the run in progress too, which stops cleanly; the series stops after it.
     let interrupter = Interrupter::new();
     let comparison = {
@@ -149,6 +167,26 @@ pub fn run_series(
         );
         return Ok(ExitCode::from(exit::INTERRUPTED));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--plan FILE`: the series' lines, and what to do with them.
+fn write_plan(series: &Series, out: &RunFolder, file: &Path) -> Result<ExitCode> {
+    let program = std::env::current_exe()
+        .map_err(|e| Error::Environment(format!("cannot find the digits program itself: {e}")))?;
+    let lines = series.plan_lines(&program, out)?;
+    write_atomic(file, format!("{}\n", lines.join("\n")).as_bytes())?;
+    println!(
+        "wrote {} commands to {} (one run each; rerun a line to resume its run) and the \
+         series folder {}\nrun them, e.g. `parallel < {}`, then tabulate what has finished \
+         with:\n  {} collect {}",
+        lines.len(),
+        file.display(),
+        out.dir.display(),
+        file.display(),
+        digits_command(),
+        out.dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

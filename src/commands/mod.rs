@@ -10,6 +10,7 @@ use crate::error::Result;
 
 pub mod args;
 pub mod bench;
+pub mod collect;
 pub mod compare;
 pub mod draw;
 pub mod eval;
@@ -39,6 +40,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Train one config under every combination of the varied keys; compare them.
     Sweep(sweep::SweepArgs),
+    /// Tabulate the runs of a series that have finished (after `sweep --plan`, or a stop).
+    Collect(collect::CollectArgs),
     /// Check one batch's gradients: autodiff, the written-out backpropagation and finite
     /// differences, layer by layer (exit 4 when they disagree).
     Gradcheck(gradcheck::GradcheckArgs),
@@ -71,6 +74,7 @@ impl Command {
             Command::Predict(args) => predict::run(args),
             Command::Compare(args) => compare::run(args),
             Command::Sweep(args) => sweep::run(args),
+            Command::Collect(args) => collect::run(args),
             Command::LrFind(args) => lr_find::run(args),
             Command::Export(args) => export::run(args),
             Command::Gradcheck(args) => gradcheck::run(args),

@@ -6,22 +6,24 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::commands::args::{BackendArg, absolute, load_config};
-use crate::error::{Result, digits_command, exit};
+use crate::error::{Error, Result, digits_command, exit};
 use crate::remote::{self, RemoteTarget};
 use crate::run::folder as run;
 use crate::train::renderer::Dashboard;
 use crate::train::results_screen::{self, Results};
-use crate::train::{interrupt, pipeline, resume};
+use crate::train::{checkpoint, interrupt, pipeline, resume};
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// The TOML config, e.g. config/mlp.toml (not with --resume).
-    #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+    /// The TOML config, e.g. config/mlp.toml (not with --resume RUN_DIR).
+    #[arg(required_unless_present = "resume")]
     config: Option<PathBuf>,
     /// Continue a run from its last complete epoch, with the run's own config (--set may
-    /// change e.g. training.epochs, not the network or the data).
-    #[arg(long, value_name = "RUN_DIR")]
-    resume: Option<PathBuf>,
+    /// change e.g. training.epochs, not the network or the data). Without RUN_DIR, after
+    /// CONFIG ... --out DIR: continue DIR if it has a complete epoch, else start it (a
+    /// scheduler's line, rerun after an interruption).
+    #[arg(long, value_name = "RUN_DIR", num_args = 0..=1)]
+    resume: Option<Option<PathBuf>>,
     /// Override any config key, e.g. --set training.epochs=2 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -32,7 +34,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Run folder (= output.dir); default artifacts/<config name>/run-N.
-    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Write into --out even if it already holds files.
     #[arg(long)]
@@ -84,7 +86,8 @@ pub fn run(mut args: TrainArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let (config, config_path, resume) = match (&args.resume, &args.config) {
+    let resume_dir = resume_dir(&mut args)?;
+    let (config, config_path, resume) = match (&resume_dir, &args.config) {
         (Some(run_dir), _) => {
             let data_dir = args.data_dir.as_deref().map(absolute).transpose()?;
             let (config, point) = resume::prepare(run_dir, &args.set, data_dir.as_deref())?;
@@ -133,4 +136,32 @@ pub fn run(mut args: TrainArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(exit::INTERRUPTED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run folder `--resume` continues: its RUN_DIR; or, for `CONFIG ... --out DIR --resume`,
+/// DIR when it holds a complete epoch (else None: the line starts DIR afresh, clearing what
+/// an interruption before its first checkpoint left).
+fn resume_dir(args: &mut TrainArgs) -> Result<Option<PathBuf>> {
+    match (&args.resume, &args.config, &args.out) {
+        (None, _, _) => Ok(None),
+        (Some(Some(run_dir)), None, None) => Ok(Some(run_dir.clone())),
+        (Some(Some(_)), _, _) => Err(Error::Usage(
+            "--resume RUN_DIR continues a run with its own config and folder: give neither a \
+             CONFIG nor --out with it (or write CONFIG ... --out DIR --resume, without RUN_DIR)"
+                .into(),
+        )),
+        (Some(None), Some(_), Some(out)) => {
+            let started =
+                !checkpoint::complete_epochs(&out.join(run::CHECKPOINT_FOLDER)).is_empty();
+            if !started {
+                args.force = true;
+            }
+            Ok(started.then(|| out.clone()))
+        }
+        (Some(None), _, _) => Err(Error::Usage(
+            "--resume without a RUN_DIR belongs at the end of a CONFIG ... --out DIR line \
+             (it continues DIR, or starts it): give --out, or write --resume RUN_DIR"
+                .into(),
+        )),
+    }
 }

@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::Config;
 use crate::data::Split;
 use crate::error::{Error, Result};
@@ -85,26 +87,61 @@ pub fn compare(
             interrupted = true;
             continue;
         }
-        let dir = out.dir.join(&candidate.name);
-        let summary = Summary::read(&dir.join(run::SUMMARY_FILE))?;
-        let records = read_metrics_csv(&dir.join(run::METRICS_FILE))?;
-        let (grad_norms, grad_ratio) = last_gradient_profile(&records);
-        let command = std::iter::once(candidate.config_path.display().to_string())
-            .chain(candidate.args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        outcomes.push(Outcome {
-            name: candidate.name,
-            label: candidate.label,
-            command,
-            summary,
-            records,
-            grad_norms,
-            grad_ratio,
-            seconds,
-        });
+        outcomes.push(read_outcome(&candidate.planned(), out, seconds)?);
     }
-    out.write(TABLE_FILE, report(&outcomes).as_bytes())?;
+    write_comparison(&outcomes, out)?;
+    Ok(Comparison {
+        outcomes,
+        interrupted,
+    })
+}
+
+/// A run of a series as `series.json` keeps it: enough to train it (`--plan`) and to
+/// tabulate it (`collect`) without the configs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedRun {
+    pub name: String,
+    pub label: String,
+    pub config_path: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl Candidate {
+    pub fn planned(&self) -> PlannedRun {
+        PlannedRun {
+            name: self.name.clone(),
+            label: self.label.clone(),
+            config_path: self.config_path.clone(),
+            args: self.args.clone(),
+        }
+    }
+}
+
+/// How a run that ended did, read back from its folder `out/<name>/`.
+pub fn read_outcome(planned: &PlannedRun, out: &RunFolder, seconds: f64) -> Result<Outcome> {
+    let dir = out.dir.join(&planned.name);
+    let summary = Summary::read(&dir.join(run::SUMMARY_FILE))?;
+    let records = read_metrics_csv(&dir.join(run::METRICS_FILE))?;
+    let (grad_norms, grad_ratio) = last_gradient_profile(&records);
+    let command = std::iter::once(planned.config_path.display().to_string())
+        .chain(planned.args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(Outcome {
+        name: planned.name.clone(),
+        label: planned.label.clone(),
+        command,
+        summary,
+        records,
+        grad_norms,
+        grad_ratio,
+        seconds,
+    })
+}
+
+/// `compare.md` and `compare.png` of the outcomes, into the series folder.
+pub fn write_comparison(outcomes: &[Outcome], out: &RunFolder) -> Result<()> {
+    out.write(TABLE_FILE, report(outcomes).as_bytes())?;
     let runs: Vec<ComparedRun> = outcomes
         .iter()
         .map(|o| ComparedRun {
@@ -113,11 +150,7 @@ pub fn compare(
             grad_norms: &o.grad_norms,
         })
         .collect();
-    comparison_png(&runs, &out.path(PLOT_FILE))?;
-    Ok(Comparison {
-        outcomes,
-        interrupted,
-    })
+    comparison_png(&runs, &out.path(PLOT_FILE))
 }
 
 /// How each candidate's training ended and its wall time (None: never started).

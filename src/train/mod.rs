@@ -17,6 +17,7 @@ pub mod renderer;
 pub mod results_screen;
 pub mod resume;
 pub mod schedule;
+pub mod series_plan;
 pub mod training_loop;
 
 pub use pipeline::{TrainOptions, TrainReport, train};

@@ -191,7 +191,10 @@ fn refuse_stopped(run_dir: &Path, config: &Config, records: &[SplitRecord]) -> R
         return Ok(());
     }
     Err(Error::Usage(format!(
-        "--resume {}: early stopping already stopped this run after epoch {}: {} has not          improved since epoch {} ({:.4}), and its model.bpk is that epoch's network. To train          on anyway, give it more patience: --resume {} --set          training.early_stopping.patience={}",
+        "--resume {}: early stopping already stopped this run after epoch {}: {} has not \
+         improved since epoch {} ({:.4}), and its model.bpk is that epoch's network. To train \
+         on anyway, give it more patience: --resume {} --set \
+         training.early_stopping.patience={}",
         run_dir.display(),
         verdict.epoch,
         rule.metric.name(),
