@@ -236,3 +236,53 @@ fn a_cnn_too_large_for_memory_or_the_image_is_refused_by_key() {
     );
     assert_user_error(&output, &["kernl", "kernel"]);
 }
+
+#[test]
+fn a_sweep_and_a_bench_take_a_cnn_too() {
+    let work = tempfile::tempdir().unwrap();
+    let config = common::root().join("config/cnn.toml");
+    let config = config.to_str().unwrap();
+    let sweep = [
+        "sweep",
+        config,
+        "--vary",
+        "model.conv",
+        "[4]",
+        "[{channels = 4, kernel = 5, pool = 4}]",
+        "--set",
+        "data.augment={}",
+        "--set",
+        "model.hidden=[]",
+    ];
+    let md = common::tabulate(work.path(), &work.path().join("sweep"), 300, &sweep);
+    let rows = common::table_rows(&md);
+    assert_eq!(rows.len(), 2, "{md}");
+    assert!(rows.iter().all(|r| r.contains(" %")), "{md}");
+    let bench = digits(
+        work.path(),
+        &[
+            "bench",
+            config,
+            "--set",
+            "data.source=sample",
+            "--set",
+            "data.train_limit=300",
+            "--set",
+            "model.conv=[4]",
+            "--batch-sizes",
+            "16",
+            "--rounds",
+            "1",
+            "--seconds",
+            "0.2",
+            "--json",
+        ],
+    );
+    assert!(bench.status.success(), "{}", stderr(&bench));
+    let row: serde_json::Value = serde_json::from_str(stdout(&bench).trim()).unwrap();
+    assert!(row["learner_train_sps"].as_f64().unwrap() > 0.0, "{row}");
+    assert!(
+        row["backprop_train_sps"].is_null(),
+        "the written-out pass is for MLPs: {row}"
+    );
+}

@@ -5,7 +5,9 @@ use crate::common;
 
 use std::path::Path;
 
-use crate::common::{assert_user_error, digits, root, stderr, table_rows, tabulate};
+use crate::common::{
+    assert_user_error, digits, root, run_digits, stderr, table_rows, tabulate, train_command,
+};
 use digits::config::Config;
 use digits::data::Split;
 use digits::model::Network;
@@ -311,4 +313,61 @@ fn a_bad_vary_is_a_usage_error() {
         ],
     );
     assert_user_error(&output, &["model.activation"]);
+}
+
+#[test]
+fn large_initial_weights_explode_and_clipping_or_batchnorm_tame_them() {
+    // docs/EXPERIMENTS.md's exploding-gradient study, on a slice: deep-relu with weights drawn
+    // at std 0.4 diverges in its first steps; clipped by norm or by value, or batch-normed, it
+    // trains.
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("exploding");
+    let deep = root().join("config/deep-relu.toml");
+    let sweep = [
+        "sweep",
+        deep.to_str().unwrap(),
+        "--set",
+        "model.init=\"normal\"",
+        "--set",
+        "model.init_std=0.4",
+        "--zip",
+        "--vary",
+        "training.grad_clip_norm",
+        "0",
+        "1",
+        "0",
+        "0",
+        "--vary",
+        "training.grad_clip_value",
+        "0",
+        "0",
+        "0.01",
+        "0",
+        "--vary",
+        "model.norm",
+        "none",
+        "none",
+        "none",
+        "batch",
+    ];
+    let md = tabulate(work.path(), &out, 2000, &sweep);
+    let rows = table_rows(&md);
+    assert_eq!(rows.len(), 4, "{md}");
+    assert!(rows[0].contains("diverged (epoch 1, step"), "{md}");
+    for row in &rows[1..] {
+        assert!(!row.contains("diverged") && row.contains(" %"), "{md}");
+    }
+    // Both clippings at once are refused, naming both keys.
+    let both = run_digits(
+        work.path(),
+        &train_command(
+            "mlp.toml",
+            &work.path().join("both"),
+            &["training.grad_clip_norm=1", "training.grad_clip_value=0.1"],
+        ),
+    );
+    assert_user_error(
+        &both,
+        &["training.grad_clip_norm", "training.grad_clip_value"],
+    );
 }

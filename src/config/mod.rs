@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::grad_clipping::GradientClippingConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, QUOTE_CHARS, Result, shorten};
@@ -169,9 +170,14 @@ pub struct TrainingConfig {
     pub devices: usize,
     /// Measure each layer's weight-gradient norm every step (shown live, in metrics.csv).
     pub gradient_norms: bool,
-    /// Clip each parameter's gradient to this L2 norm before the optimizer step (unset = off).
+    /// Clip each parameter's gradient to this L2 norm before the optimizer step (unset or 0 =
+    /// off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grad_clip_norm: Option<f64>,
+    /// Clip each gradient element into ±this before the optimizer step (unset or 0 = off; not
+    /// with `grad_clip_norm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_clip_value: Option<f64>,
     /// Stop once the validation metric stops improving, keeping the best epoch's network
     /// (unset = train every epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,6 +207,7 @@ impl Default for TrainingConfig {
             devices: 1,
             gradient_norms: true,
             grad_clip_norm: None,
+            grad_clip_value: None,
             early_stopping: None,
             max_memory_mb: 2048.0,
         }
@@ -247,6 +254,21 @@ pub enum Optimizer {
     Sgd,
     Momentum,
     Adam,
+}
+
+impl TrainingConfig {
+    /// The gradient clipping the config asks for (Burn's), if any.
+    pub fn clipping(&self) -> Option<GradientClippingConfig> {
+        let on = |v: &f64| *v > 0.0;
+        match (
+            self.grad_clip_norm.filter(on),
+            self.grad_clip_value.filter(on),
+        ) {
+            (Some(norm), _) => Some(GradientClippingConfig::Norm(norm as f32)),
+            (None, Some(value)) => Some(GradientClippingConfig::Value(value as f32)),
+            (None, None) => None,
+        }
+    }
 }
 
 impl Optimizer {
@@ -803,6 +825,10 @@ mod tests {
             (
                 &["training.grad_clip_norm=-1"][..],
                 "training.grad_clip_norm",
+            ),
+            (
+                &["training.grad_clip_value=-1"][..],
+                "training.grad_clip_value",
             ),
         ] {
             let message = error_of("", overrides);

@@ -137,13 +137,24 @@ impl ModelConfig {
 impl TrainingConfig {
     fn validate(&self) -> Result<(), String> {
         let t = self;
-        if let Some(clip) = t.grad_clip_norm
-            && !(clip.is_finite() && clip > 0.0)
-        {
-            return Err(format!(
-                "key `training.grad_clip_norm` = {clip} must be above 0 (remove it to turn \
-                 clipping off)"
-            ));
+        for (key, clip) in [
+            ("grad_clip_norm", t.grad_clip_norm),
+            ("grad_clip_value", t.grad_clip_value),
+        ] {
+            if let Some(clip) = clip
+                && !(clip.is_finite() && clip >= 0.0)
+            {
+                return Err(format!(
+                    "key `training.{key}` = {clip} must be 0 (off) or above"
+                ));
+            }
+        }
+        if t.grad_clip_norm.is_some_and(|v| v > 0.0) && t.grad_clip_value.is_some_and(|v| v > 0.0) {
+            return Err(
+                "keys `training.grad_clip_norm` and `training.grad_clip_value` are both \
+                        set: clip by norm or by value, not both (set the other to 0)"
+                    .into(),
+            );
         }
         if let Some(rule) = &t.early_stopping {
             rule.validate()?;

@@ -79,9 +79,13 @@ impl GradNorms {
 /// What the gradient metrics read: the step's [`GradNorms`].
 pub type GradNormInput = GradNorms;
 
-/// Name of the metric for layer `layer` (1-based, 1 = nearest the input).
-pub fn layer_metric_name(layer: usize) -> String {
-    format!("Grad Norm {layer}")
+/// Name of the metric for layer `layer` (1-based, 1 = nearest the input), with what the
+/// layer is where that says more than its number (a CNN's `conv 2`, `dense 1`).
+pub fn layer_metric_name(layer: usize, what: Option<&str>) -> String {
+    match what {
+        Some(what) => format!("Grad Norm {layer} {what}"),
+        None => format!("Grad Norm {layer}"),
+    }
 }
 
 pub const RATIO_METRIC_NAME: &str = "Grad Ratio";
@@ -96,10 +100,10 @@ pub struct GradNormMetric {
 }
 
 impl GradNormMetric {
-    /// The metric for layer `layer`, 1-based.
-    pub fn layer(layer: usize) -> Self {
+    /// The metric for layer `layer`, 1-based; `what` names the layer on the dashboard.
+    pub fn layer(layer: usize, what: Option<&str>) -> Self {
         Self {
-            name: Arc::new(layer_metric_name(layer)),
+            name: Arc::new(layer_metric_name(layer, what)),
             index: layer - 1,
             state: NumericMetricState::new(),
         }

@@ -203,7 +203,7 @@ fn backprop_train_sps(
 ) -> Result<Option<f64>> {
     let t = &config.training;
     let plain_sgd = t.optimizer == Optimizer::Sgd && t.weight_decay == 0.0;
-    if backprop::not_covered(&config.model).is_some() || !plain_sgd || t.grad_clip_norm.is_some() {
+    if backprop::not_covered(&config.model).is_some() || !plain_sgd || t.clipping().is_some() {
         return Ok(None);
     }
     device.seed(t.seed);

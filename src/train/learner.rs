@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, SgdConfig};
@@ -72,9 +71,16 @@ pub fn supervised_training(
             .metrics((AccuracyMetric::new(), LossMetric::new()))
             .metric_train_numeric(LearningRateMetric::new());
     if t.gradient_norms {
-        // One series per weighted layer (layer 1 = nearest the input), and first/last.
+        // One series per weighted layer (layer 1 = nearest the input), and first/last. A
+        // CNN's are named too: its convolutions come first, then the dense layers.
+        let convs = config.model.conv_blocks().len();
         for layer in 1..=config.model.weighted_layers() {
-            training = training.metric_train_numeric(GradNormMetric::layer(layer));
+            let what = match layer <= convs {
+                true => format!("conv {layer}"),
+                false => format!("dense {}", layer - convs),
+            };
+            let what = (convs > 0).then_some(what.as_str());
+            training = training.metric_train_numeric(GradNormMetric::layer(layer, what));
         }
         training = training.metric_train_numeric(GradRatioMetric::new());
     }
@@ -100,9 +106,7 @@ pub fn steps_per_epoch(images: usize, batch_size: usize) -> usize {
 pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
     let weight_decay =
         (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
-    let clipping = t
-        .grad_clip_norm
-        .map(|norm| GradientClippingConfig::Norm(norm as f32));
+    let clipping = t.clipping();
     let momentum = (t.optimizer == Optimizer::Momentum).then(|| {
         MomentumConfig::new()
             .with_momentum(t.momentum)

@@ -143,9 +143,17 @@ impl RunRenderer {
     }
 }
 
-/// `Learning Rate` → `learning_rate`: names usable as CSV columns and JSON keys.
+/// `Learning Rate` → `learning_rate`: names usable as CSV columns and JSON keys. A layer's
+/// gradient norm is `grad_norm_N` whatever the dashboard calls its layer (`Grad Norm 1 conv`).
 fn column_name(metric_name: &str) -> String {
-    metric_name.trim().to_lowercase().replace([' ', '-'], "_")
+    let column = metric_name.trim().to_lowercase().replace([' ', '-'], "_");
+    match column.strip_prefix(GRAD_NORM_PREFIX) {
+        Some(rest) => {
+            let layer: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            format!("{GRAD_NORM_PREFIX}{layer}")
+        }
+        None => column,
+    }
 }
 
 /// The off-terminal line for a finished split of `split_items` items (fewer in the record: it
@@ -456,5 +464,8 @@ mod tests {
     fn metric_names_become_columns() {
         assert_eq!(column_name("Learning Rate"), "learning_rate");
         assert_eq!(column_name("Accuracy"), "accuracy");
+        assert_eq!(column_name("Grad Norm 12"), "grad_norm_12");
+        assert_eq!(column_name("Grad Norm 3 dense 1"), "grad_norm_3");
+        assert_eq!(column_name("Grad Ratio"), "grad_ratio");
     }
 }

@@ -276,7 +276,7 @@ mod tests {
             lr: None,
         };
         let (mut loss, mut accuracy) = (LossMetric::new(), AccuracyMetric::new());
-        let (mut norm, mut ratio) = (GradNormMetric::layer(1), GradRatioMetric::new());
+        let (mut norm, mut ratio) = (GradNormMetric::layer(1, None), GradRatioMetric::new());
         for item in items {
             let norms = item.grad_norms.clone().unwrap();
             loss.update(&LossInput::new(item.loss), &metadata).unwrap();
