@@ -3,8 +3,8 @@
 //! quadratic loss on one-hot targets; no normalisation, no dropout), computed layer by layer
 //! from the output back to the input with the chain rule, in Burn tensor operations on any
 //! backend. Code to read first: each step names the formula it computes. Training uses Burn's
-//! autodiff; `digits gradcheck` checks the two against each other and against finite
-//! differences.
+//! autodiff, or this with `training.backprop = "written_out"` (`train::written_out`);
+//! `digits gradcheck` checks the two against each other and against finite differences.
 //!
 //! Notation (Nielsen's, row-vector form for a batch of N images): layer l has weights Wˡ
 //! `[inputs, outputs]` (Burn's layout) and biases bˡ; its weighted input is zˡ = aˡ⁻¹ Wˡ + bˡ
@@ -14,7 +14,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
 
-use crate::config::{Activation, Loss, ModelConfig, Norm};
+use crate::config::{Activation, Loss, ModelConfig};
 use crate::data::idx::CLASSES;
 use crate::model::Network;
 
@@ -27,19 +27,7 @@ pub struct LayerGradients {
 
 /// Why a network is outside the family written out here, if it is.
 pub fn not_covered(model: &ModelConfig) -> Option<String> {
-    if !model.conv_blocks().is_empty() {
-        return Some("model.kind is \"cnn\" (convolutions are not written out)".into());
-    }
-    if model.norm != Norm::None {
-        return Some("model.norm is not \"none\"".into());
-    }
-    if model.dropout > 0.0 {
-        return Some("model.dropout is above 0".into());
-    }
-    if model.activation == Activation::Gelu {
-        return Some("model.activation is \"gelu\"".into());
-    }
-    None
+    model.outside_written_out()
 }
 
 /// The loss of the batch and every layer's gradients, by backpropagation.
@@ -50,6 +38,26 @@ pub fn backprop(
     images: Tensor<2>,
     targets: Tensor<1, Int>,
 ) -> (Tensor<1>, LayerGradients) {
+    let pass = forward_backward(model, activation, loss, images, targets);
+    (pass.loss, pass.gradients)
+}
+
+/// What one forward and backward pass gives: the loss, the logits (for the metrics) and
+/// every layer's gradients.
+pub struct Pass {
+    pub loss: Tensor<1>,
+    pub logits: Tensor<2>,
+    pub gradients: LayerGradients,
+}
+
+/// [`backprop`], keeping the logits too (training with `training.backprop = "written_out"`).
+pub fn forward_backward(
+    model: &Network,
+    activation: Activation,
+    loss: Loss,
+    images: Tensor<2>,
+    targets: Tensor<1, Int>,
+) -> Pass {
     // Forward pass, keeping each layer's weighted input zˡ and activation aˡ.
     let mut activations = vec![images]; // a⁰ … aᴸ⁻¹
     let mut weighted_inputs = Vec::new(); // z¹ … zᴸ⁻¹
@@ -62,7 +70,7 @@ pub fn backprop(
     let logits = weighted_input(&model.output, activations.last().expect("aᴸ⁻¹").clone());
 
     // The output error δᴸ = ∂C/∂zᴸ, and the loss itself.
-    let (cost, mut delta) = output_error(loss, logits, targets);
+    let (cost, mut delta) = output_error(loss, logits.clone(), targets);
 
     // Backward pass: for l = L … 1,
     //   ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ            (each weight: its input's activation × its neuron's error)
@@ -82,7 +90,11 @@ pub fn backprop(
     }
     weights.reverse();
     biases.reverse();
-    (cost, LayerGradients { weights, biases })
+    Pass {
+        loss: cost,
+        logits,
+        gradients: LayerGradients { weights, biases },
+    }
 }
 
 /// One step of plain gradient descent with the written-out gradients: W ← W − η ∂C/∂W,

@@ -114,3 +114,105 @@ fn a_trained_run_is_checked_with_its_own_weights() {
     assert!(output.status.success(), "{output:?}");
     assert!(stdout(&output).contains("passed"), "{}", stdout(&output));
 }
+
+/// `train config/mlp.toml` on a slice with `sets`, into `out`; its results.
+fn trained_with(out: &std::path::Path, sets: &[&str]) -> (Vec<f64>, Vec<f32>) {
+    let mut all = vec!["data.train_limit=2000", "data.test_limit=500"];
+    all.extend_from_slice(sets);
+    let output = crate::common::run_digits(&root(), &train_command("mlp.toml", out, &all));
+    assert!(output.status.success(), "{output:?}");
+    results(out)
+}
+
+/// A run's validation losses by epoch and its output layer's weights.
+fn results(run: &std::path::Path) -> (Vec<f64>, Vec<f32>) {
+    let losses = crate::common::read_metrics(run)
+        .iter()
+        .filter(|r| r.split == digits::data::Split::Valid)
+        .map(|r| r.metrics["loss"])
+        .collect();
+    let device = digits::backend::Backend::select(None)
+        .unwrap()
+        .device()
+        .unwrap();
+    let model = digits::inspect::trained_run::load_run(run, &device)
+        .unwrap()
+        .model;
+    let weights = model.output.weight.val().into_data();
+    (losses, weights.try_to_vec::<f32>().unwrap())
+}
+
+#[test]
+fn training_with_the_written_out_backprop_is_autodiffs_run_to_float_rounding() {
+    let work = tempfile::tempdir().unwrap();
+    for network in [
+        vec!["training.epochs=3"],
+        vec![
+            "training.epochs=3",
+            "model.activation=\"relu\"",
+            "training.optimizer=\"adam\"",
+            "training.learning_rate=0.003",
+            "training.loss=\"quadratic\"",
+        ],
+    ] {
+        let run = |backprop: &str| {
+            let mut sets = network.clone();
+            let choice = format!("training.backprop=\"{backprop}\"");
+            sets.push(&choice);
+            trained_with(&work.path().join(backprop), &sets)
+        };
+        let (autodiff, written_out) = (run("autodiff"), run("written_out"));
+        for (a, w) in autodiff.0.iter().zip(&written_out.0) {
+            assert!(
+                (a - w).abs() <= 1e-4 * a.abs(),
+                "{network:?}: {autodiff:?} {written_out:?}"
+            );
+        }
+        let largest = autodiff.1.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (a, w) in autodiff.1.iter().zip(&written_out.1) {
+            assert!(
+                (a - w).abs() <= 1e-4 * largest,
+                "{network:?}: weight {a} vs {w}"
+            );
+        }
+        std::fs::remove_dir_all(work.path().join("autodiff")).unwrap();
+        std::fs::remove_dir_all(work.path().join("written_out")).unwrap();
+    }
+
+    // Resumed, it continues exactly: 2 epochs then 2 more equal 4 at once.
+    let choice = ["training.backprop=\"written_out\""];
+    let straight = work.path().join("straight");
+    let (losses, weights) =
+        trained_with(&straight, &[&["training.epochs=4"][..], &choice].concat());
+    let halves = work.path().join("halves");
+    trained_with(&halves, &[&["training.epochs=2"][..], &choice].concat());
+    let resume = [
+        "train",
+        "--resume",
+        halves.to_str().unwrap(),
+        "--set",
+        "training.epochs=4",
+    ];
+    assert!(digits(&root(), &resume).status.success());
+    let (resumed_losses, resumed_weights) = results(&halves);
+    assert_eq!(resumed_losses, losses);
+    assert_eq!(resumed_weights, weights);
+}
+
+#[test]
+fn the_written_out_backprop_is_refused_where_it_does_not_apply() {
+    let work = tempfile::tempdir().unwrap();
+    for (sets, needle) in [
+        (vec!["model.norm=\"batch\""], "model.norm is not \"none\""),
+        (vec!["model.dropout=0.2"], "model.dropout is above 0"),
+        (vec!["training.devices=2"], "training.devices is 2"),
+    ] {
+        let mut sets = sets;
+        sets.push("training.backprop=\"written_out\"");
+        let output = crate::common::run_digits(
+            &root(),
+            &train_command("mlp.toml", &work.path().join("x"), &sets),
+        );
+        crate::common::assert_user_error(&output, &["training.backprop", needle]);
+    }
+}

@@ -178,6 +178,10 @@ pub struct TrainingConfig {
     /// with `grad_clip_norm`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grad_clip_value: Option<f64>,
+    /// How the gradient is computed in training: Burn's autodiff, or the chain rule written
+    /// out in `src/backprop.rs` (dense networks without normalisation or dropout).
+    #[serde(skip_serializing_if = "Backprop::is_autodiff")]
+    pub backprop: Backprop,
     /// Stop once the validation metric stops improving, keeping the best epoch's network
     /// (unset = train every epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,9 +212,27 @@ impl Default for TrainingConfig {
             gradient_norms: true,
             grad_clip_norm: None,
             grad_clip_value: None,
+            backprop: Backprop::Autodiff,
             early_stopping: None,
             max_memory_mb: 2048.0,
         }
+    }
+}
+
+/// `training.backprop`: how training computes the gradient.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backprop {
+    /// Burn's autodiff: records every operation, then walks the graph backwards.
+    #[default]
+    Autodiff,
+    /// `src/backprop.rs`: the chain rule layer by layer, no graph.
+    WrittenOut,
+}
+
+impl Backprop {
+    fn is_autodiff(&self) -> bool {
+        *self == Backprop::Autodiff
     }
 }
 
@@ -254,6 +276,26 @@ pub enum Optimizer {
     Sgd,
     Momentum,
     Adam,
+}
+
+impl ModelConfig {
+    /// Why this network is outside the family `src/backprop.rs` writes out (dense layers;
+    /// sigmoid, tanh or ReLU; no normalisation, no dropout), if it is.
+    pub fn outside_written_out(&self) -> Option<String> {
+        if !self.conv_blocks().is_empty() {
+            return Some("model.kind is \"cnn\" (convolutions are not written out)".into());
+        }
+        if self.norm != Norm::None {
+            return Some("model.norm is not \"none\"".into());
+        }
+        if self.dropout > 0.0 {
+            return Some("model.dropout is above 0".into());
+        }
+        if self.activation == Activation::Gelu {
+            return Some("model.activation is \"gelu\"".into());
+        }
+        None
+    }
 }
 
 impl TrainingConfig {

@@ -3,7 +3,7 @@
 //! message names the key.
 
 use super::{
-    Config, DataConfig, MAX_DEVICES, MAX_HIDDEN_LAYERS, ModelConfig, ModelKind, Norm,
+    Backprop, Config, DataConfig, MAX_DEVICES, MAX_HIDDEN_LAYERS, ModelConfig, ModelKind, Norm,
     TrainingConfig, conv,
 };
 
@@ -13,6 +13,15 @@ impl Config {
         self.model.validate()?;
         self.training.validate()?;
         self.data.validate()?;
+        if self.training.backprop == Backprop::WrittenOut
+            && let Some(why) = self.model.outside_written_out()
+        {
+            return Err(format!(
+                "key `training.backprop` = \"written_out\" covers dense networks without \
+                 normalisation or dropout (sigmoid, tanh or ReLU), and {why}: use backprop = \
+                 \"autodiff\" for this network"
+            ));
+        }
         let needed = self.estimated_memory_mb();
         if needed > self.training.max_memory_mb {
             return Err(format!(
@@ -155,6 +164,13 @@ impl TrainingConfig {
                         set: clip by norm or by value, not both (set the other to 0)"
                     .into(),
             );
+        }
+        if t.backprop == Backprop::WrittenOut && t.devices > 1 {
+            return Err(format!(
+                "key `training.backprop` = \"written_out\" trains on one device; \
+                 training.devices is {} (set it to 1, or use backprop = \"autodiff\")",
+                t.devices
+            ));
         }
         if let Some(rule) = &t.early_stopping {
             rule.validate()?;

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn::train::{Interrupter, SupervisedTraining, TrainingStrategy};
 
-use crate::config::{Config, Optimizer, TrainingConfig};
+use crate::config::{Backprop, Config, Optimizer, TrainingConfig};
 use crate::data::digit_set::DigitSet;
 use crate::data::loader::EpochLoader;
 use crate::metrics::epoch_logger::EpochMetricLogger;
@@ -65,6 +65,7 @@ pub fn supervised_training(
     let training_loop = GroupedMetricsLoop {
         devices: devices.iter().map(|d| d.clone().autodiff()).collect(),
         history: renderer.history(),
+        written_out: (t.backprop == Backprop::WrittenOut).then_some(config.model.activation),
     };
     let mut training =
         SupervisedTraining::new(&run.dir, loader(train, Some(t.seed)), loader(valid, None))

@@ -19,6 +19,7 @@ pub mod resume;
 pub mod schedule;
 pub mod series_plan;
 pub mod training_loop;
+pub mod written_out;
 
 pub use pipeline::{TrainOptions, TrainReport, train};
 pub use renderer::Dashboard;

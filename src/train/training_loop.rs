@@ -26,10 +26,12 @@ use burn::train::{
     TrainingItem, ValidLoader,
 };
 
+use crate::config::Activation;
 use crate::data::digit_set::DigitBatch;
 use crate::model::{Network, StepOutput};
 use crate::run::history::{Divergence, EpochHistory};
 use crate::train::data_parallel::DataParallel;
+use crate::train::written_out;
 
 /// How many steps are gathered before their metrics are sent: a few milliseconds of work on
 /// a CPU, so the hand-over costs about 1 % of the time, and well under a dashboard refresh.
@@ -41,6 +43,9 @@ pub const GROUP_STEPS: usize = 32;
 pub struct GroupedMetricsLoop {
     pub devices: Vec<Device>,
     pub history: EpochHistory,
+    /// `training.backprop = "written_out"`: the network's activation, for the written-out
+    /// gradient; None: Burn's autodiff.
+    pub written_out: Option<Activation>,
 }
 
 impl SupervisedLearningStrategy<Network> for GroupedMetricsLoop {
@@ -72,6 +77,7 @@ impl SupervisedLearningStrategy<Network> for GroupedMetricsLoop {
                 interrupter: &interrupter,
                 history: &self.history,
                 parallel: parallel.as_ref(),
+                written_out: self.written_out,
             };
             train_epoch(&mut learner, &train, &mut processor, split);
             interrupter.fail_on_error(processor.process_train(LearnerEvent::EndSplit(epoch)));
@@ -112,6 +118,7 @@ struct SplitContext<'a> {
     interrupter: &'a Interrupter,
     history: &'a EpochHistory,
     parallel: Option<&'a DataParallel>,
+    written_out: Option<Activation>,
 }
 
 fn train_epoch(
@@ -121,12 +128,13 @@ fn train_epoch(
     split: SplitContext,
 ) {
     let step = |batch| {
-        let (item, grads) = match split.parallel {
-            None => {
+        let (item, grads) = match (split.parallel, split.written_out) {
+            (Some(parallel), _) => parallel.step(&learner.model(), batch),
+            (None, Some(activation)) => written_out::step(&learner.model(), activation, batch),
+            (None, None) => {
                 let output = learner.train_step(batch);
                 (output.item, output.grads)
             }
-            Some(parallel) => parallel.step(&learner.model(), batch),
         };
         learner.lr_step();
         learner.optimizer_step(grads);
