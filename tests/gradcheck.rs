@@ -216,3 +216,53 @@ fn the_written_out_backprop_is_refused_where_it_does_not_apply() {
         crate::common::assert_user_error(&output, &["training.backprop", needle]);
     }
 }
+
+#[test]
+fn a_cnns_gradients_agree_with_finite_differences() {
+    let cnn = root().join("config/cnn.toml");
+    let small = [
+        "model.conv=[4, {channels = 6, kernel = 5}]",
+        "model.hidden=[16]",
+    ];
+    for activation in ["relu", "sigmoid", "tanh"] {
+        let choice = format!("model.activation=\"{activation}\"");
+        let mut sets = small.to_vec();
+        sets.push(&choice);
+        let (code, report) = gradcheck(
+            cnn.to_str().unwrap(),
+            &sets,
+            &["--batch", "8", "--samples", "8"],
+        );
+        assert_eq!(code, 0, "{activation}: {report}");
+        let names: Vec<&str> = report["tensors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names[..4],
+            [
+                "conv 1 weights",
+                "conv 1 biases",
+                "conv 2 weights",
+                "conv 2 biases"
+            ]
+        );
+        assert!(
+            worst(&report, "autodiff_vs_differences") < 1e-4,
+            "{activation}: {report}"
+        );
+    }
+    // With normalisation over channels: refused, naming it.
+    let output = digits(
+        &root(),
+        &[
+            "gradcheck",
+            cnn.to_str().unwrap(),
+            "--set",
+            "model.norm=\"batch\"",
+        ],
+    );
+    crate::common::assert_user_error(&output, &["model.norm = \"batch\"", "CNN"]);
+}

@@ -10,7 +10,7 @@ use burn::tensor::FloatDType;
 use crate::backprop::{self, LayerGradients};
 use burn::nn::norm::{LayerNormConfig, Normalization};
 
-use crate::config::{Activation, Config, Loss};
+use crate::config::{Activation, Config, IMAGE_SIDE, Loss};
 use crate::data::DigitBatch;
 use crate::data::idx::CLASSES;
 use crate::model::{self, Network};
@@ -90,6 +90,9 @@ pub fn gradcheck(
     for block in &mut model.hidden {
         block.dropout = None;
     }
+    for layer in &mut model.conv {
+        layer.dropout = None;
+    }
     let (config, model) = (&config, &model);
     let seed = config.training.seed;
     let device = batch.images.device();
@@ -158,31 +161,48 @@ pub fn gradcheck(
     }
 }
 
-/// Autodiff's gradient of every Linear layer's weights and biases, input side first, with
-/// their names.
+/// Autodiff's gradient of every weighted layer's weights and biases (a CNN's convolutions
+/// first, then the Linear layers), input side first, with their names.
 fn autodiff_gradients(model: &Network, grads: &burn::tensor::Gradients) -> Vec<(String, Vec<f32>)> {
     let layers = model.hidden.len();
     let missing = "every parameter takes part in the loss";
-    model
-        .linears()
-        .enumerate()
-        .flat_map(|(l, linear)| {
-            let layer = match l == layers {
-                true => "output".to_string(),
-                false => format!("hidden {}", l + 1),
-            };
-            let bias = linear.bias.as_ref().expect("digits' layers have biases");
-            let weight_grad = linear.weight.val().grad(grads).expect(missing);
-            let bias_grad = bias.val().grad(grads).expect(missing);
-            [
-                (format!("{layer} weights"), values(weight_grad)),
-                (
-                    format!("{layer} biases"),
-                    values(bias_grad.unsqueeze::<2>()),
-                ),
-            ]
-        })
-        .collect()
+    let flat = |t: Tensor<4>| {
+        let n = t.dims().iter().product();
+        values(t.reshape([1, n]))
+    };
+    let conv = model.conv.iter().enumerate().flat_map(|(l, layer)| {
+        let bias = layer
+            .conv
+            .bias
+            .as_ref()
+            .expect("digits' layers have biases");
+        let weight_grad = layer.conv.weight.val().grad(grads).expect(missing);
+        let bias_grad = bias.val().grad(grads).expect(missing);
+        [
+            (format!("conv {} weights", l + 1), flat(weight_grad)),
+            (
+                format!("conv {} biases", l + 1),
+                values(bias_grad.unsqueeze::<2>()),
+            ),
+        ]
+    });
+    let dense = model.linears().enumerate().flat_map(|(l, linear)| {
+        let layer = match l == layers {
+            true => "output".to_string(),
+            false => format!("hidden {}", l + 1),
+        };
+        let bias = linear.bias.as_ref().expect("digits' layers have biases");
+        let weight_grad = linear.weight.val().grad(grads).expect(missing);
+        let bias_grad = bias.val().grad(grads).expect(missing);
+        [
+            (format!("{layer} weights"), values(weight_grad)),
+            (
+                format!("{layer} biases"),
+                values(bias_grad.unsqueeze::<2>()),
+            ),
+        ]
+    });
+    conv.chain(dense).collect()
 }
 
 /// The written-out gradients in [`autodiff_gradients`]' order.
@@ -233,11 +253,6 @@ pub fn relative_error(a: Vec<f64>, b: Vec<f64>) -> f64 {
 /// `model` with parameter `index` (in [`autodiff_gradients`]' order) moved by `step` at `element`.
 fn nudged(model: &Network, index: usize, element: usize, step: f64) -> Network {
     let mut model = model.clone();
-    let layers = model.hidden.len();
-    let linear = match index / 2 {
-        l if l == layers => &mut model.output,
-        l => &mut model.hidden[l].linear,
-    };
     let bump = |tensor: Tensor<2>| {
         let [rows, cols] = tensor.dims();
         let mut delta = vec![0.0f64; rows * cols];
@@ -247,11 +262,30 @@ fn nudged(model: &Network, index: usize, element: usize, step: f64) -> Network {
             .reshape([rows, cols]);
         tensor + delta
     };
+    let bump_bias = |bias: Param<Tensor<1>>| bias.map(|b| bump(b.unsqueeze::<2>()).squeeze_dim(0));
+    let convs = 2 * model.conv.len();
+    if index < convs {
+        let conv = &mut model.conv[index / 2].conv;
+        if index.is_multiple_of(2) {
+            conv.weight = conv.weight.clone().map(|w| {
+                let dims = w.dims();
+                bump(w.reshape([1, dims.iter().product()])).reshape(dims)
+            });
+        } else {
+            conv.bias = conv.bias.take().map(bump_bias);
+        }
+        return model;
+    }
+    let index = index - convs;
+    let layers = model.hidden.len();
+    let linear = match index / 2 {
+        l if l == layers => &mut model.output,
+        l => &mut model.hidden[l].linear,
+    };
     if index.is_multiple_of(2) {
         linear.weight = linear.weight.clone().map(bump);
     } else {
-        let bias = linear.bias.take().expect("digits' layers have biases");
-        linear.bias = Some(bias.map(|b| bump(b.unsqueeze::<2>()).squeeze_dim(0)));
+        linear.bias = linear.bias.take().map(bump_bias);
     }
     model
 }
@@ -260,7 +294,27 @@ fn nudged(model: &Network, index: usize, element: usize, step: f64) -> Network {
 /// whatever its input (burn-backend 0.22's default `sigmoid`), which would drown a
 /// finite difference's 1e-5 step: sigmoid and the normalisations are written here in f64.
 fn forward_f64(model: &Network, activation: Activation, images: Tensor<2>) -> Tensor<2> {
-    let hidden = model.hidden.iter().fold(images, |x, block| {
+    let features = match model.conv.is_empty() {
+        true => images,
+        false => {
+            // A CNN's blocks (without normalisation: gradcheck refuses a CNN with one).
+            let [batch, _] = images.dims();
+            let image = images.reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE]);
+            let maps = model.conv.iter().fold(image, |x, layer| {
+                let z = layer.conv.forward(x);
+                let a = match activation {
+                    Activation::Sigmoid => z.neg().exp().add_scalar(1.0).recip(),
+                    _ => layer.activation.forward(z),
+                };
+                match &layer.pool {
+                    Some(pool) => pool.forward(a),
+                    None => a,
+                }
+            });
+            maps.flatten(1, 3)
+        }
+    };
+    let hidden = model.hidden.iter().fold(features, |x, block| {
         let z = norm_f64(&block.norm, block.linear.forward(x));
         let a = match activation {
             Activation::Sigmoid => sigmoid_f64(z),
