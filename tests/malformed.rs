@@ -210,7 +210,15 @@ fn malformed_configs_are_rejected_with_the_key_named() {
         ("[training]\nloss = 3", "training.loss"),
         ("[training]\noptimizer = \"lbfgs\"", "training.optimizer"),
         ("[training]\nseed = -1", "training.seed"),
-        ("[training]\ngrad_clip_norm = 0", "training.grad_clip_norm"),
+        (
+            "[training]\ngrad_clip_norm = -0.5",
+            "training.grad_clip_norm",
+        ),
+        (
+            "[training]\ngrad_clip_value = nan",
+            "training.grad_clip_value",
+        ),
+        ("[training]\nbackprop = \"manual\"", "training.backprop"),
         (
             "[data]\nvalidation_fraction = 1.0",
             "data.validation_fraction",

@@ -125,3 +125,41 @@ pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
             .init(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the optimizer sees of a gradient with the config's clipping.
+    fn clipped(sets: &[&str], gradient: &[f32]) -> Vec<f32> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let config = Config::parse(std::path::Path::new("t.toml"), "", &sets).unwrap();
+        let device = crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap();
+        let grad = Tensor::<1>::from_floats(gradient, &device);
+        let clipping = config.training.clipping().map(|c| c.init());
+        let grad = match clipping {
+            Some(clipping) => clipping.clip_gradient(grad),
+            None => grad,
+        };
+        grad.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn the_clipping_keys_bound_the_gradient_the_optimizer_sees() {
+        let big = [30.0, -40.0, 0.5];
+        // By norm: |g| = 50.0025 → 1, direction kept.
+        let by_norm = clipped(&["training.grad_clip_norm=1"], &big);
+        let norm = by_norm.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{by_norm:?}");
+        assert!((by_norm[0] / by_norm[1] + 0.75).abs() < 1e-5);
+        // By value: each element into ±0.1, small ones untouched.
+        let by_value = clipped(&["training.grad_clip_value=0.1"], &[30.0, -40.0, 0.05]);
+        assert_eq!(by_value, [0.1, -0.1, 0.05]);
+        // Off: unset, or 0.
+        assert_eq!(clipped(&[], &big), big);
+        assert_eq!(clipped(&["training.grad_clip_norm=0"], &big), big);
+    }
+}
