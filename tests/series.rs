@@ -215,6 +215,13 @@ fn a_plan_run_line_by_line_then_collected_gives_the_sweeps_table() {
         results(&direct),
         "{collected}\n{direct}"
     );
+    // A line whose run has ended, run again (a requeued task), says so and succeeds.
+    let again = bash(&lines[0]);
+    assert!(again.status.success(), "{again:?}");
+    assert!(
+        common::stdout(&again).contains("already finished"),
+        "{again:?}"
+    );
 
     // A line stopped after its first epoch and run again continues its run.
     let line = lines[1].replace("--set training.epochs=1", "--set training.epochs=30");

@@ -9,6 +9,7 @@ use crate::commands::args::{BackendArg, absolute, load_config};
 use crate::error::{Error, Result, digits_command, exit};
 use crate::remote::{self, RemoteTarget};
 use crate::run::folder as run;
+use crate::run::summary::Summary;
 use crate::train::renderer::Dashboard;
 use crate::train::results_screen::{self, Results};
 use crate::train::{checkpoint, interrupt, pipeline, resume};
@@ -86,6 +87,9 @@ pub fn run(mut args: TrainArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    if let Some(code) = already_ended(&args) {
+        return Ok(code);
+    }
     let resume_dir = resume_dir(&mut args)?;
     let (config, config_path, resume) = match (&resume_dir, &args.config) {
         (Some(run_dir), _) => {
@@ -164,4 +168,28 @@ fn resume_dir(args: &mut TrainArgs) -> Result<Option<PathBuf>> {
                 .into(),
         )),
     }
+}
+
+/// For `CONFIG ... --out DIR --resume` (a scheduler's line run again): when DIR's run has
+/// already ended, say so and end with its exit code (0, or 3 for a diverged run) instead of
+/// training or refusing.
+fn already_ended(args: &TrainArgs) -> Option<ExitCode> {
+    let (Some(None), Some(_), Some(out)) = (&args.resume, &args.config, &args.out) else {
+        return None;
+    };
+    let summary = Summary::read(&out.join(run::SUMMARY_FILE)).ok()?;
+    if summary.interrupted {
+        return None;
+    }
+    let (how, code) = match summary.diverged {
+        true => ("diverged", exit::DIVERGED),
+        false => ("finished", 0),
+    };
+    println!(
+        "{}: this run has already {how} ({} of {} epochs); nothing to resume",
+        out.display(),
+        summary.epochs_completed,
+        summary.epochs
+    );
+    Some(ExitCode::from(code))
 }
