@@ -17,6 +17,7 @@ mod dashboard;
 mod data;
 mod devices;
 mod draw;
+mod explain;
 mod gradcheck;
 mod gradients;
 #[cfg(target_os = "linux")]

@@ -14,6 +14,7 @@ pub mod collect;
 pub mod compare;
 pub mod draw;
 pub mod eval;
+pub mod explain;
 pub mod export;
 pub mod gradcheck;
 pub mod import;
@@ -48,6 +49,9 @@ pub enum Command {
     /// The learning-rate range test: train while the rate grows exponentially, plot the
     /// loss against it, suggest a rate.
     LrFind(lr_find::LrFindArgs),
+    /// What a trained network has learned: the input each digit wants, its answers to noise,
+    /// the test images it gets wrong (pictures and explain.json in the run folder).
+    Explain(explain::ExplainArgs),
     /// Write a trained run's network for other tools: safetensors (PyTorch's layout) or ONNX.
     Export(export::ExportArgs),
     /// Make a run folder from PyTorch weights (.pt or safetensors) and a config.
@@ -76,6 +80,7 @@ impl Command {
             Command::Sweep(args) => sweep::run(args),
             Command::Collect(args) => collect::run(args),
             Command::LrFind(args) => lr_find::run(args),
+            Command::Explain(args) => explain::run(args),
             Command::Export(args) => export::run(args),
             Command::Gradcheck(args) => gradcheck::run(args),
             Command::Import(args) => import::run(args),

@@ -7,6 +7,8 @@ pub mod classify;
 pub mod comparison_plot;
 pub mod draw;
 pub mod evaluation;
+pub mod explain;
+pub mod explain_plot;
 pub mod gradcheck;
 pub mod lr_find_plot;
 pub mod model_summary;

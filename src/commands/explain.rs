@@ -1,0 +1,179 @@
+//! `digits explain RUN_DIR`: what the trained network has learned — the input each digit
+//! wants, its answers to noise, the test images it gets wrong — as pictures and
+//! `explain.json` in the run folder, with a short account.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::commands::args::BackendArg;
+use crate::data::source as data;
+use crate::error::{Error, Result};
+use crate::inspect::explain::{
+    Answer, Ascent, NoiseAnswers, Wanted, noise_answers, wanted_inputs, wrong_answers,
+};
+use crate::inspect::explain_plot::{
+    MISTAKES_FILE, NOISE_FILE, Tile, WANTED_FILE, noise_png, tiles_png,
+};
+use crate::inspect::trained_run::load_run;
+use crate::run::folder::RunFolder;
+
+pub const EXPLAIN_FILE: &str = "explain.json";
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// A run folder written by `digits train`.
+    run_dir: PathBuf,
+    /// Gradient-ascent steps for each digit's wanted input.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Their step size (in pixel units per unit of score gradient).
+    #[arg(long, default_value_t = 0.05)]
+    rate: f64,
+    /// The L2 penalty on the wanted input's pixels.
+    #[arg(long, default_value_t = 0.01)]
+    penalty: f64,
+    /// Random images shown to the network.
+    #[arg(long, default_value_t = 500)]
+    noise: usize,
+    /// Wrong answers (and closest calls) drawn, most confident first.
+    #[arg(long, default_value_t = 40)]
+    shown: usize,
+    #[command(flatten)]
+    backend: BackendArg,
+}
+
+/// `explain.json`.
+#[derive(Serialize)]
+struct Report<'a> {
+    ascent: Ascent,
+    wanted: &'a [Wanted],
+    noise: &'a NoiseAnswers,
+    /// Every wrong answer's count; the most confident `shown` of them.
+    wrong: usize,
+    test_images: usize,
+    most_confident_wrong: &'a [Answer],
+    closest_right: &'a [Answer],
+}
+
+pub fn run(args: ExplainArgs) -> Result<ExitCode> {
+    let sane = |v: f64| v.is_finite() && v >= 0.0;
+    if args.steps == 0 || !sane(args.rate) || !sane(args.penalty) || args.noise == 0 {
+        return Err(Error::Usage(
+            "--steps and --noise must be at least 1, --rate and --penalty numbers ≥ 0".into(),
+        ));
+    }
+    let device = args.backend.select()?.device()?;
+    let loaded = load_run(&args.run_dir, &device)?;
+    let folder = RunFolder::existing(&args.run_dir, "explain RUN_DIR")?;
+    let ascent = Ascent {
+        steps: args.steps,
+        rate: args.rate,
+        penalty: args.penalty,
+    };
+    let wanted = wanted_inputs(&loaded.model, &device, ascent);
+    let noise = noise_answers(
+        &loaded.model,
+        &device,
+        args.noise,
+        loaded.config.training.seed,
+    );
+    let (test, _) = data::load_test(&loaded.config.data)?;
+    let (wrong, right) = wrong_answers(&loaded.model, &test, &device);
+
+    let tiles: Vec<Tile> = wanted
+        .iter()
+        .map(|w| Tile {
+            pixels: w.pixels.clone(),
+            caption: [
+                format!("{}: {:.1} %", w.digit, w.probability * 100.0),
+                format!("(grey: {:.1} %)", w.grey_probability * 100.0),
+            ],
+        })
+        .collect();
+    let title = "the input each output wants most (gradient ascent from grey)";
+    tiles_png(title, &tiles, 10, &folder.path(WANTED_FILE))?;
+    noise_png(&noise, &folder.path(NOISE_FILE))?;
+    let shown = |answers: &[Answer]| -> Vec<Tile> {
+        answers
+            .iter()
+            .take(args.shown)
+            .map(|a| Tile {
+                pixels: a.pixels.iter().map(|&p| f32::from(p) / 255.0).collect(),
+                caption: [
+                    format!("#{} {} -> {}", a.index, a.truth, a.predicted),
+                    a.top3
+                        .iter()
+                        .map(|(d, p)| format!("{d}:{:.0}", p * 100.0))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ],
+            })
+            .collect()
+    };
+    let title = format!(
+        "{} of {} test images wrong; the most confident {} (true -> answered; top 3, %)",
+        wrong.len(),
+        test.len(),
+        wrong.len().min(args.shown)
+    );
+    tiles_png(&title, &shown(&wrong), 10, &folder.path(MISTAKES_FILE))?;
+    folder.write_json(
+        EXPLAIN_FILE,
+        &Report {
+            ascent,
+            wanted: &wanted,
+            noise: &noise,
+            wrong: wrong.len(),
+            test_images: test.len(),
+            most_confident_wrong: &wrong[..wrong.len().min(args.shown)],
+            closest_right: &right[..right.len().min(args.shown)],
+        },
+    )?;
+    print!("{}", account(&wanted, &noise, &wrong, test.len()));
+    println!(
+        "wrote {}, {}, {} and {} in {}",
+        WANTED_FILE,
+        NOISE_FILE,
+        MISTAKES_FILE,
+        EXPLAIN_FILE,
+        folder.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn account(wanted: &[Wanted], noise: &NoiseAnswers, wrong: &[Answer], tests: usize) -> String {
+    let wants: Vec<String> = wanted
+        .iter()
+        .map(|w| format!("{} {:.0} %", w.digit, w.probability * 100.0))
+        .collect();
+    let favourite = (0..noise.named.len())
+        .max_by_key(|&d| noise.named[d])
+        .unwrap_or(0);
+    let mut text = format!(
+        "what each digit wants: the found images score {}\n",
+        wants.join(", ")
+    );
+    text.push_str(&format!(
+        "noise: {} random images, named {favourite} most often ({} times), {:.0} % sure on \
+         average\n",
+        noise.images,
+        noise.named[favourite],
+        noise.mean_confidence * 100.0
+    ));
+    match wrong.first() {
+        Some(worst) => text.push_str(&format!(
+            "wrong: {} of {tests} test images; the surest mistake, #{}: a {} read as {} \
+             ({:.0} %)\n",
+            wrong.len(),
+            worst.index,
+            worst.truth,
+            worst.predicted,
+            worst.top3[0].1 * 100.0
+        )),
+        None => text.push_str(&format!("wrong: none of {tests} test images\n")),
+    }
+    text
+}
