@@ -14,12 +14,9 @@ Needs PyTorch, CPU build (not part of the tests):
 Run side by side with digits: NETWORK=cnn bench/compare_pytorch.sh (docs/EXPERIMENTS.md,
 "Convolutional networks").
 """
-import argparse
-import json
-
 import torch
 
-from pytorch_mlp import train_sps, training_images
+from pytorch_mlp import measure, parser
 
 
 def network(conv, hidden):
@@ -37,19 +34,10 @@ def network(conv, hidden):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", default="data/mnist-sample", help="an MNIST-format IDX folder")
+    p = parser(__doc__, lr=1e-3, seconds=3.0)
     p.add_argument("--conv", default="32,64", help="channels per convolution block")
     p.add_argument("--hidden", default="128", help="dense hidden sizes after the blocks")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-sizes", default="32,128")
-    p.add_argument("--seconds", type=float, default=3.0)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="0: PyTorch's default")
     a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    images, labels = training_images(a.data)
     conv = [int(c) for c in a.conv.split(",")]
     hidden = [int(h) for h in a.hidden.split(",") if h]
 
@@ -57,16 +45,7 @@ def main():
         model = network(conv, hidden)
         return model, torch.optim.Adam(model.parameters(), lr=a.lr)
 
-    for batch in [int(b) for b in a.batch_sizes.split(",")]:
-        best = max(train_sps(images, labels, make, batch, a.seconds) for _ in range(a.rounds))
-        print(json.dumps({
-            "framework": f"pytorch {torch.__version__}",
-            "threads": torch.get_num_threads(),
-            "conv": conv,
-            "hidden": hidden,
-            "batch_size": batch,
-            "train_sps": round(best, 1),
-        }), flush=True)
+    measure(a, make, {"conv": conv, "hidden": hidden})
 
 
 if __name__ == "__main__":

@@ -81,36 +81,49 @@ def train_sps(images, labels, make, batch, seconds):
     return timed(seconds)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parser(doc, lr, seconds):
+    """The options both reference scripts take (`doc`: the script's docstring); each adds its
+    network's."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
     p.add_argument("--data", default="data/mnist-sample", help="an MNIST-format IDX folder")
-    p.add_argument("--hidden", default="16,16", help="hidden sizes, e.g. 512,512")
-    p.add_argument("--activation", default="relu")
-    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--batch-sizes", default="32,128")
-    p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--seconds", type=float, default=seconds)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=0, help="0: PyTorch's default")
-    a = p.parse_args()
+    return p
+
+
+def measure(a, make, network):
+    """For each batch size, the best of a.rounds rounds of `make()`'s training, as a JSON line
+    that names the `network` (a dict of its sizes)."""
     if a.threads:
         torch.set_num_threads(a.threads)
     images, labels = training_images(a.data)
-    hidden = [int(h) for h in a.hidden.split(",")]
-
-    def make():
-        model = network(hidden, a.activation)
-        return model, torch.optim.SGD(model.parameters(), lr=a.lr)
-
     for batch in [int(b) for b in a.batch_sizes.split(",")]:
         best = max(train_sps(images, labels, make, batch, a.seconds)
                    for _ in range(a.rounds))
         print(json.dumps({
             "framework": f"pytorch {torch.__version__}",
             "threads": torch.get_num_threads(),
-            "hidden": hidden,
+            **network,
             "batch_size": batch,
             "train_sps": round(best, 1),
         }), flush=True)
+
+
+def main():
+    p = parser(__doc__, lr=0.1, seconds=1.0)
+    p.add_argument("--hidden", default="16,16", help="hidden sizes, e.g. 512,512")
+    p.add_argument("--activation", default="relu")
+    a = p.parse_args()
+    hidden = [int(h) for h in a.hidden.split(",")]
+
+    def make():
+        model = network(hidden, a.activation)
+        return model, torch.optim.SGD(model.parameters(), lr=a.lr)
+
+    measure(a, make, {"hidden": hidden})
 
 
 if __name__ == "__main__":
