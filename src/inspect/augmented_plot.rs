@@ -10,7 +10,7 @@ use crate::data::augment::Move;
 use crate::data::digit_set::DigitSet;
 use crate::data::idx::{PIXELS, SIDE};
 use crate::error::Result;
-use crate::inspect::plots::{FONT, render};
+use crate::inspect::plots::{FONT, draw_digit, render};
 
 /// Images shown (rows) and epochs drawn for each (columns after the stored image).
 pub const IMAGES: usize = 8;
@@ -55,21 +55,7 @@ pub fn augmented_png(train: &DigitSet, augment: &Augment, seed: u64, path: &Path
                 let mut pixels = Vec::with_capacity(PIXELS);
                 moved.apply(&image.pixels, &mut pixels);
                 let x0 = PAD + column as u32 * (TILE + PAD);
-                for (i, &value) in pixels.iter().enumerate() {
-                    // Ink dark on white, as the digit was written.
-                    let grey = 255 - (value.clamp(0.0, 1.0) * 255.0).round() as u8;
-                    let (x, y) = (
-                        x0 + (i % SIDE) as u32 * SCALE,
-                        y0 + (i / SIDE) as u32 * SCALE,
-                    );
-                    area.draw(&Rectangle::new(
-                        [
-                            (x as i32, y as i32),
-                            ((x + SCALE) as i32, (y + SCALE) as i32),
-                        ],
-                        RGBColor(grey, grey, grey).filled(),
-                    ))?;
-                }
+                draw_digit(area, &pixels, (x0, y0), SCALE)?;
             }
         }
         Ok(())

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use crate::data::idx::{CLASSES, SIDE};
 use crate::error::Result;
 use crate::inspect::explain::NoiseAnswers;
-use crate::inspect::plots::{FONT, VALID_COLOUR, render};
+use crate::inspect::plots::{FONT, VALID_COLOUR, draw_digit, render};
 
 pub const WANTED_FILE: &str = "wanted.png";
 pub const NOISE_FILE: &str = "noise.png";
@@ -46,18 +46,7 @@ pub fn tiles_png(title: &str, tiles: &[Tile], columns: usize, path: &Path) -> Re
                 let y = y0 as i32 + 15 * line as i32;
                 area.draw(&Text::new(text.clone(), (x0 as i32, y), (FONT, 12)))?;
             }
-            for (p, &value) in tile.pixels.iter().enumerate() {
-                let grey = 255 - (value.clamp(0.0, 1.0) * 255.0).round() as u8;
-                let x = x0 + (p % SIDE) as u32 * SCALE;
-                let y = y0 + CAPTION + (p / SIDE) as u32 * SCALE;
-                area.draw(&Rectangle::new(
-                    [
-                        (x as i32, y as i32),
-                        ((x + SCALE) as i32, (y + SCALE) as i32),
-                    ],
-                    RGBColor(grey, grey, grey).filled(),
-                ))?;
-            }
+            draw_digit(area, &tile.pixels, (x0, y0 + CAPTION), SCALE)?;
         }
         Ok(())
     })

@@ -151,6 +151,31 @@ pub fn weights_png(model: &Network, path: &Path) -> Result<()> {
     })
 }
 
+/// A 28×28 image with pixels in 0..1 (ink light, as MNIST stores it) drawn ink-dark on white,
+/// as the digit was written, `scale` screen pixels per image pixel, its top left at `origin`.
+pub(crate) fn draw_digit(
+    area: &Canvas,
+    pixels: &[f32],
+    (x0, y0): (u32, u32),
+    scale: u32,
+) -> DrawResult {
+    for (i, &value) in pixels.iter().enumerate() {
+        let grey = 255 - (value.clamp(0.0, 1.0) * 255.0).round() as u8;
+        let (x, y) = (
+            x0 + (i % SIDE) as u32 * scale,
+            y0 + (i / SIDE) as u32 * scale,
+        );
+        area.draw(&Rectangle::new(
+            [
+                (x as i32, y as i32),
+                ((x + scale) as i32, (y + scale) as i32),
+            ],
+            RGBColor(grey, grey, grey).filled(),
+        ))?;
+    }
+    Ok(())
+}
+
 /// White at 0, towards red for positive and blue for negative values in -1..1.
 fn diverging(v: f32) -> RGBColor {
     let t = v.clamp(-1.0, 1.0).abs();
