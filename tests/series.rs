@@ -147,21 +147,7 @@ fn a_plan_run_line_by_line_then_collected_gives_the_sweeps_table() {
     let plan = work.path().join("plan.txt");
     let planned = work.path().join("planned");
     let mut plan_args = sweep(&["--plan", plan.to_str().unwrap()]);
-    plan_args.extend(
-        [
-            "--epochs",
-            "1",
-            "--set",
-            "data.train_limit=500",
-            "--set",
-            "data.test_limit=100",
-            "--data-dir",
-            sample_dir().to_str().unwrap(),
-            "--out",
-            planned.to_str().unwrap(),
-        ]
-        .map(String::from),
-    );
+    plan_args.extend(common::quick_series(&planned, 500));
     let output = common::run_digits(work.path(), &plan_args);
     assert!(output.status.success(), "{}", stderr(&output));
     let lines: Vec<String> = std::fs::read_to_string(&plan)

@@ -276,24 +276,29 @@ pub fn table_rows(md: &str) -> Vec<&str> {
     md.lines().skip(2).filter(|l| l.starts_with('|')).collect()
 }
 
+/// The options that make a series quick: one epoch on `train_limit` training images and 100
+/// test images of the sample, into `out`.
+pub fn quick_series(out: &Path, train_limit: usize) -> Vec<String> {
+    vec![
+        "--epochs".into(),
+        "1".into(),
+        "--set".into(),
+        format!("data.train_limit={train_limit}"),
+        "--set".into(),
+        "data.test_limit=100".into(),
+        "--data-dir".into(),
+        sample_dir().display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ]
+}
+
 /// Runs `compare` or `sweep` (`args`: the command with its configs and options) for one epoch
 /// on `train_limit` training images, writing to `out`; checks it succeeds, returns compare.md.
 pub fn tabulate(work: &Path, out: &Path, train_limit: usize, args: &[&str]) -> String {
-    let (train_limit, data) = (format!("data.train_limit={train_limit}"), sample_dir());
-    let mut all = args.to_vec();
-    all.extend([
-        "--epochs",
-        "1",
-        "--set",
-        &train_limit,
-        "--set",
-        "data.test_limit=100",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let output = digits(work, &all);
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(quick_series(out, train_limit));
+    let output = run_digits(work, &all);
     assert!(output.status.success(), "{}", stderr(&output));
     std::fs::read_to_string(out.join("compare.md")).unwrap()
 }
