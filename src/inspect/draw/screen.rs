@@ -264,14 +264,16 @@ fn inside_lines(pad: &Pad, width: usize, height: usize) -> Vec<Line<'static>> {
     let room = width.saturating_sub(LABEL + 1).max(1);
     let layers = pad.view.as_ref().map(|view| &view.layers);
     let maps = |layer: usize| layers.map(|l| &l.maps[layer]);
-    let pictured: Vec<Line> = (pad.map_shapes().iter().enumerate())
-        .flat_map(|(layer, &shape)| map_pictures(maps(layer), layer, shape, room))
-        .collect();
     let dense = dense_lines(pad, room);
-    let mut lines = match pictured.len() + dense.len() <= height {
-        true => pictured,
-        false => (pad.map_shapes().iter().enumerate())
-            .flat_map(|(layer, &shape)| map_line(maps(layer), layer, shape, room))
+    let shapes = pad.map_shapes().iter().copied().enumerate();
+    // The pictures' rows are known from the shapes: only the form that is shown is built.
+    let picture_rows: usize = pad.map_shapes().iter().map(|&s| MapGrid::of(s).rows).sum();
+    let mut lines: Vec<Line> = match picture_rows + dense.len() <= height {
+        true => shapes
+            .flat_map(|(layer, shape)| map_pictures(maps(layer), layer, shape, room))
+            .collect(),
+        false => shapes
+            .flat_map(|(layer, shape)| map_line(maps(layer), layer, shape, room))
             .collect(),
     };
     lines.extend(dense);
@@ -282,45 +284,67 @@ fn map_label(layer: usize, [channels, height, width]: [usize; 3]) -> String {
     format!(" conv {} · {channels}×{height}×{width}", layer + 1)
 }
 
-/// A convolution layer's first maps as pictures side by side, each cell one column and two
-/// rows of outputs (the strongest), so a map keeps its shape; at most [`MAP_CELLS`] cells
-/// wide. Shades are scaled by the layer's largest output.
+/// How a feature map of `[channels, height, width]` is drawn: outputs max-pooled by `pool` to
+/// at most [`MAP_CELLS`] cells wide, each cell one column and two rows of them (a terminal
+/// cell is twice as tall as wide, so a map keeps its shape).
+#[derive(Debug, Clone, Copy)]
+struct MapGrid {
+    height: usize,
+    width: usize,
+    pool: usize,
+    columns: usize,
+    rows: usize,
+}
+
+impl MapGrid {
+    fn of([_, height, width]: [usize; 3]) -> MapGrid {
+        let pool = width.max(height).div_ceil(MAP_CELLS);
+        MapGrid {
+            height,
+            width,
+            pool,
+            columns: width.div_ceil(pool),
+            rows: height.div_ceil(2 * pool),
+        }
+    }
+
+    /// The strongest output of `map` under cell (`row`, `column`).
+    fn strongest(&self, map: &[f32], row: usize, column: usize) -> f32 {
+        let ys = row * 2 * self.pool..((row + 1) * 2 * self.pool).min(self.height);
+        let xs = column * self.pool..((column + 1) * self.pool).min(self.width);
+        ys.flat_map(|y| xs.clone().map(move |x| map[y * self.width + x]))
+            .fold(0.0f32, f32::max)
+    }
+}
+
+/// A convolution layer's first maps as pictures side by side ([`MapGrid`]), as many as fit
+/// `room`. Shades are scaled by the layer's largest output.
 fn map_pictures(
     maps: Option<&FeatureMaps>,
     layer: usize,
     shape: [usize; 3],
     room: usize,
 ) -> Vec<Line<'static>> {
-    let [channels, height, width] = shape;
-    let pool = width.max(height).div_ceil(MAP_CELLS);
-    let (columns, rows) = (width.div_ceil(pool), height.div_ceil(2 * pool));
-    let shown = channels.min((room + 1) / (columns + 1)).max(1);
+    let grid = MapGrid::of(shape);
+    let channels = shape[0];
+    let shown = channels.min((room + 1) / (grid.columns + 1)).max(1);
     let top = maps.map_or(1.0, |m| m.values.iter().fold(1.0f32, |t, &v| t.max(v)));
-    (0..rows)
+    let picture_row = |channel: usize, row: usize| -> String {
+        (0..grid.columns)
+            .map(|column| match maps {
+                Some(maps) => neuron_shade(grid.strongest(maps.map(channel), row, column) / top),
+                None => '·',
+            })
+            .collect()
+    };
+    (0..grid.rows)
         .map(|row| {
             let head = match row {
                 0 => map_label(layer, shape),
                 1 if shown < channels => format!("   first {shown} maps"),
                 _ => String::new(),
             };
-            let cells: Vec<String> = (0..shown)
-                .map(|channel| {
-                    (0..columns)
-                        .map(|column| match maps {
-                            Some(maps) => {
-                                let ys = row * 2 * pool..((row + 1) * 2 * pool).min(height);
-                                let xs = column * pool..((column + 1) * pool).min(width);
-                                let map = maps.map(channel);
-                                let strongest = ys
-                                    .flat_map(|y| xs.clone().map(move |x| map[y * width + x]))
-                                    .fold(0.0f32, f32::max);
-                                neuron_shade(strongest / top)
-                            }
-                            None => '·',
-                        })
-                        .collect()
-                })
-                .collect();
+            let cells: Vec<String> = (0..shown).map(|c| picture_row(c, row)).collect();
             Line::from(format!("{head:<LABEL$} {}", cells.join(" ")))
         })
         .collect()
