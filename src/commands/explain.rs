@@ -101,7 +101,13 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
             .iter()
             .take(args.shown)
             .map(|a| Tile {
-                pixels: a.pixels.iter().map(|&p| f32::from(p) / 255.0).collect(),
+                pixels: (test
+                    .image(a.index)
+                    .expect("an index of the test set")
+                    .pixels)
+                    .iter()
+                    .map(|&p| f32::from(p) / 255.0)
+                    .collect(),
                 caption: [
                     format!("#{} {} -> {}", a.index, a.truth, a.predicted),
                     a.top3

@@ -7,7 +7,7 @@ use burn::tensor::activation::{log_sigmoid, log_softmax};
 use serde::Serialize;
 
 use crate::config::Loss;
-use crate::data::digit_set::DigitSet;
+use crate::data::digit_set::{DigitImage, DigitSet};
 use crate::data::idx::{CLASSES, PIXELS};
 use crate::inspect::classify::{Prediction, classify};
 use crate::model::Network;
@@ -143,8 +143,6 @@ pub struct Answer {
     pub predicted: usize,
     /// The three most likely digits with their probabilities.
     pub top3: [(usize, f32); 3],
-    #[serde(skip)]
-    pub pixels: Vec<u8>,
 }
 
 /// The test images the network gets wrong, most confident first; and the closest calls it got
@@ -154,15 +152,15 @@ pub fn wrong_answers(
     test: &DigitSet,
     device: &Device,
 ) -> (Vec<Answer>, Vec<Answer>) {
-    let images: Vec<[u8; PIXELS]> = (0..test.len())
-        .map(|i| test.image(i).expect("i < len").pixels)
+    let images: Vec<DigitImage> = (0..test.len())
+        .map(|i| test.image(i).expect("i < len"))
         .collect();
     let mut answers: Vec<(f32, Answer)> = Vec::with_capacity(images.len());
     for (start, chunk) in images.chunks(1024).enumerate() {
-        for (offset, prediction) in classify(model, chunk, device).into_iter().enumerate() {
-            let index = start * 1024 + offset;
-            let truth = test.image(index).expect("index < len").label as usize;
-            let answer = answer(index, truth, &prediction, &images[index]);
+        let pixels: Vec<[u8; PIXELS]> = chunk.iter().map(|image| image.pixels).collect();
+        let predictions = classify(model, &pixels, device);
+        for (offset, (prediction, image)) in predictions.iter().zip(chunk).enumerate() {
+            let answer = answer(start * 1024 + offset, image.label as usize, prediction);
             let lead = answer.top3[0].1 - answer.top3[1].1;
             answers.push((lead, answer));
         }
@@ -176,7 +174,7 @@ pub fn wrong_answers(
     (strip(wrong), strip(right))
 }
 
-fn answer(index: usize, truth: usize, prediction: &Prediction, pixels: &[u8]) -> Answer {
+fn answer(index: usize, truth: usize, prediction: &Prediction) -> Answer {
     let mut ranked: Vec<(usize, f32)> = prediction.scores.iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     Answer {
@@ -184,6 +182,5 @@ fn answer(index: usize, truth: usize, prediction: &Prediction, pixels: &[u8]) ->
         truth,
         predicted: prediction.digit,
         top3: [ranked[0], ranked[1], ranked[2]],
-        pixels: pixels.to_vec(),
     }
 }
