@@ -119,9 +119,18 @@ impl Candidate {
 
 /// How a run that ended did, read back from its folder `out/<name>/`.
 pub fn read_outcome(planned: &PlannedRun, out: &RunFolder, seconds: f64) -> Result<Outcome> {
-    let dir = out.dir.join(&planned.name);
-    let summary = Summary::read(&dir.join(run::SUMMARY_FILE))?;
-    let records = read_metrics_csv(&dir.join(run::METRICS_FILE))?;
+    let summary = Summary::read(&out.dir.join(&planned.name).join(run::SUMMARY_FILE))?;
+    outcome_of(planned, out, summary, seconds)
+}
+
+/// [`read_outcome`] with the run's summary already read.
+pub fn outcome_of(
+    planned: &PlannedRun,
+    out: &RunFolder,
+    summary: Summary,
+    seconds: f64,
+) -> Result<Outcome> {
+    let records = read_metrics_csv(&out.dir.join(&planned.name).join(run::METRICS_FILE))?;
     let (grad_norms, grad_ratio) = last_gradient_profile(&records);
     let command = std::iter::once(planned.config_path.display().to_string())
         .chain(planned.args.iter().cloned())

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::run::folder::{self as run, RunFolder};
 use crate::run::summary::Summary;
-use crate::train::compare::{Outcome, PlannedRun, read_outcome};
+use crate::train::compare::{Outcome, PlannedRun, outcome_of};
 
 pub const SERIES_FILE: &str = "series.json";
 
@@ -77,15 +77,17 @@ impl Series {
     pub fn collect(&self, out: &RunFolder) -> Result<(Vec<Outcome>, Vec<String>)> {
         let (mut ended, mut open) = (Vec::new(), Vec::new());
         for planned in &self.runs {
-            let summary = out.dir.join(&planned.name).join(run::SUMMARY_FILE);
-            match summary.is_file() {
+            let file = out.dir.join(&planned.name).join(run::SUMMARY_FILE);
+            match file.is_file() {
                 true => {
-                    let wall = Summary::read(&summary)?;
-                    if wall.interrupted {
-                        open.push(planned.label.clone());
-                        continue;
+                    let summary = Summary::read(&file)?;
+                    match summary.interrupted {
+                        true => open.push(planned.label.clone()),
+                        false => {
+                            let seconds = summary.wall_seconds;
+                            ended.push(outcome_of(planned, out, summary, seconds)?);
+                        }
                     }
-                    ended.push(read_outcome(planned, out, wall.wall_seconds)?);
                 }
                 false => open.push(planned.label.clone()),
             }
