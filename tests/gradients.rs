@@ -266,7 +266,7 @@ fn sweep_with_two_values_produces_two_rows_and_a_plot() {
     let plot = image::open(out.join("compare.png")).unwrap().to_rgb8();
     assert_eq!(
         plot.dimensions(),
-        digits::inspect::comparison_plot::COMPARISON_SIZE
+        digits::inspect::comparison_plot::comparison_size(2)
     );
     // How each run was trained is recorded with the table.
     assert!(

@@ -14,7 +14,19 @@ use crate::inspect::plots::{
 };
 use crate::run::history::SplitRecord;
 
+/// The three panels' size; the shared legend below them adds a row per three runs.
 pub const COMPARISON_SIZE: (u32, u32) = (1500, 520);
+const LEGEND_ROW: u32 = 22;
+const LEGEND_COLUMNS: usize = 3;
+
+/// The size of `compare.png` for `runs` runs: the panels and the legend's rows.
+pub fn comparison_size(runs: usize) -> (u32, u32) {
+    let legend_rows = runs.div_ceil(LEGEND_COLUMNS) as u32;
+    (
+        COMPARISON_SIZE.0,
+        COMPARISON_SIZE.1 + 12 + legend_rows * LEGEND_ROW,
+    )
+}
 
 /// One run as `compare.png` shows it.
 pub struct ComparedRun<'a> {
@@ -24,7 +36,8 @@ pub struct ComparedRun<'a> {
     pub grad_norms: &'a [f64],
 }
 
-/// Draws `compare.png`: three panels, a colour per run.
+/// Draws `compare.png`: three panels, a colour per run, and one legend under them (inside the
+/// panels a legend of long run names would hide curves).
 pub fn comparison_png(runs: &[ComparedRun], path: &Path) -> Result<()> {
     let lines = |values: &dyn Fn(&ComparedRun) -> Vec<(f64, f64)>| -> Vec<Line> {
         runs.iter()
@@ -36,19 +49,45 @@ pub fn comparison_png(runs: &[ComparedRun], path: &Path) -> Result<()> {
             })
             .collect()
     };
-    render(path, COMPARISON_SIZE, |area| {
-        let panels = area.split_evenly((1, 3));
+    render(path, comparison_size(runs.len()), |area| {
+        let (charts, legend) = area.split_vertically(COMPARISON_SIZE.1);
+        let panels = charts.split_evenly((1, 3));
         let loss = lines(&|run| epoch_series(run.records, Split::Valid, "loss"));
-        epoch_panel(&panels[0], "validation loss per epoch", "loss", &loss)?;
+        epoch_panel(
+            &panels[0],
+            "validation loss per epoch",
+            "loss",
+            &loss,
+            false,
+        )?;
         let accuracy = lines(&|run| epoch_series(run.records, Split::Valid, "accuracy"));
         epoch_panel(
             &panels[1],
             "validation accuracy per epoch",
             "accuracy (%)",
             &accuracy,
+            false,
         )?;
         let gradients = lines(&|run| log_drawable(run.grad_norms));
-        gradient_panel(&panels[2], &gradients)
+        gradient_panel(&panels[2], &gradients)?;
+        // The legend: a short line in each run's colour and its label, three runs a row.
+        let column_width = (COMPARISON_SIZE.0 / LEGEND_COLUMNS as u32) as i32;
+        for (i, run) in runs.iter().enumerate() {
+            let x = 60 + column_width * (i % LEGEND_COLUMNS) as i32;
+            let y = 8 + (LEGEND_ROW * (i / LEGEND_COLUMNS) as u32) as i32;
+            legend.draw(&PathElement::new(
+                [(x, y + 8), (x + 24, y + 8)],
+                colour(i).stroke_width(3),
+            ))?;
+            // A run that diverged in its first epoch has nothing on the panels: say so.
+            let drawn = !accuracy[i].points.is_empty() || !gradients[i].points.is_empty();
+            let label = match drawn {
+                true => run.label.to_string(),
+                false => format!("{} (no point to draw)", run.label),
+            };
+            legend.draw(&Text::new(label, (x + 32, y), (FONT, 13)))?;
+        }
+        Ok(())
     })
 }
 
@@ -104,13 +143,6 @@ fn gradient_panel(panel: &Canvas, lines: &[Line]) -> DrawResult {
         .label_style((FONT, 12))
         .draw()?;
     draw_lines(&mut chart, lines)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.85))
-        .label_font((FONT, 13))
-        .draw()?;
     Ok(())
 }
 

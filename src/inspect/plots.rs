@@ -210,7 +210,7 @@ pub fn curves_png(records: &[SplitRecord], path: &Path) -> Result<()> {
                     colour: VALID_COLOUR,
                 },
             ];
-            epoch_panel(panel, &format!("{metric} per epoch"), label, &lines)?;
+            epoch_panel(panel, &format!("{metric} per epoch"), label, &lines, true)?;
         }
         Ok(())
     })
@@ -223,13 +223,15 @@ pub(crate) struct Line {
     pub colour: RGBColor,
 }
 
-/// A chart of values per epoch, a line per series, with a legend where curves of that kind
-/// seldom go: upper right for a loss (it falls), lower right for an accuracy (it rises).
+/// A chart of values per epoch, a line per series, with a legend (`legend`) where curves of
+/// that kind seldom go: upper right for a loss (it falls), lower right for an accuracy (it
+/// rises).
 pub(crate) fn epoch_panel(
     panel: &Canvas,
     title: &str,
     y_label: &str,
     lines: &[Line],
+    legend: bool,
 ) -> DrawResult {
     let all = || lines.iter().flat_map(|l| &l.points);
     let last_epoch = all().map(|p| p.0).fold(1.0, f64::max);
@@ -251,6 +253,9 @@ pub(crate) fn epoch_panel(
         .label_style((FONT, 12))
         .draw()?;
     draw_lines(&mut chart, lines)?;
+    if !legend {
+        return Ok(());
+    }
     let legend_at = match y_label.starts_with("accuracy") {
         true => SeriesLabelPosition::LowerRight,
         false => SeriesLabelPosition::UpperRight,
