@@ -95,13 +95,35 @@ fn lr_find_refuses_a_range_that_is_not_one() {
 
 /// The early-stopping run of the tests: few training images and a large rate, so the
 /// validation loss bottoms out within a few epochs and then rises (overfitting).
-const OVERFITTING: [&str; 5] = [
+const OVERFITTING: [&str; 6] = [
     "data.train_limit=400",
     "model.hidden=[64]",
     "model.activation=\"relu\"",
     "training.epochs=40",
     "training.early_stopping={patience = 3}",
+    "training.keep_all_checkpoints=false",
 ];
+
+#[test]
+fn keep_all_checkpoints_keeps_every_epoch_early_stopping_or_not() {
+    let work = tempfile::tempdir().unwrap();
+    for stopping in [true, false] {
+        let out = work.path().join(format!("stopping-{stopping}"));
+        let mut sets: Vec<&str> = OVERFITTING
+            .into_iter()
+            .filter(|set| stopping || !set.contains("early_stopping"))
+            .collect();
+        sets.push("training.keep_all_checkpoints=true");
+        if !stopping {
+            sets.push("training.epochs=4");
+        }
+        let output = run_digits(work.path(), &train_command("mlp.toml", &out, &sets));
+        assert!(output.status.success(), "{output:?}");
+        let last = summary_json(&out)["epochs_completed"].as_u64().unwrap() as usize;
+        let every: Vec<usize> = (1..=last).rev().collect();
+        assert_eq!(checkpoint::complete_epochs(&out.join("checkpoint")), every);
+    }
+}
 
 #[test]
 fn early_stopping_stops_when_the_validation_loss_rises_and_keeps_the_best_epoch() {

@@ -1,6 +1,6 @@
 //! `digits explain RUN_DIR`: what the trained network has learned — the input each digit
-//! wants, its answers to noise, the test images it gets wrong — as pictures and
-//! `explain.json` in the run folder, with a short account.
+//! wants, its answers to noise, the test images it gets wrong, the loss landscape around it —
+//! as pictures and `explain.json` in the run folder, with a short account.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +17,9 @@ use crate::inspect::explain::{
 use crate::inspect::explain_plot::{
     MISTAKES_FILE, NOISE_FILE, Tile, WANTED_FILE, noise_png, tiles_png,
 };
-use crate::inspect::trained_run::load_run;
+use crate::inspect::landscape::{Landscape, LandscapeOptions, explore};
+use crate::inspect::landscape_plot::{LANDSCAPE_FILE, LandscapePicture, landscape_png};
+use crate::inspect::trained_run::{InitialSource, load_run};
 use crate::run::folder::RunFolder;
 
 pub const EXPLAIN_FILE: &str = "explain.json";
@@ -41,6 +43,18 @@ pub struct ExplainArgs {
     /// Wrong answers (and closest calls) drawn, most confident first.
     #[arg(long, default_value_t = 40)]
     shown: usize,
+    /// Points per side of the loss landscape's planes (odd, so the trained network is one).
+    #[arg(long, default_value_t = 21)]
+    grid: usize,
+    /// Training images the landscape's losses are measured on.
+    #[arg(long, default_value_t = 1000)]
+    subset: usize,
+    /// The random plane spans −span..span along each filter-normalised direction.
+    #[arg(long, default_value_t = 1.0)]
+    span: f64,
+    /// Skip the loss landscape.
+    #[arg(long)]
+    no_landscape: bool,
     #[command(flatten)]
     backend: BackendArg,
 }
@@ -56,6 +70,8 @@ struct Report<'a> {
     test_images: usize,
     most_confident_wrong: &'a [Answer],
     closest_right: &'a [Answer],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    landscape: Option<&'a Landscape>,
 }
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
@@ -63,6 +79,18 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     if args.steps == 0 || !sane(args.rate) || !sane(args.penalty) || args.noise == 0 {
         return Err(Error::Usage(
             "--steps and --noise must be at least 1, --rate and --penalty numbers ≥ 0".into(),
+        ));
+    }
+    if args.grid < 3 || args.grid.is_multiple_of(2) || args.grid > 201 {
+        return Err(Error::Usage(format!(
+            "--grid {} is not an odd number from 3 to 201 (points per side of the landscape's \
+             planes; odd, so the trained network is the centre)",
+            args.grid
+        )));
+    }
+    if args.subset == 0 || !(args.span.is_finite() && args.span > 0.0) {
+        return Err(Error::Usage(
+            "--subset must be at least 1 image and --span a number above 0".into(),
         ));
     }
     let device = args.backend.select()?.device()?;
@@ -80,7 +108,8 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         args.noise,
         loaded.config.training.seed,
     );
-    let (test, _) = data::load_test(&loaded.config.data)?;
+    let splits = data::load(&loaded.config.data, loaded.config.training.seed)?;
+    let test = splits.test;
     let (wrong, right) = wrong_answers(&loaded.model, &test, &device);
 
     let tiles: Vec<Tile> = wanted
@@ -126,6 +155,44 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         wrong.len().min(args.shown)
     );
     tiles_png(&title, &shown(&wrong), 10, &folder.path(MISTAKES_FILE))?;
+    let options = LandscapeOptions {
+        grid: args.grid,
+        subset: args.subset,
+        span: args.span,
+        seed: loaded.config.training.seed,
+    };
+    let landscape = match args.no_landscape {
+        true => None,
+        false => {
+            // Seconds for the seed network, minutes for a CNN: say what is coming.
+            crate::report::note(&format!(
+                "the loss landscape: two planes of {g}×{g} networks and a line of 31, each on \
+                 {} training images (--grid, --subset or --no-landscape for less)",
+                args.subset,
+                g = args.grid
+            ));
+            Some(explore(&loaded, &splits.train, &device, options)?)
+        }
+    };
+    if let Some(landscape) = &landscape {
+        let title = format!(
+            "{}: the loss on {} training images ({} networks evaluated in {:.1} s)",
+            args.run_dir.display(),
+            landscape.images,
+            landscape.evaluations,
+            landscape.seconds
+        );
+        let picture = LandscapePicture {
+            title: &title,
+            line: &landscape.line,
+            random: &landscape.random,
+            path: landscape
+                .path
+                .as_ref()
+                .ok_or(landscape.no_path.as_deref().unwrap_or("")),
+        };
+        landscape_png(&picture, &folder.path(LANDSCAPE_FILE))?;
+    }
     folder.write_json(
         EXPLAIN_FILE,
         &Report {
@@ -136,14 +203,18 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
             test_images: test.len(),
             most_confident_wrong: &wrong[..wrong.len().min(args.shown)],
             closest_right: &right[..right.len().min(args.shown)],
+            landscape: landscape.as_ref(),
         },
     )?;
     print!("{}", account(&wanted, &noise, &wrong, test.len()));
+    let mut written = vec![WANTED_FILE, NOISE_FILE, MISTAKES_FILE];
+    if let Some(landscape) = &landscape {
+        print!("{}", landscape_account(landscape));
+        written.push(LANDSCAPE_FILE);
+    }
     println!(
-        "wrote {}, {}, {} and {} in {}",
-        WANTED_FILE,
-        NOISE_FILE,
-        MISTAKES_FILE,
+        "wrote {} and {} in {}",
+        written.join(", "),
         EXPLAIN_FILE,
         folder.dir.display()
     );
@@ -180,6 +251,56 @@ fn account(wanted: &[Wanted], noise: &NoiseAnswers, wrong: &[Answer], tests: usi
             worst.top3[0].1 * 100.0
         )),
         None => text.push_str(&format!("wrong: none of {tests} test images\n")),
+    }
+    text
+}
+
+fn landscape_account(landscape: &Landscape) -> String {
+    let line = &landscape.line;
+    let at = |alpha: f64| {
+        let i = line.alphas.iter().position(|&a| a == alpha);
+        i.map_or(f64::NAN, |i| line.losses[i])
+    };
+    let lowest = (0..line.alphas.len())
+        .filter(|&i| line.losses[i].is_finite())
+        .min_by(|&a, &b| line.losses[a].total_cmp(&line.losses[b]))
+        .unwrap_or(0);
+    let initial = match landscape.initial {
+        InitialSource::Kept => "",
+        InitialSource::Recreated => {
+            " (no initial.bpk: the initial network recreated from training.seed on this backend)"
+        }
+    };
+    let edge = landscape.random.losses.iter().flatten().copied();
+    let edge = edge.filter(|v| v.is_finite());
+    let mut text = format!(
+        "landscape ({} training images, {} networks, {:.1} s): the line falls from {:.3} \
+         (initial) to {:.3} (trained), lowest {:.3} at α = {:.2}{initial}\n",
+        landscape.images,
+        landscape.evaluations,
+        landscape.seconds,
+        at(0.0),
+        at(1.0),
+        line.losses[lowest],
+        line.alphas[lowest],
+    );
+    text.push_str(&format!(
+        "  around the trained network (random plane, ±{}): {:.3} at the centre, up to {:.3}\n",
+        landscape.options.span,
+        landscape.centre_loss(),
+        edge.fold(f64::MIN, f64::max)
+    ));
+    match (&landscape.path, &landscape.no_path) {
+        (Some(path), _) => text.push_str(&format!(
+            "  training path: {} points, its plane holds {:.0} % + {:.0} % of its movement\n",
+            path.epochs.len(),
+            path.explained[0] * 100.0,
+            path.explained[1] * 100.0
+        )),
+        (None, why) => text.push_str(&format!(
+            "  no training path: {}\n",
+            why.as_deref().unwrap_or("")
+        )),
     }
     text
 }

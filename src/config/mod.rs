@@ -186,6 +186,10 @@ pub struct TrainingConfig {
     /// (unset = train every epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+    /// Keep every epoch's checkpoint instead of the last two (and the best): the training
+    /// path `digits explain` draws over the loss landscape.
+    #[serde(skip_serializing_if = "is_false")]
+    pub keep_all_checkpoints: bool,
     /// Refuse a network whose estimated training memory (weights, gradients, optimizer state,
     /// a batch's activations) is above this many MB; raise it for a bigger network on purpose.
     pub max_memory_mb: f64,
@@ -214,9 +218,14 @@ impl Default for TrainingConfig {
             grad_clip_value: None,
             backprop: Backprop::Autodiff,
             early_stopping: None,
+            keep_all_checkpoints: false,
             max_memory_mb: 2048.0,
         }
     }
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// `training.backprop`: how training computes the gradient.
@@ -676,9 +685,15 @@ mod tests {
         assert_eq!(config.model.hidden, vec![16, 16]);
         assert_eq!(config.model.activation, Activation::Sigmoid);
         assert_eq!(config.training.loss, Loss::CrossEntropy);
-        // As config/mlp.toml trains it (the README lists these as the defaults).
+        // As config/mlp.toml trains it (the README lists these as the defaults), which also
+        // keeps every checkpoint for `explain`'s training path.
         let shipped = Config::load(Path::new("config/mlp.toml"), &[]).unwrap();
-        assert_eq!(config.training, shipped.training);
+        assert!(shipped.training.keep_all_checkpoints);
+        let shipped_training = TrainingConfig {
+            keep_all_checkpoints: false,
+            ..shipped.training
+        };
+        assert_eq!(config.training, shipped_training);
         assert_eq!(config.model, shipped.model);
     }
 

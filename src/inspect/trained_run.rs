@@ -109,3 +109,80 @@ impl Weights {
         }
     }
 }
+
+/// Where a run's initial network came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialSource {
+    /// The run's `initial.bpk`.
+    Kept,
+    /// Made again from `training.seed` (runs from before `initial.bpk`): the same network when
+    /// this backend draws the same random numbers as the one it trained on.
+    Recreated,
+}
+
+/// The network `loaded` started training from (inference mode).
+pub fn initial_network(loaded: &LoadedRun, device: &Device) -> Result<(Network, InitialSource)> {
+    let config = &loaded.config;
+    let path = loaded.dir.join(run::INITIAL_FILE);
+    if !path.is_file() {
+        // As `train` makes it: the seed, then the network on the autodiff device.
+        device.seed(config.training.seed);
+        let model = Network::new(
+            &config.model,
+            config.training.loss,
+            &device.clone().autodiff(),
+        );
+        return Ok((model.valid(), InitialSource::Recreated));
+    }
+    let record = ModuleRecord::load(&path).map_err(|e| Error::Model {
+        path: path.clone(),
+        message: format!("is not a readable Burn model file (truncated or corrupt?): {e}"),
+    })?;
+    let model = loaded
+        .model
+        .clone()
+        .try_load_record(record)
+        .map_err(|e| Error::Model {
+            path: path.clone(),
+            message: format!("does not fit the run's network (copied from another run?): {e}"),
+        })?;
+    Ok((model, InitialSource::Kept))
+}
+
+/// The most epochs a training path is drawn through (evenly spaced, the last always in).
+const PATH_EPOCHS: usize = 100;
+
+/// The network after each epoch, from the run's checkpoints (`training.keep_all_checkpoints`),
+/// as `(epoch, network)`, first epoch first; or why the run cannot give them.
+pub fn epoch_networks(
+    loaded: &LoadedRun,
+) -> Result<std::result::Result<Vec<(usize, Network)>, String>> {
+    let dir = loaded.dir.join(run::CHECKPOINT_FOLDER);
+    let mut epochs = checkpoint::complete_epochs(&dir);
+    epochs.reverse();
+    let last = epochs.last().copied().unwrap_or(0);
+    if last == 0 || epochs.len() != last {
+        let kept: Vec<String> = epochs.iter().map(usize::to_string).collect();
+        return Ok(Err(format!(
+            "the run kept the checkpoints of epochs [{}] only, not every epoch's; train with \
+             `training.keep_all_checkpoints = true` to draw its path",
+            kept.join(", ")
+        )));
+    }
+    let step = last.div_ceil(PATH_EPOCHS).max(1);
+    let chosen = (1..=last).rev().step_by(step).collect::<Vec<_>>();
+    chosen
+        .into_iter()
+        .rev()
+        .map(|epoch| {
+            checkpoint::model_at(&dir, epoch, loaded.model.clone())
+                .map(|model| (epoch, model))
+                .map_err(|why| Error::Model {
+                    path: checkpoint::path(&dir, "model", epoch),
+                    message: format!("cannot be read back ({why}); the path needs every epoch"),
+                })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Ok)
+}

@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 
 pub const CONFIG_FILE: &str = crate::config::RUN_CONFIG_FILE;
 pub const MODEL_FILE: &str = "model.bpk";
+/// The network as training began (its random initialisation), for `digits explain`.
+pub const INITIAL_FILE: &str = "initial.bpk";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const METRICS_FILE: &str = "metrics.csv";
 /// The pictures `train` draws at the end of a run (`digits plot` redraws them).
@@ -32,9 +34,10 @@ pub const TENSORBOARD_FOLDER: &str = "tensorboard";
 
 /// Every file a run writes: what `--force` clears from a folder before a new run goes in, so
 /// two runs never mix (other files in the folder are left alone).
-const RUN_FILES: [&str; 9] = [
+const RUN_FILES: [&str; 10] = [
     CONFIG_FILE,
     MODEL_FILE,
+    INITIAL_FILE,
     SUMMARY_FILE,
     METRICS_FILE,
     WEIGHTS_FILE,

@@ -13,10 +13,23 @@ use burn::module::Module;
 use burn::optim::OptimizerRecord;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
-use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
+use burn::train::checkpoint::{
+    Checkpoint, Checkpointer, CheckpointerError, CheckpointingAction, CheckpointingStrategy,
+};
+use burn::train::metric::store::EventStoreClient;
 
 use crate::model::Network;
 use crate::run::write_atomic;
+
+/// `training.keep_all_checkpoints`: every epoch's checkpoint saved, none deleted (Burn's
+/// default keeps the last two and the best).
+pub struct KeepEveryEpoch;
+
+impl CheckpointingStrategy for KeepEveryEpoch {
+    fn checkpointing(&mut self, _epoch: usize, _: &EventStoreClient) -> Vec<CheckpointingAction> {
+        vec![CheckpointingAction::Save]
+    }
+}
 
 /// In the checkpoint folder: the id of the run its checkpoints belong to.
 pub const RUN_ID_FILE: &str = "run-id";

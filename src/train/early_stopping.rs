@@ -87,11 +87,12 @@ impl CheckpointingStrategy for KeepLastAndBest {
     }
 }
 
-/// `training` with the rule's early stopping and checkpoints; `prior`: the records of the
-/// epochs before a `--resume`.
+/// `training` with the rule's early stopping and checkpoints (the last two and the best; all
+/// of them kept if `keep_all`); `prior`: the records of the epochs before a `--resume`.
 pub fn with_early_stopping(
     training: SupervisedTraining<Network>,
     rule: EarlyStopping,
+    keep_all: bool,
     prior: &[SplitRecord],
     history: EpochHistory,
 ) -> SupervisedTraining<Network> {
@@ -101,12 +102,14 @@ pub fn with_early_stopping(
         history,
     };
     let best = judge.verdict().map(|v| v.best_epoch);
-    training
-        .with_checkpointing_strategy(KeepLastAndBest {
+    let training = match keep_all {
+        true => training,
+        false => training.with_checkpointing_strategy(KeepLastAndBest {
             judge: judge.clone(),
             best,
-        })
-        .early_stopping(StopWhenStale(judge))
+        }),
+    };
+    training.early_stopping(StopWhenStale(judge))
 }
 
 /// The network a run with early stopping ends with: the best epoch's, from its checkpoint

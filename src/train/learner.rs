@@ -18,7 +18,7 @@ use crate::metrics::epoch_logger::EpochMetricLogger;
 use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
 use crate::model::Network;
 use crate::run::folder::{CHECKPOINT_FOLDER, RunFolder};
-use crate::train::checkpoint::AtomicFileCheckpointer;
+use crate::train::checkpoint::{AtomicFileCheckpointer, KeepEveryEpoch};
 use crate::train::renderer::RunRenderer;
 use crate::train::training_loop::GroupedMetricsLoop;
 
@@ -84,6 +84,9 @@ pub fn supervised_training(
             training = training.metric_train_numeric(GradNormMetric::layer(layer, what));
         }
         training = training.metric_train_numeric(GradRatioMetric::new());
+    }
+    if t.keep_all_checkpoints {
+        training = training.with_checkpointing_strategy(KeepEveryEpoch);
     }
     training
         .with_metric_logger(EpochMetricLogger::new())

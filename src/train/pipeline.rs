@@ -188,6 +188,11 @@ fn launch(
     devices[0].seed(config.training.seed);
     let model = new_model(config, &devices[0]);
     let parameters = model.num_params();
+    if setup.first_epoch == 1 {
+        // The starting point, for `digits explain`'s loss landscape (a resumed run that had
+        // not finished epoch 1 writes the same network again: the seed is the same).
+        run.write(run::INITIAL_FILE, &model.record_bytes()?)?;
+    }
     // Ctrl-C stops cleanly from the moment the header says training has begun.
     let interrupter = Interrupter::new();
     let ctrl_c = interrupt::watch(&interrupter);
@@ -208,7 +213,8 @@ fn launch(
         training = training.checkpoint(point.epoch);
     }
     if let Some(rule) = config.training.early_stopping {
-        training = with_early_stopping(training, rule, &setup.prior, history.clone());
+        let keep_all = config.training.keep_all_checkpoints;
+        training = with_early_stopping(training, rule, keep_all, &setup.prior, history.clone());
     }
     let learner = Learner::new(model, optimizer(&config.training), setup.scheduler.clone());
     let result = training.launch(learner);
