@@ -6,20 +6,30 @@
 //! The layers and the rule their imports follow are mapped once, in `docs/ARCHITECTURE.md`
 //! (`tests/layout.rs` checks the rule).
 
-pub mod backend;
-pub mod backprop;
-pub mod commands;
+/// Items the web page's WebAssembly build (`web/`) leaves out: the command line, training and
+/// everything that touches files, terminals or threads. The network, its config and how a
+/// picture becomes its input build everywhere.
+macro_rules! off_the_web {
+    ($($item:item)*) => { $( #[cfg(not(target_arch = "wasm32"))] $item )* };
+}
+
 pub mod config;
 pub mod data;
 pub mod error;
 pub mod inspect;
-pub mod interop;
-pub mod metrics;
 pub mod model;
-pub mod remote;
-pub mod report;
-pub mod run;
-pub mod terminal;
-pub mod train;
+
+off_the_web! {
+    pub mod backend;
+    pub mod backprop;
+    pub mod commands;
+    pub mod interop;
+    pub mod metrics;
+    pub mod remote;
+    pub mod report;
+    pub mod run;
+    pub mod terminal;
+    pub mod train;
+}
 
 pub use error::{Error, Result};

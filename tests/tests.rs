@@ -32,5 +32,6 @@ mod resume;
 mod series;
 mod training;
 mod tuning;
+mod web;
 #[cfg(feature = "wgpu")]
 mod wgpu;

@@ -25,6 +25,7 @@ pub mod serve_device;
 pub mod summary;
 pub mod sweep;
 pub mod train;
+pub mod web;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -63,6 +64,9 @@ pub enum Command {
     Plot(plot::PlotArgs),
     /// Draw a digit in the terminal and watch the trained network read it, layer by layer.
     Draw(draw::DrawArgs),
+    /// The run as a web page: draw a digit and watch the network read it, in the browser
+    /// (digits' network compiled to WebAssembly); --serve serves it on 127.0.0.1.
+    Web(web::WebArgs),
     /// Serve this machine's device to `digits train --remote` on other machines (cargo
     /// feature `remote`).
     ServeDevice(serve_device::ServeDeviceArgs),
@@ -88,6 +92,7 @@ impl Command {
             Command::Plot(args) => plot::run(args),
             Command::Draw(args) => draw::run(args),
             Command::ServeDevice(args) => serve_device::run(args),
+            Command::Web(args) => web::run(args),
         }
     }
 }

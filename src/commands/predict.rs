@@ -32,6 +32,14 @@ pub struct PredictArgs {
     /// With --test-index: read the test IDX files from this folder.
     #[arg(long, value_name = "DIR", requires = "test_index")]
     data_dir: Option<PathBuf>,
+    /// The pictures are 28×28 and already prepared (light ink on black, as the network sees
+    /// them, e.g. the input `digits web`'s page shows): read as they are.
+    #[arg(long, conflicts_with = "test_index")]
+    prepared: bool,
+    /// One JSON object per input (name, digit, label, every probability unrounded) instead
+    /// of the bars.
+    #[arg(long)]
+    json: bool,
     /// Refuse pictures larger than this, before decoding them.
     #[arg(long, value_name = "MP", default_value_t = classify::DEFAULT_MAX_MEGAPIXELS)]
     max_megapixels: f64,
@@ -45,6 +53,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             index,
             data_dir: args.data_dir,
         },
+        None if args.prepared => Inputs::Prepared(args.images.clone()),
         None => Inputs::Images(args.images.clone()),
     };
     if !(args.max_megapixels.is_finite() && args.max_megapixels > 0.0) {
@@ -69,6 +78,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let mut failed = 0;
     for item in classify::predict(&args.run_dir, &inputs, backend, max_pixels)? {
         match item {
+            Ok(item) if args.json => println!("{}", json_line(&item)),
             Ok(item) => println!("{}", render(&item, !args.no_picture)),
             Err(error) => {
                 failed += 1;
@@ -84,6 +94,17 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(exit::USER));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--json`'s line for one input.
+fn json_line(item: &Classified) -> String {
+    serde_json::json!({
+        "name": item.name,
+        "digit": item.prediction.digit,
+        "label": item.label,
+        "probabilities": item.prediction.scores,
+    })
+    .to_string()
 }
 
 /// The printed result: the digit, a bar per class, and the input as terminal art.

@@ -1,19 +1,21 @@
 //! The digits: the IDX file format, where a run's digits come from (a folder, full MNIST in
 //! Burn's cache or downloaded into it, the bundled sample), the shared pixel store its splits
 //! are cut from (`Split`: train, valid, test), and the epoch loader that makes `[B, 784]`
-//! batches of it.
+//! batches of it. Only the IDX format's sizes are built for the web page.
 
-pub mod augment;
-pub mod digit_set;
-pub mod download;
 pub mod idx;
-pub mod loader;
-pub mod sample;
-pub mod seed;
-pub mod source;
-pub mod split;
 
-pub use digit_set::{DigitBatch, DigitImage, DigitSet};
-pub use loader::EpochLoader;
-pub use source::{DataOrigin, DigitSplits, IdxFiles, SourceKind, load, load_test, locate};
-pub use split::Split;
+off_the_web! {
+    pub mod augment;
+    pub mod digit_set;
+    pub mod download;
+    pub mod loader;
+    pub mod sample;
+    pub mod seed;
+    pub mod source;
+    pub mod split;
+    pub use digit_set::{DigitBatch, DigitImage, DigitSet};
+    pub use loader::EpochLoader;
+    pub use source::{DataOrigin, DigitSplits, IdxFiles, SourceKind, load, load_test, locate};
+    pub use split::Split;
+}

@@ -5,126 +5,23 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, softmax};
 use image::{ImageFormat, ImageReader, Limits};
 
 use crate::backend::Backend;
-use crate::config::Loss;
-use crate::data::idx::{CLASSES, PIXELS};
+use crate::data::idx::{PIXELS, SIDE};
 use crate::data::source as data;
 use crate::error::{Error, Result};
 use crate::inspect::preprocess;
 use crate::inspect::trained_run::load_run;
-use crate::model::Network;
 
-/// What the network makes of one image.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prediction {
-    pub digit: usize,
-    /// Softmax of the logits for cross-entropy networks; for the quadratic loss, each output
-    /// neuron's sigmoid (they need not sum to 1).
-    pub scores: [f32; CLASSES],
-}
-
-/// Classifies 28×28 images (0 = background), one prediction each.
-pub fn classify(model: &Network, images: &[[u8; PIXELS]], device: &Device) -> Vec<Prediction> {
-    let logits = model.valid().forward(input_tensor(images, device));
-    predictions(model.loss, logits)
-}
-
-/// One convolution layer's feature maps for one image: `channels` maps of `height`×`width`
-/// outputs, channel after channel, row by row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeatureMaps {
-    pub channels: usize,
-    pub height: usize,
-    pub width: usize,
-    pub values: Vec<f32>,
-}
-
-impl FeatureMaps {
-    /// Channel `c`'s map, row by row.
-    pub fn map(&self, c: usize) -> &[f32] {
-        let size = self.height * self.width;
-        &self.values[c * size..(c + 1) * size]
-    }
-}
-
-/// Every layer's outputs for one image, input side first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Layers {
-    /// Each convolution layer's feature maps (a CNN's; none for an MLP).
-    pub maps: Vec<FeatureMaps>,
-    /// Each hidden layer's outputs.
-    pub hidden: Vec<Vec<f32>>,
-}
-
-/// What the network makes of one 28×28 image, layer by layer: every layer's outputs and the
-/// prediction (the same as [`classify`]'s).
-pub fn look(model: &Network, image: &[u8; PIXELS], device: &Device) -> (Layers, Prediction) {
-    let inside = model
-        .valid()
-        .forward_inside(input_tensor(std::slice::from_ref(image), device));
-    let maps = inside
-        .maps
-        .into_iter()
-        .map(|map| {
-            let [_, channels, height, width] = map.dims();
-            FeatureMaps {
-                channels,
-                height,
-                width,
-                values: values(map.reshape([1, channels * height * width])),
-            }
-        })
-        .collect();
-    let hidden = inside.hidden.into_iter().map(values).collect();
-    let prediction = predictions(model.loss, inside.logits)
-        .pop()
-        .expect("one image, one prediction");
-    (Layers { maps, hidden }, prediction)
-}
-
-/// Images as the network's `[N, 784]` input in 0..1.
-fn input_tensor(images: &[[u8; PIXELS]], device: &Device) -> Tensor<2> {
-    let pixels: Vec<f32> = images
-        .iter()
-        .flatten()
-        .map(|&p| f32::from(p) / 255.0)
-        .collect();
-    Tensor::<2>::from_data(TensorData::new(pixels, [images.len(), PIXELS]), device)
-}
-
-fn values(tensor: Tensor<2>) -> Vec<f32> {
-    tensor
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .expect("float outputs convert to f32")
-}
-
-/// The scores of each row of logits: softmax for cross-entropy networks, each output's
-/// sigmoid for the quadratic loss.
-fn predictions(loss: Loss, logits: Tensor<2>) -> Vec<Prediction> {
-    let scores = match loss {
-        Loss::CrossEntropy => softmax(logits, 1),
-        Loss::Quadratic => sigmoid(logits),
-    };
-    values(scores)
-        .chunks(CLASSES)
-        .map(|row| {
-            let scores: [f32; CLASSES] = row.try_into().expect("rows are CLASSES long");
-            let digit = (0..CLASSES)
-                .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-                .expect("CLASSES > 0");
-            Prediction { digit, scores }
-        })
-        .collect()
-}
+pub use crate::inspect::reading::{FeatureMaps, Layers, Prediction, classify, look};
 
 /// What to classify.
 pub enum Inputs {
     Images(Vec<PathBuf>),
+    /// 28×28 pictures already prepared, light ink on black (what the network sees; the page
+    /// of `digits web` shows its input so): read as they are.
+    Prepared(Vec<PathBuf>),
     TestIndex {
         index: usize,
         data_dir: Option<PathBuf>,
@@ -155,10 +52,11 @@ pub fn predict(
     let device = backend.device()?;
     let loaded = load_run(run_dir, &device)?;
     let named: Vec<Result<Named>> = match inputs {
-        Inputs::Images(paths) => paths
+        Inputs::Images(paths) | Inputs::Prepared(paths) => paths
             .iter()
             .map(|path| {
-                let pixels = read_image(path, max_pixels)?;
+                let prepared = matches!(inputs, Inputs::Prepared(_));
+                let pixels = read_image(path, max_pixels, prepared)?;
                 Ok((path.display().to_string(), None, pixels))
             })
             .collect(),
@@ -212,9 +110,9 @@ pub fn predict(
 pub const DEFAULT_MAX_MEGAPIXELS: f64 = 40.0;
 
 /// Reads a PNG or JPEG (detected from its content, any size up to `max_pixels`, colour or
-/// grey) and prepares it like MNIST. Its size is read from its header before anything is
-/// decoded.
-fn read_image(path: &Path, max_pixels: u64) -> Result<[u8; PIXELS]> {
+/// grey) and prepares it like MNIST (unless it is `prepared`: then it must be 28×28, and its
+/// grey levels are the input). Its size is read from its header before anything is decoded.
+fn read_image(path: &Path, max_pixels: u64, prepared: bool) -> Result<[u8; PIXELS]> {
     // The format from the content's first bytes, not from the name.
     let mut start = Vec::with_capacity(64);
     File::open(path)
@@ -278,6 +176,20 @@ fn read_image(path: &Path, max_pixels: u64) -> Result<[u8; PIXELS]> {
     limits.max_alloc = Some(pixels.saturating_mul(8).max(1 << 20));
     reader.limits(limits);
     let image = reader.decode().map_err(unreadable)?;
+    if prepared {
+        if (width, height) != (SIDE as u32, SIDE as u32) {
+            return Err(Error::data(
+                path,
+                format!(
+                    "is {width}×{height} pixels: --prepared takes 28×28 pictures, as the \
+                     network sees them (leave --prepared out to prepare any picture)"
+                ),
+            ));
+        }
+        let mut pixels = [0u8; PIXELS];
+        pixels.copy_from_slice(image.to_luma8().as_raw());
+        return Ok(pixels);
+    }
     preprocess::mnist_like(&image).map_err(|e| Error::Data {
         path: path.to_path_buf(),
         message: format!("{e}: give a picture of one digit"),

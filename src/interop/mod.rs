@@ -2,9 +2,12 @@
 //! safetensors in PyTorch's layout (`pytorch`) or as ONNX (`onnx`), and a PyTorch `state_dict`
 //! (`.pt` or safetensors) in as a run folder (`import`). The layouts are Burn's own
 //! (`burn-store`'s adapters, `burn-onnx`'s exporter); this module names layers and keys in
-//! the user's words when a file does not fit.
+//! the user's words when a file does not fit. And the trained network as a web page that
+//! runs it in the browser (`site`, `serve`).
 
 pub mod import;
 pub mod imported_run;
 pub mod onnx;
 pub mod pytorch;
+pub mod serve;
+pub mod site;

@@ -3,23 +3,22 @@
 //! step outputs, losses and the steps Burn's Learner calls are in `step`.
 
 mod conv;
-mod step;
-
 pub use conv::{ConvLayer, unfolded_conv};
-pub use step::{StepOutput, loss};
+
+// Training and its metrics.
+off_the_web! {
+    mod step;
+    pub use step::{StepOutput, loss};
+}
 
 use burn::nn::activation::{Activation as ActivationLayer, ActivationConfig};
 use burn::nn::norm::{
     BatchNormConfig, GroupNormConfig, LayerNormConfig, Normalization, NormalizationConfig,
 };
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
-use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::tensor::Gradients;
-use burn::train::TrainOutput;
 
 use crate::config::{Activation, IMAGE_SIDE, Init, Loss, ModelConfig, Norm};
-use crate::data::digit_set::DigitBatch;
 use crate::data::idx::{CLASSES, PIXELS};
 
 /// One hidden layer: `size` neurons, each a weighted sum plus bias, normalised, activated.
@@ -50,6 +49,14 @@ pub struct Inside {
     /// Each hidden layer's outputs `[B, size]`.
     pub hidden: Vec<Tensor<2>>,
     pub logits: Tensor<2>,
+}
+
+/// What builds a network: its config and loss (`network.json` of the site `digits web` makes,
+/// read by the page's WebAssembly module).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Architecture {
+    pub model: ModelConfig,
+    pub loss: Loss,
 }
 
 /// The network of a config: the seed's multilayer perceptron (784 inputs → hidden blocks → 10
@@ -133,52 +140,6 @@ impl Network {
             .chain(std::iter::once(&self.output))
     }
 
-    /// L2 norm of each weighted layer's weight gradient (convolutions first, then the
-    /// Linears), input side first, computed on the device (no read back here).
-    pub fn weight_grad_norms(&self, grads: &Gradients) -> Tensor<1> {
-        let conv = self.conv.iter().map(|layer| {
-            squared_sum(
-                layer.conv.weight.val().grad(grads),
-                &layer.conv.weight.device().inner(),
-            )
-        });
-        let dense = self.linears().map(|linear| {
-            squared_sum(
-                linear.weight.val().grad(grads),
-                &linear.weight.device().inner(),
-            )
-        });
-        // One square root for all layers: each op is a dispatch, and this runs every step.
-        Tensor::cat(conv.chain(dense).collect(), 0).sqrt()
-    }
-
-    /// The same norms from gradients already gathered per parameter (several devices' sum).
-    pub fn weight_grad_norms_of(&self, grads: &GradientsParams) -> Tensor<1> {
-        let conv = self.conv.iter().map(|layer| {
-            squared_sum(
-                grads.get::<4>(layer.conv.weight.id),
-                &layer.conv.weight.device().inner(),
-            )
-        });
-        let dense = self.linears().map(|linear| {
-            squared_sum(
-                grads.get::<2>(linear.weight.id),
-                &linear.weight.device().inner(),
-            )
-        });
-        Tensor::cat(conv.chain(dense).collect(), 0).sqrt()
-    }
-
-    /// A training step on a part of a batch that holds `share` of its images: the gradient is
-    /// of `share` × this part's mean loss, so the parts' gradients add up to the whole batch's
-    /// (several devices). The output keeps the part's own mean loss; no gradient norms (they
-    /// are measured on the sum).
-    pub fn partial_step(&self, part: DigitBatch, share: f32) -> TrainOutput<StepOutput> {
-        let item = self.forward_step(part);
-        let grads = item.loss.clone().mul_scalar(share).backward();
-        TrainOutput::new(self, grads, item)
-    }
-
     /// Logits `[B, 10]` for images `[B, 784]` in 0..1.
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
         let x = self.features(images);
@@ -224,18 +185,6 @@ impl Network {
             logits: self.output.forward(x),
         }
     }
-
-    /// Forward pass plus the configured loss.
-    pub fn forward_step(&self, batch: DigitBatch) -> StepOutput {
-        let logits = self.forward(batch.images);
-        let loss = loss(self.loss, logits.clone(), batch.targets.clone());
-        StepOutput {
-            loss,
-            logits,
-            targets: batch.targets,
-            grad_norms: None,
-        }
-    }
 }
 
 /// A Linear layer whose weights start as `config.init` says; biases keep Burn's default.
@@ -262,17 +211,6 @@ fn initializer(config: &ModelConfig) -> Option<Initializer> {
             std: config.init_std,
         },
     })
-}
-
-/// The sum of a gradient's squares, `[1]` (zero for a parameter without a gradient).
-fn squared_sum<const D: usize>(
-    grad: Option<Tensor<D>>,
-    device: &burn::tensor::Device,
-) -> Tensor<1> {
-    match grad {
-        Some(grad) => (grad.clone() * grad).sum(),
-        None => Tensor::zeros([1], device),
-    }
 }
 
 fn norm_config(config: &ModelConfig, size: usize) -> NormalizationConfig {

@@ -2,7 +2,9 @@
 //! the metrics read, the losses, and the training and inference steps.
 
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
 use burn::prelude::*;
+use burn::tensor::Gradients;
 use burn::tensor::activation::sigmoid;
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
@@ -12,6 +14,78 @@ use crate::config::Loss;
 use crate::data::digit_set::DigitBatch;
 use crate::data::idx::CLASSES;
 use crate::metrics::grad_norm::{GradNormInput, GradNorms};
+
+/// The network's training side: its loss, its steps, its weight-gradient norms.
+impl Network {
+    /// L2 norm of each weighted layer's weight gradient (convolutions first, then the
+    /// Linears), input side first, computed on the device (no read back here).
+    pub fn weight_grad_norms(&self, grads: &Gradients) -> Tensor<1> {
+        let conv = self.conv.iter().map(|layer| {
+            squared_sum(
+                layer.conv.weight.val().grad(grads),
+                &layer.conv.weight.device().inner(),
+            )
+        });
+        let dense = self.linears().map(|linear| {
+            squared_sum(
+                linear.weight.val().grad(grads),
+                &linear.weight.device().inner(),
+            )
+        });
+        // One square root for all layers: each op is a dispatch, and this runs every step.
+        Tensor::cat(conv.chain(dense).collect(), 0).sqrt()
+    }
+
+    /// The same norms from gradients already gathered per parameter (several devices' sum).
+    pub fn weight_grad_norms_of(&self, grads: &GradientsParams) -> Tensor<1> {
+        let conv = self.conv.iter().map(|layer| {
+            squared_sum(
+                grads.get::<4>(layer.conv.weight.id),
+                &layer.conv.weight.device().inner(),
+            )
+        });
+        let dense = self.linears().map(|linear| {
+            squared_sum(
+                grads.get::<2>(linear.weight.id),
+                &linear.weight.device().inner(),
+            )
+        });
+        Tensor::cat(conv.chain(dense).collect(), 0).sqrt()
+    }
+
+    /// A training step on a part of a batch that holds `share` of its images: the gradient is
+    /// of `share` × this part's mean loss, so the parts' gradients add up to the whole batch's
+    /// (several devices). The output keeps the part's own mean loss; no gradient norms (they
+    /// are measured on the sum).
+    pub fn partial_step(&self, part: DigitBatch, share: f32) -> TrainOutput<StepOutput> {
+        let item = self.forward_step(part);
+        let grads = item.loss.clone().mul_scalar(share).backward();
+        TrainOutput::new(self, grads, item)
+    }
+
+    /// Forward pass plus the configured loss.
+    pub fn forward_step(&self, batch: DigitBatch) -> StepOutput {
+        let logits = self.forward(batch.images);
+        let loss = loss(self.loss, logits.clone(), batch.targets.clone());
+        StepOutput {
+            loss,
+            logits,
+            targets: batch.targets,
+            grad_norms: None,
+        }
+    }
+}
+
+/// The sum of a gradient's squares, `[1]` (zero for a parameter without a gradient).
+fn squared_sum<const D: usize>(
+    grad: Option<Tensor<D>>,
+    device: &burn::tensor::Device,
+) -> Tensor<1> {
+    match grad {
+        Some(grad) => (grad.clone() * grad).sum(),
+        None => Tensor::zeros([1], device),
+    }
+}
 
 /// What steps hand to the metrics: the classification (loss, logits, targets) and, for
 /// training steps, the per-layer gradient norms. One step's output, or several merged (the

@@ -1,0 +1,267 @@
+//! A trained run as a web page any static host serves: `index.html`, its script and style
+//! (`web/static/`), digits' own network compiled to WebAssembly (`web/`, bound to the page by
+//! `wasm-bindgen`), the run's weights, its architecture and its training curves. Nothing is
+//! loaded from elsewhere.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::inspect::trained_run::Weights;
+use crate::model::Architecture;
+use crate::run::folder as run;
+use crate::run::history::SplitRecord;
+use crate::run::metrics_csv::read_metrics_csv;
+use crate::run::summary::Summary;
+use crate::run::write_atomic;
+
+/// The `wasm-bindgen` crate's version in `web/Cargo.toml`: the CLI must match it.
+pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// The files `wasm-bindgen` writes for the page: the module and its JavaScript glue.
+pub const MODULE_FILE: &str = "digits_web_bg.wasm";
+const GLUE_FILE: &str = "digits_web.js";
+/// The page itself, built into the binary.
+const PAGE: [(&str, &str); 3] = [
+    ("index.html", include_str!("../../web/static/index.html")),
+    ("app.js", include_str!("../../web/static/app.js")),
+    ("style.css", include_str!("../../web/static/style.css")),
+];
+
+/// `run.json`: what the page says about the run.
+#[derive(Serialize)]
+struct RunPage {
+    run: String,
+    network: String,
+    parameters: usize,
+    epochs: usize,
+    backend: String,
+    test_accuracy: Option<f64>,
+    test_images: usize,
+    curves: Curves,
+}
+
+#[derive(Serialize)]
+struct Curves {
+    train: Vec<EpochPoint>,
+    valid: Vec<EpochPoint>,
+}
+
+#[derive(Serialize)]
+struct EpochPoint {
+    epoch: usize,
+    accuracy: f64,
+    loss: f64,
+}
+
+/// Every file of a written site, with its size in bytes.
+pub struct SiteFiles {
+    pub files: Vec<(String, u64)>,
+}
+
+impl SiteFiles {
+    pub fn size_of(&self, name: &str) -> u64 {
+        self.files.iter().find(|f| f.0 == name).map_or(0, |f| f.1)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.files.iter().map(|f| f.1).sum()
+    }
+}
+
+/// Writes the site of run `run_dir` (its `config` read back) into `out`: builds the
+/// WebAssembly module from `web/`, then the page, the weights and the run's numbers.
+pub fn write_site(run_dir: &Path, config: &Config, out: &Path) -> Result<SiteFiles> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io {
+        action: "cannot create the site folder",
+        path: out.to_path_buf(),
+        source,
+    })?;
+    build_module(out)?;
+    for (name, text) in PAGE {
+        write_atomic(&out.join(name), text.as_bytes())?;
+    }
+    let weights = Weights::of(run_dir)?;
+    let bytes = std::fs::read(weights.path()).map_err(|source| Error::Io {
+        action: "cannot read",
+        path: weights.path().to_path_buf(),
+        source,
+    })?;
+    write_atomic(&out.join(run::MODEL_FILE), &bytes)?;
+    let architecture = Architecture {
+        model: config.model.clone(),
+        loss: config.training.loss,
+    };
+    write_json(&out.join("network.json"), &architecture)?;
+    write_json(&out.join("run.json"), &run_page(run_dir, config)?)?;
+    let mut files = Vec::new();
+    for name in PAGE.iter().map(|p| p.0).chain([
+        GLUE_FILE,
+        MODULE_FILE,
+        run::MODEL_FILE,
+        "network.json",
+        "run.json",
+    ]) {
+        let size = std::fs::metadata(out.join(name)).map_or(0, |m| m.len());
+        files.push((name.to_string(), size));
+    }
+    Ok(SiteFiles { files })
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+    write_atomic(path, text.as_bytes())
+}
+
+fn run_page(run_dir: &Path, config: &Config) -> Result<RunPage> {
+    let summary_path = run_dir.join(run::SUMMARY_FILE);
+    let summary = summary_path
+        .is_file()
+        .then(|| Summary::read(&summary_path))
+        .transpose()?;
+    let metrics = run_dir.join(run::METRICS_FILE);
+    let records = match metrics.is_file() {
+        true => read_metrics_csv(&metrics)?,
+        false => Vec::new(),
+    };
+    let points = |split: crate::data::Split| -> Vec<EpochPoint> {
+        records
+            .iter()
+            .filter(|r: &&SplitRecord| r.split == split)
+            .filter_map(|r| {
+                Some(EpochPoint {
+                    epoch: r.epoch,
+                    accuracy: *r.metrics.get("accuracy")?,
+                    loss: *r.metrics.get("loss")?,
+                })
+            })
+            .collect()
+    };
+    Ok(RunPage {
+        run: run_dir.display().to_string(),
+        network: describe(config),
+        parameters: summary.as_ref().map_or(0, |s| s.parameters),
+        epochs: summary.as_ref().map_or(0, |s| s.epochs_completed),
+        backend: summary.as_ref().map_or("?".into(), |s| s.backend.clone()),
+        test_accuracy: summary.as_ref().and_then(|s| s.test.map(|t| t.accuracy)),
+        test_images: summary.as_ref().map_or(0, |s| s.dataset.test),
+        curves: Curves {
+            train: points(crate::data::Split::Train),
+            valid: points(crate::data::Split::Valid),
+        },
+    })
+}
+
+/// The network in a line: "784 → 16 → 16 → 10, sigmoid", "conv 32, 64 → 128 → 10, relu".
+fn describe(config: &Config) -> String {
+    let model = &config.model;
+    let mut parts = vec![];
+    let blocks = model.conv_blocks();
+    if blocks.is_empty() {
+        parts.push("784".to_string());
+    } else {
+        let channels: Vec<String> = blocks.iter().map(|b| b.channels.to_string()).collect();
+        parts.push(format!("28×28 → conv {}", channels.join(", ")));
+    }
+    parts.extend(model.hidden.iter().map(usize::to_string));
+    parts.push("10".into());
+    format!(
+        "{}, {}",
+        parts.join(" → "),
+        format!("{:?}", model.activation).to_lowercase()
+    )
+}
+
+/// The source tree the module is built from: this binary's own.
+fn source_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds `web/` for `wasm32-unknown-unknown` with cargo, and binds it for the page with
+/// `wasm-bindgen` into `out`.
+fn build_module(out: &Path) -> Result<()> {
+    let root = source_root();
+    let manifest = root.join("web/Cargo.toml");
+    if !manifest.is_file() {
+        return Err(Error::Environment(format!(
+            "the page's WebAssembly module is built from digits' source ({}), which is not \
+             there; run `digits web` from a clone of the repository (`cargo run --release -- \
+             web RUN_DIR`)",
+            manifest.display()
+        )));
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let built = Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "digits-web",
+        ])
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .output()
+        .map_err(|e| {
+            Error::Environment(format!("cannot run cargo to build the page's module: {e}"))
+        })?;
+    if !built.status.success() {
+        let stderr = String::from_utf8_lossy(&built.stderr);
+        let fix = match stderr.contains("wasm32-unknown-unknown") && stderr.contains("target") {
+            true => {
+                "; the WebAssembly target may be missing: `rustup target add wasm32-unknown-unknown`"
+            }
+            false => "",
+        };
+        return Err(Error::Environment(format!(
+            "building the page's WebAssembly module (cargo build -p digits-web --target \
+             wasm32-unknown-unknown) failed{fix}:\n{}",
+            last_lines(&stderr, 12)
+        )));
+    }
+    let wasm = target_dir.join("wasm32-unknown-unknown/release/digits_web.wasm");
+    let bound = Command::new("wasm-bindgen")
+        .args(["--target", "web", "--no-typescript", "--out-dir"])
+        .arg(out)
+        .arg(&wasm)
+        .output();
+    let install = format!(
+        "install it with `cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}` \
+         (the version of the wasm-bindgen crate the module is built with)"
+    );
+    match bound {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Environment(format!(
+            "`wasm-bindgen` is not installed (it binds the page's WebAssembly module to its \
+             script): {install}"
+        ))),
+        Err(e) => Err(Error::Environment(format!("cannot run wasm-bindgen: {e}"))),
+        Ok(output) if !output.status.success() => Err(Error::Environment(format!(
+            "wasm-bindgen failed on {}; if its version is not {WASM_BINDGEN_VERSION}, {install}:\n{}",
+            wasm.display(),
+            last_lines(&String::from_utf8_lossy(&output.stderr), 8)
+        ))),
+        Ok(_) => Ok(()),
+    }
+}
+
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+/// Whether `dir` may receive a site: missing, empty, or holding one already.
+pub fn is_site_or_empty(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Err(_) => !dir.exists(),
+        Ok(mut entries) => entries.next().is_none() || dir.join(MODULE_FILE).is_file(),
+    }
+}
