@@ -10,6 +10,7 @@ test (tests/web.rs) compares the probabilities with `digits predict`'s on the sa
 """
 
 import json
+import os
 import sys
 import time
 
@@ -20,6 +21,8 @@ from selenium.webdriver.common.by import By
 
 
 def browser():
+    # The driver and browser are given: Selenium Manager must not fetch any.
+    os.environ.setdefault("SE_OFFLINE", "true")
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in [
