@@ -77,23 +77,25 @@ impl Point {
         model.map(&mut Writer(self.tensors.iter()))
     }
 
-    /// Σ weight × point, over `terms` (all of this point's shapes).
+    /// Σ weight × point, over `terms` (all of this point's shapes). Summed in f64, a term at
+    /// a time: the landscape calls this for every network it evaluates.
     pub fn combination(terms: &[(f64, &Point)]) -> Point {
         let first = terms.first().expect("at least one term").1;
-        let tensors = (0..first.tensors.len())
-            .map(|t| {
-                let values = (0..first.tensors[t].values.len())
-                    .map(|i| {
-                        let sum: f64 = terms
-                            .iter()
-                            .map(|(w, p)| w * f64::from(p.tensors[t].values[i]))
-                            .sum();
-                        sum as f32
-                    })
-                    .collect();
+        let tensors = first
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(t, shape)| {
+                let mut sums = vec![0.0f64; shape.values.len()];
+                for (weight, point) in terms {
+                    for (sum, &v) in sums.iter_mut().zip(&point.tensors[t].values) {
+                        *sum += weight * f64::from(v);
+                    }
+                }
                 Values {
-                    values,
-                    ..first.tensors[t].clone()
+                    shape: shape.shape.clone(),
+                    values: sums.into_iter().map(|v| v as f32).collect(),
+                    buffer: shape.buffer,
                 }
             })
             .collect();
@@ -106,10 +108,13 @@ impl Point {
     pub fn between(start: &Point, end: &Point, alpha: f64) -> Point {
         let mut point = Point::combination(&[(1.0 - alpha, start), (alpha, end)]);
         let held = alpha.clamp(0.0, 1.0);
-        let buffers = Point::combination(&[(1.0 - held, start), (held, end)]);
-        for (t, b) in point.tensors.iter_mut().zip(buffers.tensors) {
-            if t.buffer {
-                *t = b;
+        for (t, tensor) in point.tensors.iter_mut().enumerate() {
+            if !tensor.buffer {
+                continue;
+            }
+            let ends = start.tensors[t].values.iter().zip(&end.tensors[t].values);
+            for (v, (&s, &e)) in tensor.values.iter_mut().zip(ends) {
+                *v = ((1.0 - held) * f64::from(s) + held * f64::from(e)) as f32;
             }
         }
         point
@@ -167,8 +172,9 @@ pub fn filter_normalised_direction(centre: &Point, seed: u64) -> Point {
         .map(|t| {
             if t.shape.len() < 2 {
                 return Values {
+                    shape: t.shape.clone(),
                     values: vec![0.0; t.values.len()],
-                    ..t.clone()
+                    buffer: t.buffer,
                 };
             }
             let filters = match t.shape.len() {
@@ -187,8 +193,9 @@ pub fn filter_normalised_direction(centre: &Point, seed: u64) -> Point {
                 *v *= (wanted[f] / drawn[f].max(f64::MIN_POSITIVE)).sqrt();
             }
             Values {
+                shape: t.shape.clone(),
                 values: values.into_iter().map(|v| v as f32).collect(),
-                ..t.clone()
+                buffer: t.buffer,
             }
         })
         .collect();

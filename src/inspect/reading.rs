@@ -25,7 +25,7 @@ pub fn classify(model: &Network, images: &[[u8; PIXELS]], device: &Device) -> Ve
 
 /// One convolution layer's feature maps for one image: `channels` maps of `height`×`width`
 /// outputs, channel after channel, row by row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FeatureMaps {
     pub channels: usize,
     pub height: usize,
@@ -41,8 +41,8 @@ impl FeatureMaps {
     }
 }
 
-/// Every layer's outputs for one image, input side first.
-#[derive(Debug, Clone, PartialEq)]
+/// Every layer's outputs for one image, input side first (as the web page reads them).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Layers {
     /// Each convolution layer's feature maps (a CNN's; none for an MLP).
     pub maps: Vec<FeatureMaps>,

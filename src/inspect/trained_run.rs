@@ -34,24 +34,29 @@ pub fn load_trainable(dir: &Path, device: &Device) -> Result<LoadedRun> {
     let mut config = Config::load(&dir.join(run::CONFIG_FILE), &[])?;
     config.data = config.data.pinned();
     let path = Weights::of(dir)?.path().to_path_buf();
-    let record = ModuleRecord::load(&path).map_err(|e| Error::Model {
-        path: path.clone(),
-        message: format!("is not a readable Burn model file (truncated or corrupt?): {e}"),
-    })?;
-    let model = Network::new(&config.model, config.training.loss, device)
-        .try_load_record(record)
-        .map_err(|e| Error::Model {
-            path: path.clone(),
-            message: format!(
-                "does not fit the network described by {} (was it trained with another \
-                 config?): {e}",
-                dir.join(run::CONFIG_FILE).display()
-            ),
-        })?;
+    let mismatch = format!(
+        "does not fit the network described by {} (was it trained with another config?)",
+        dir.join(run::CONFIG_FILE).display()
+    );
+    let fresh = Network::new(&config.model, config.training.loss, device);
+    let model = with_weights(fresh, &path, &mismatch)?;
     Ok(LoadedRun {
         dir: dir.to_path_buf(),
         config,
         model,
+    })
+}
+
+/// `model` with the weights of the Burn model file `path`; `mismatch` says what it means that
+/// they do not fit. Burn's plain loaders panic on a missing, corrupt or mismatched file.
+fn with_weights(model: Network, path: &Path, mismatch: &str) -> Result<Network> {
+    let record = ModuleRecord::load(path).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        message: format!("is not a readable Burn model file (truncated or corrupt?): {e}"),
+    })?;
+    model.try_load_record(record).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        message: format!("{mismatch}: {e}"),
     })
 }
 
@@ -135,18 +140,8 @@ pub fn initial_network(loaded: &LoadedRun, device: &Device) -> Result<(Network, 
         );
         return Ok((model.valid(), InitialSource::Recreated));
     }
-    let record = ModuleRecord::load(&path).map_err(|e| Error::Model {
-        path: path.clone(),
-        message: format!("is not a readable Burn model file (truncated or corrupt?): {e}"),
-    })?;
-    let model = loaded
-        .model
-        .clone()
-        .try_load_record(record)
-        .map_err(|e| Error::Model {
-            path: path.clone(),
-            message: format!("does not fit the run's network (copied from another run?): {e}"),
-        })?;
+    let mismatch = "does not fit the run's network (copied from another run?)";
+    let model = with_weights(loaded.model.clone(), &path, mismatch)?;
     Ok((model, InitialSource::Kept))
 }
 

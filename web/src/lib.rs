@@ -8,7 +8,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
 use digits::data::idx::PIXELS;
 use digits::inspect::preprocess::mnist_like;
-use digits::inspect::reading::look;
+use digits::inspect::reading::{Layers, look};
 use digits::model::{Architecture, Network};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -26,18 +26,9 @@ struct Reading {
     digit: usize,
     /// Softmax of the logits (cross-entropy), or each output's sigmoid (quadratic loss).
     probabilities: Vec<f32>,
-    /// Each hidden layer's outputs.
-    hidden: Vec<Vec<f32>>,
-    /// Each convolution layer's feature maps (a CNN's).
-    maps: Vec<Maps>,
-}
-
-#[derive(Serialize)]
-struct Maps {
-    channels: usize,
-    height: usize,
-    width: usize,
-    values: Vec<f32>,
+    /// Each convolution layer's feature maps (a CNN's) and each hidden layer's outputs.
+    #[serde(flatten)]
+    layers: Layers,
 }
 
 /// The first layer's weights as pictures: `count` tiles of `side`×`side`.
@@ -88,17 +79,7 @@ impl Reader {
         let reading = Reading {
             digit: prediction.digit,
             probabilities: prediction.scores.to_vec(),
-            hidden: layers.hidden,
-            maps: layers
-                .maps
-                .into_iter()
-                .map(|m| Maps {
-                    channels: m.channels,
-                    height: m.height,
-                    width: m.width,
-                    values: m.values,
-                })
-                .collect(),
+            layers,
         };
         serde_json::to_string(&reading).map_err(|e| JsError::new(&e.to_string()))
     }
