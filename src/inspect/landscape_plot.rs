@@ -136,13 +136,15 @@ where
         points.filter(|p| p.1.is_finite() && p.1 > 0.0),
         VALID_COLOUR.stroke_width(2),
     ))?;
-    for (alpha, name) in [(0.0, "initial"), (1.0, "trained")] {
+    // The initial network's label above its point, the trained one's below (the line comes
+    // down into it, and may climb again past it).
+    for (alpha, name, offset) in [(0.0, "initial", (-20, -24)), (1.0, "trained", (-20, 10))] {
         let Some(i) = line.alphas.iter().position(|&a| a == alpha) else {
             continue;
         };
         let loss = line.losses[i];
         chart.draw_series([Circle::new((alpha, loss), 5, TRAIN_COLOUR.filled())])?;
-        let label = Text::new(format!("{name}: {loss:.3}"), (-20, -24), (FONT, 13));
+        let label = Text::new(format!("{name}: {loss:.3}"), offset, (FONT, 13));
         chart.draw_series([EmptyElement::at((alpha, loss)) + label])?;
     }
     Ok(())
