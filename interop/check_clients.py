@@ -1,7 +1,7 @@
 """What other tools make of digits' files: the checks `tests/interop.rs` runs (CI installs the
-clients from PyPI: numpy, safetensors, onnxruntime, tensorboard; no PyTorch).
+clients from PyPI: numpy, safetensors, onnx, onnxruntime, tensorboard; no PyTorch).
 
-    check_clients.py exported RUN_DIR PROBABILITIES   # ONNX Runtime, numpy, TensorBoard agree
+    check_clients.py exported RUN_DIR PROBABILITIES   # ONNX's checker, ONNX Runtime, numpy, TensorBoard agree
     check_clients.py foreign CONFIG OUT.safetensors   # weights made by numpy, for `import`
 
 PROBABILITIES: digits' own probabilities on the 10,000 test images, raw little-endian f32
@@ -40,6 +40,25 @@ def agree(name, theirs, ours):
     if differ or worst > TOLERANCE:
         sys.exit(f"{name}: {differ} argmax differ, largest probability gap {worst:.3g}")
     return {"argmax_differ": differ, "max_abs_diff": worst}
+
+
+def onnx_checked(path):
+    """ONNX's own checker (full: shapes inferred through every node), the declared inputs and
+    outputs, and the config in the metadata."""
+    import onnx
+
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    ports = [(p.name, [d.dim_param or d.dim_value for d in p.type.tensor_type.shape.dim])
+             for p in list(model.graph.input) + list(model.graph.output)]
+    expected = [("images", ["batch", 784]), ("logits", ["batch", 10]), ("probabilities", ["batch", 10])]
+    if ports != expected:
+        sys.exit(f"onnx: inputs and outputs {ports}, expected {expected}")
+    metadata = {p.key: p.value for p in model.metadata_props}
+    with open(os.path.join(os.path.dirname(path), "config.toml")) as f:
+        if metadata.get("digits_config") != f.read():
+            sys.exit("onnx: the metadata's digits_config is not the run's config.toml")
+    return sorted({node.op_type for node in model.graph.node})
 
 
 def onnx_runtime(path, images):
@@ -96,6 +115,8 @@ def exported(run_dir, probabilities_path):
     report = {
         "images": len(images),
         "onnx_runtime": agree("onnx runtime", onnx_runtime(os.path.join(run_dir, "model.onnx"), images), ours)
+        if os.path.exists(os.path.join(run_dir, "model.onnx")) else None,
+        "onnx_operators": onnx_checked(os.path.join(run_dir, "model.onnx"))
         if os.path.exists(os.path.join(run_dir, "model.onnx")) else None,
         "numpy": agree("numpy", forward(load_file(os.path.join(run_dir, "model.safetensors")), model, images), ours),
         "tensorboard_scalars": tensorboard(run_dir),

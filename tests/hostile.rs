@@ -243,11 +243,34 @@ fn a_picture_is_measured_before_it_is_decoded_and_read_by_its_content() {
 
     // Other formats are named for what they are, and refused as the help says.
     let bmp = work.path().join("digit.png");
-    image
-        .save_with_format(&bmp, image::ImageFormat::Bmp)
-        .unwrap();
+    std::fs::write(&bmp, bmp_bytes(&image)).unwrap();
     let output = limited(work.path(), &["predict", &run, bmp.to_str().unwrap()]);
     assert_user_error(&output, &["digit.png", "BMP", "PNG and JPEG"]);
+}
+
+/// `image` as a 24-bit Windows bitmap (digits builds no BMP encoder): the 54-byte header, then
+/// the rows bottom-up, blue-green-red.
+fn bmp_bytes(image: &image::GrayImage) -> Vec<u8> {
+    let (width, height) = image.dimensions();
+    let row = (width * 3).next_multiple_of(4);
+    let pixels = row * height;
+    let mut bytes = b"BM".to_vec();
+    for field in [54 + pixels, 0, 54, 40, width, height] {
+        bytes.extend_from_slice(&field.to_le_bytes());
+    }
+    bytes.extend_from_slice(&1u16.to_le_bytes()); // planes
+    bytes.extend_from_slice(&24u16.to_le_bytes()); // bits per pixel
+    for field in [0, pixels, 2835, 2835, 0, 0] {
+        bytes.extend_from_slice(&field.to_le_bytes());
+    }
+    for y in (0..height).rev() {
+        let mut line: Vec<u8> = (0..width)
+            .flat_map(|x| [image.get_pixel(x, y).0[0]; 3])
+            .collect();
+        line.resize(row as usize, 0);
+        bytes.extend_from_slice(&line);
+    }
+    bytes
 }
 
 // ---- 2. No panic reachable from input ----

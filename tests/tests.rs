@@ -16,6 +16,7 @@ mod cnn;
 mod dashboard;
 mod data;
 mod devices;
+mod download;
 mod draw;
 mod explain;
 mod gradcheck;

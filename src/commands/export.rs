@@ -47,10 +47,10 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     });
     refuse_to_overwrite(&out, args.force)?;
     let model = &loaded.model;
+    let config = std::fs::read_to_string(args.run_dir.join(run::CONFIG_FILE))
+        .map_err(|e| Error::io("cannot read", &args.run_dir.join(run::CONFIG_FILE), e))?;
     let (bytes, what) = match args.format {
         ExportFormat::Safetensors => {
-            let config = std::fs::read_to_string(args.run_dir.join(run::CONFIG_FILE))
-                .map_err(|e| Error::io("cannot read", &args.run_dir.join(run::CONFIG_FILE), e))?;
             let metadata = [
                 ("digits_version", env!("CARGO_PKG_VERSION").to_string()),
                 ("digits_config", config),
@@ -62,9 +62,8 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
             )
         }
         ExportFormat::Onnx => {
-            let m = &loaded.config.model;
             (
-                onnx::onnx_bytes(model, m.norm, m.activation)?,
+                onnx::onnx_bytes(model, &config)?,
                 format!(
                     "ONNX opset {}: images [batch, 784] in, logits and probabilities [batch, 10] out",
                     onnx::OPSET

@@ -25,6 +25,12 @@ pub use crate::config::{IMAGE_SIDE as SIDE, NETWORK_INPUTS as PIXELS, NETWORK_OU
 /// anything is read, so a file that claims billions costs nothing.
 pub const MAX_ITEMS: usize = 1_000_000;
 
+/// MNIST's four files, as its site and mirrors name them (unpacked; `.gz` when packed).
+pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
+pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
+pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
+pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+
 /// Images of one IDX file: `count` 28×28 images, row-major, one byte per pixel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdxImages {

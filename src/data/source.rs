@@ -1,7 +1,7 @@
 //! Where the digits come from and how they reach the network.
 //!
 //! Source: `data.dir` (four IDX files) → else `data.source`: full MNIST in Burn's cache,
-//! downloaded there on first use with burn-dataset's `MnistDataset` → the sample bundled in
+//! downloaded there on first use (`download`, from the mirror burn-dataset's `MnistDataset` uses) → the sample bundled in
 //! the binary (`auto` falls back to it, saying why; `sample` asks for it). Then: train file →
 //! seeded shuffle → train / valid split; test file as is. Each split is a [`DigitSet`] over
 //! the pixels read once.
@@ -15,7 +15,9 @@ use crate::config::{DataConfig, DataSource};
 use crate::data::Split;
 use crate::data::digit_set::DigitSet;
 use crate::data::download::{self, DownloadFailure};
-use crate::data::idx::{self, IdxImages, PIXELS};
+use crate::data::idx::{
+    self, IdxImages, PIXELS, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
+};
 use crate::data::sample;
 use crate::error::{Error, Result};
 use crate::report;
@@ -82,10 +84,6 @@ pub struct IdxFiles {
     pub test_labels: PathBuf,
 }
 
-const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
-const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
-const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
-const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
 
 /// Loads the data the config names and splits it.
 pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
@@ -238,8 +236,8 @@ impl Located {
         if self.origin.source != SourceKind::Mnist {
             return read_pair(images, labels, None, limit);
         }
-        // Burn writes its cache in place, not atomically: a download cut short leaves a
-        // partial file it would reuse forever. Check the official counts and size, and fetch
+        // burn-dataset writes this cache in place, not atomically: a download it cut short
+        // leaves a partial file. Check the official counts and size, and fetch
         // a bad split again (once).
         let expected = Some(if split.in_training_file() {
             60_000
@@ -442,7 +440,7 @@ impl IdxFiles {
         })
     }
 
-    /// The files in Burn's MNIST cache, downloading the missing splits with burn-dataset.
+    /// The files in Burn's MNIST cache, downloading the missing splits.
     fn from_burn_cache(cache: &Path) -> Result<IdxFiles, DownloadFailure> {
         let files = IdxFiles {
             train_images: cache.join("train").join(TRAIN_IMAGES),
@@ -460,7 +458,8 @@ impl IdxFiles {
     }
 }
 
-/// Burn's MNIST cache folder (burn-dataset downloads to `<cache dir>/burn-dataset/mnist`).
+/// Burn's MNIST cache folder, `<cache dir>/burn-dataset/mnist`, where burn-dataset's
+/// `MnistDataset` keeps it too (so either finds what the other downloaded).
 fn burn_cache_dir() -> Option<PathBuf> {
     dirs::cache_dir().map(|d| d.join("burn-dataset").join("mnist"))
 }

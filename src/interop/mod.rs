@@ -1,7 +1,7 @@
 //! Models other tools read, and models other tools made: the trained network out as
 //! safetensors in PyTorch's layout (`pytorch`) or as ONNX (`onnx`), and a PyTorch `state_dict`
 //! (`.pt` or safetensors) in as a run folder (`import`). The layouts are Burn's own
-//! (`burn-store`'s adapters, `burn-onnx`'s exporter); this module names layers and keys in
+//! (`burn-store`'s adapters; ONNX's operators, one a layer); this module names layers and keys in
 //! the user's words when a file does not fit. And the trained network as a web page that
 //! runs it in the browser (`site`, `serve`).
 

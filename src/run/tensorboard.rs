@@ -4,16 +4,16 @@
 //! share a chart; the step is the epoch.
 //!
 //! The format is TFRecord framing (length, CRC-32C, payload, CRC-32C) around `Event`
-//! protobufs. Written here with the `protobuf` crate's encoder (Burn's ONNX exporter already
-//! builds it) rather than through a TensorBoard crate: `tboard` needs `protoc` on the build
-//! machine and `tensorboard-rs` pulls in `image` 0.23 and the unmaintained protobuf 2.
+//! protobufs. Written here with prost's derive (as the ONNX export's messages) rather than
+//! through a TensorBoard crate: `tboard` needs `protoc` on the build machine and
+//! `tensorboard-rs` pulls in `image` 0.23 and the unmaintained protobuf 2.
 //! Like `metrics.csv`, the files are rewritten whole after every split (atomically), so a
 //! resumed run's files hold each epoch once.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use protobuf::CodedOutputStream;
+use prost::Message;
 
 use crate::data::Split;
 use crate::error::{Error, Result};
@@ -69,50 +69,62 @@ pub fn split_dir(run_dir: &Path, split: Split) -> PathBuf {
     run_dir.join(TENSORBOARD_FOLDER).join(split.to_string())
 }
 
+/// TensorBoard's `Event` (of `tensorflow/core/util/event.proto`): its fields digits writes.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Event {
+    #[prost(double, tag = "1")]
+    wall_time: f64,
+    #[prost(int64, tag = "2")]
+    step: i64,
+    #[prost(string, tag = "3")]
+    file_version: String,
+    #[prost(message, optional, tag = "5")]
+    summary: Option<Summary>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Summary {
+    #[prost(message, repeated, tag = "1")]
+    value: Vec<SummaryValue>,
+}
+
+/// `Summary.Value`: one scalar.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SummaryValue {
+    #[prost(string, tag = "1")]
+    tag: String,
+    #[prost(float, tag = "2")]
+    simple_value: f32,
+}
+
 /// A new file's first record: the format version TensorBoard checks.
 fn file_start(wall_time: f64) -> Vec<u8> {
-    let mut payload = Vec::new();
-    let mut out = CodedOutputStream::vec(&mut payload);
-    let version = (|| {
-        out.write_double(1, wall_time)?;
-        out.write_string(3, "brain.Event:2")?;
-        out.flush()
-    })();
-    drop(out);
-    version.expect("encoding into memory cannot fail");
+    let version = Event {
+        wall_time,
+        file_version: "brain.Event:2".into(),
+        ..Default::default()
+    };
     let mut file = Vec::new();
-    frame(&mut file, &payload);
+    frame(&mut file, &version.encode_to_vec());
     file
 }
 
-/// An `Event` (wall_time = 1, step = 2, summary = 5) whose `Summary` holds one simple value
-/// (tag = 1, simple_value = 2) per metric.
+/// An `Event` whose `Summary` holds one simple value per metric.
 fn event(wall_time: f64, step: usize, values: &[(&str, f64)]) -> Vec<u8> {
-    let encode = || -> protobuf::Result<Vec<u8>> {
-        let mut summary = Vec::new();
-        {
-            let mut out = CodedOutputStream::vec(&mut summary);
-            for (tag, value) in values {
-                let mut entry = Vec::new();
-                let mut fields = CodedOutputStream::vec(&mut entry);
-                fields.write_string(1, tag)?;
-                fields.write_float(2, *value as f32)?;
-                fields.flush()?;
-                drop(fields);
-                out.write_bytes(1, &entry)?;
-            }
-            out.flush()?;
-        }
-        let mut payload = Vec::new();
-        let mut out = CodedOutputStream::vec(&mut payload);
-        out.write_double(1, wall_time)?;
-        out.write_int64(2, step as i64)?;
-        out.write_bytes(5, &summary)?;
-        out.flush()?;
-        drop(out);
-        Ok(payload)
-    };
-    encode().expect("encoding into memory cannot fail")
+    let value = values
+        .iter()
+        .map(|(tag, value)| SummaryValue {
+            tag: tag.to_string(),
+            simple_value: *value as f32,
+        })
+        .collect();
+    Event {
+        wall_time,
+        step: step as i64,
+        summary: Some(Summary { value }),
+        ..Default::default()
+    }
+    .encode_to_vec()
 }
 
 /// TFRecord framing: length (u64 LE), its masked CRC-32C, the payload, its masked CRC-32C.
