@@ -41,29 +41,7 @@ const BATCH: &str = "batch";
 /// `model` in inference mode (dropout off, batch normalisation's running statistics) as ONNX
 /// bytes. `config` (the run's `config.toml`) goes into the file's metadata.
 pub fn onnx_bytes(model: &Network, config: &str) -> Result<Vec<u8>> {
-    let mut graph = Builder::default();
-    let mut x = "images".to_string();
-    if !model.conv.is_empty() {
-        let side = IMAGE_SIDE as i64;
-        let shape = graph.int64s("image_shape", &[-1, 1, side, side]);
-        x = graph.node("Reshape", "image", &[&x, &shape], vec![]);
-        for (i, layer) in model.conv.iter().enumerate() {
-            x = graph.conv_layer(&format!("conv.{i}"), layer, &x)?;
-        }
-        x = graph.node("Flatten", "flatten", &[&x], vec![Attribute::int("axis", 1)]);
-    }
-    for (i, block) in model.hidden.iter().enumerate() {
-        let path = format!("hidden.{i}");
-        x = graph.linear(&format!("{path}.linear"), &block.linear, &x);
-        x = graph.norm(&format!("{path}.norm"), &block.norm, &x, Axes::Features)?;
-        x = graph.activation(&format!("{path}.activation"), &block.activation, &x)?;
-    }
-    graph.linear("output", &model.output, &x);
-    graph.rename_last("logits");
-    let softmax = vec![Attribute::int("axis", 1)];
-    graph.node("Softmax", "probabilities", &["logits"], softmax);
-    graph.rename_last("probabilities");
-
+    let graph = layers(model)?;
     let port = |name: &str, width| ValueInfoProto::floats(name, &[Err(BATCH), Ok(width)]);
     let graph = GraphProto {
         node: graph.nodes,
@@ -90,6 +68,33 @@ pub fn onnx_bytes(model: &Network, config: &str) -> Result<Vec<u8>> {
         }],
     };
     Ok(model.encode_to_vec())
+}
+
+/// The network's layers as nodes, `images` in, `logits` and `probabilities` out.
+fn layers(model: &Network) -> Result<Builder> {
+    let mut graph = Builder::default();
+    let mut x = "images".to_string();
+    if !model.conv.is_empty() {
+        let side = IMAGE_SIDE as i64;
+        let shape = graph.int64s("image_shape", &[-1, 1, side, side]);
+        x = graph.node("Reshape", "image", &[&x, &shape], vec![]);
+        for (i, layer) in model.conv.iter().enumerate() {
+            x = graph.conv_layer(&format!("conv.{i}"), layer, &x)?;
+        }
+        x = graph.node("Flatten", "flatten", &[&x], vec![Attribute::int("axis", 1)]);
+    }
+    for (i, block) in model.hidden.iter().enumerate() {
+        let path = format!("hidden.{i}");
+        x = graph.linear(&format!("{path}.linear"), &block.linear, &x);
+        x = graph.norm(&format!("{path}.norm"), &block.norm, &x, Axes::Features)?;
+        x = graph.activation(&format!("{path}.activation"), &block.activation, &x)?;
+    }
+    graph.linear("output", &model.output, &x);
+    graph.rename_last("logits");
+    let softmax = vec![Attribute::int("axis", 1)];
+    graph.node("Softmax", "probabilities", &["logits"], softmax);
+    graph.rename_last("probabilities");
+    Ok(graph)
 }
 
 /// Which axes a normalisation sees: `[batch, features]` (dense layers) or
