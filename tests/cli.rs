@@ -5,11 +5,7 @@ use crate::common;
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{assert_user_error, digits, root, sample_dir, stderr, stdout};
-
-fn config(name: &str) -> String {
-    root().join("config").join(name).display().to_string()
-}
+use crate::common::{assert_user_error, config, digits, sample_dir, stderr, stdout};
 
 /// `digits train config/mlp.toml --data-dir <the test MNIST> ARGS...`, run in `work`.
 fn train_mlp(work: &Path, args: &[&str]) -> Output {

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::common::{assert_user_error, root, stderr, summary_json};
+use crate::common::{assert_user_error, config, stderr, summary_json};
 
 /// MNIST-shaped IDX files, gzipped: `count` images with a few lit pixels, and their labels.
 fn idx_files(count: usize) -> (Vec<u8>, Vec<u8>) {
@@ -83,10 +83,6 @@ fn digits_downloading(work: &Path, mirror: &str, args: &[&str]) -> Output {
         .env_remove("DIGITS_NO_DOWNLOAD")
         .output()
         .unwrap()
-}
-
-fn config(name: &str) -> String {
-    root().join("config").join(name).display().to_string()
 }
 
 fn train_args(data_source: &str, out: &Path) -> Vec<String> {

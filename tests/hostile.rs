@@ -11,12 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{assert_user_error, limited, root, sample_dir, stderr, stdout};
+use crate::common::{assert_user_error, config, limited, sample_dir, stderr, stdout};
 use digits::data::idx;
-
-fn config(name: &str) -> String {
-    root().join("config").join(name).display().to_string()
-}
 
 /// Every file under `dir` with a hash of its bytes: what "nothing saved changed" compares.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, u64> {

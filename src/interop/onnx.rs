@@ -16,7 +16,7 @@ mod proto;
 
 use burn::nn::activation::Activation as ActivationLayer;
 use burn::nn::conv::Conv2d;
-use burn::nn::norm::{LayerNormConfig, Normalization};
+use burn::nn::norm::{GroupNorm, LayerNormConfig, Normalization};
 use burn::nn::pool::MaxPool2d;
 use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
@@ -266,11 +266,7 @@ impl Builder {
                     Axes::Features => y,
                 }
             }
-            Normalization::Group(norm) => {
-                let gamma = norm.gamma.as_ref().map(|g| g.val());
-                let beta = norm.beta.as_ref().map(|b| b.val());
-                self.group_norm(path, x, norm.num_groups, gamma, beta, norm.epsilon, axes)
-            }
+            Normalization::Group(norm) => self.group_norm(path, x, norm, axes),
             other => {
                 return Err(Error::Usage(format!(
                     "cannot export to ONNX: {path} is {}, a normalisation no digits config \
@@ -290,18 +286,9 @@ impl Builder {
     /// per channel as Burn and PyTorch do): `[B, C, …]` seen as `[B, groups, rest]`, each
     /// group centred and divided by √(biased variance + ε), put back in its shape, then
     /// scaled and shifted per channel.
-    #[allow(clippy::too_many_arguments)]
-    fn group_norm(
-        &mut self,
-        path: &str,
-        x: &str,
-        groups: usize,
-        gamma: Option<Tensor<1>>,
-        beta: Option<Tensor<1>>,
-        epsilon: f64,
-        axes: Axes,
-    ) -> String {
-        let grouped_shape = self.int64s(&format!("{path}.grouped_shape"), &[0, groups as i64, -1]);
+    fn group_norm(&mut self, path: &str, x: &str, norm: &GroupNorm, axes: Axes) -> String {
+        let groups = norm.num_groups as i64;
+        let grouped_shape = self.int64s(&format!("{path}.grouped_shape"), &[0, groups, -1]);
         let last = self.int64s(&format!("{path}.last_axis"), &[-1]);
         let shape = self.node("Shape", path, &[x], vec![]);
         let grouped = self.node("Reshape", &format!("{path}.grouped"), &[x, &grouped_shape], vec![]);
@@ -310,7 +297,7 @@ impl Builder {
         let centred = self.node("Sub", &format!("{path}.centred"), &[&grouped, &mean], vec![]);
         let squares = self.node("Mul", &format!("{path}.squares"), &[&centred, &centred], vec![]);
         let var = self.node("ReduceMean", &format!("{path}.var"), &[&squares, &last], keep());
-        let epsilon = self.scalar(&format!("{path}.epsilon"), epsilon as f32);
+        let epsilon = self.scalar(&format!("{path}.epsilon"), norm.epsilon as f32);
         let var = self.node("Add", &format!("{path}.var_epsilon"), &[&var, &epsilon], vec![]);
         let std = self.node("Sqrt", &format!("{path}.std"), &[&var], vec![]);
         let grouped = self.node("Div", &format!("{path}.normalised"), &[&centred, &std], vec![]);
@@ -324,13 +311,13 @@ impl Builder {
             };
             (dims, floats(tensor))
         };
-        if let Some(gamma) = gamma {
-            let (dims, values) = per_channel(gamma);
+        if let Some(gamma) = &norm.gamma {
+            let (dims, values) = per_channel(gamma.val());
             let gamma = self.floats(&format!("{path}.gamma"), &dims, values);
             y = self.node("Mul", &format!("{path}.scaled"), &[&y, &gamma], vec![]);
         }
-        if let Some(beta) = beta {
-            let (dims, values) = per_channel(beta);
+        if let Some(beta) = &norm.beta {
+            let (dims, values) = per_channel(beta.val());
             let beta = self.floats(&format!("{path}.beta"), &dims, values);
             y = self.node("Add", &format!("{path}.shifted"), &[&y, &beta], vec![]);
         }

@@ -23,6 +23,11 @@ pub fn sample_dir() -> PathBuf {
     root().join("data/mnist-sample")
 }
 
+/// A shipped config's path, as an argument: `config("mlp.toml")`.
+pub fn config(name: &str) -> String {
+    root().join("config").join(name).display().to_string()
+}
+
 /// Every config the project ships.
 pub fn shipped_configs() -> Vec<PathBuf> {
     let mut configs: Vec<PathBuf> = std::fs::read_dir(root().join("config"))
