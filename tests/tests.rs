@@ -4,9 +4,9 @@
 //! MNIST sample or fixtures they write; nothing outside the repository.
 //!
 //! Modules for other builds are compiled with their feature: `wgpu` (lavapipe in CI),
-//! `remote`; `devices` runs on every CPU backend the build has. CI runs those three with
-//! `cargo test --release --features wgpu,remote,flex,openblas --test tests -- wgpu:: remote::
-//! devices::`.
+//! `remote`; `devices` and `kernels` run on every CPU backend the build has. CI runs those four
+//! with `cargo test --release --features wgpu,remote,flex,openblas --test tests -- wgpu::
+//! remote:: devices:: kernels::`.
 
 mod common;
 
@@ -25,6 +25,7 @@ mod gradients;
 mod hostile;
 mod inspect;
 mod interop;
+mod kernels;
 mod layout;
 mod malformed;
 #[cfg(feature = "remote")]

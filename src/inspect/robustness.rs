@@ -64,10 +64,12 @@ impl TestMove {
     }
 }
 
-/// The accuracy of `model` (inference mode) on `dataset` moved each way of [`TestMove::ALL`].
+/// The accuracy of `model` (inference mode) on `dataset` moved each way of [`TestMove::ALL`],
+/// `batch_size` images at a time.
 pub fn moved_accuracies(
     model: &Network,
     dataset: &DigitSet,
+    batch_size: usize,
     device: &Device,
 ) -> Vec<MovedAccuracy> {
     let model = model.valid();
@@ -76,7 +78,7 @@ pub fn moved_accuracies(
         .into_iter()
         .map(|test_move| {
             let mut correct = 0usize;
-            for chunk in ids.chunks(1024) {
+            for chunk in ids.chunks(batch_size) {
                 let batch = dataset.moved_batch(chunk, device, &|row| test_move.of(row));
                 let predicted = model.forward(batch.images).argmax(1).flatten::<1>(0, 1);
                 let hits: i64 = predicted.equal(batch.targets).int().sum().into_scalar();

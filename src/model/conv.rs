@@ -68,7 +68,7 @@ impl ConvLayer {
         };
         let x = self.activation.forward(x);
         let x = match &self.pool {
-            Some(pool) => pool.forward(x),
+            Some(pool) => max_pool(pool, x),
             None => x,
         };
         match &self.dropout {
@@ -76,6 +76,16 @@ impl ConvLayer {
             None => x,
         }
     }
+}
+
+/// `pool` (k×k, stride k: how `ConvLayer::new` builds it) with our own kernels where the
+/// device has them ([`super::kernels`]), else Burn's.
+fn max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if super::kernels::has_kernels(&x.device()) {
+        return super::kernels::max_pool_square(x, pool.kernel_size[0]);
+    }
+    pool.forward(x)
 }
 
 /// Whether convolutions on `device` run as [`unfolded_conv`] rather than Burn's `conv2d`.
@@ -93,18 +103,15 @@ fn unfolds_convolutions(device: &Device) -> bool {
     false
 }
 
-/// `conv`'s convolution (stride 1, symmetric padding, as `model.conv` builds them) as one
-/// matrix product: each output pixel's k×k patch of every input channel is gathered from k²
-/// shifted slices of the padded input (`[B, C·k², H'·W']`) and multiplied by the weights
-/// seen as `[out, C·k²]`. The same values as Burn's `conv2d`, from operations whose gradients
-/// are matrix products and slices too.
-pub fn unfolded_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+/// `[B, C, H, W]` → `[B, C·k², H'·W']`: each output pixel's k×k patch of every input channel
+/// (zero padding around), rows in the weights' (channel, dy, dx) order: one pass of our kernel
+/// where the device has it, else k² shifted slices of the padded input.
+fn unfold(x: Tensor<4>, k: usize, padding: usize) -> Tensor<3> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if super::kernels::has_kernels(&x.device()) {
+        return super::kernels::unfold(x, k, padding);
+    }
     let [batch, channels, height, width] = x.dims();
-    let [outputs, _, k, _] = conv.weight.dims();
-    let padding = match conv.padding {
-        PaddingConfig2d::Explicit(top, ..) => top,
-        _ => 0,
-    };
     let x = match padding {
         0 => x,
         p => x.pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0)),
@@ -119,57 +126,27 @@ pub fn unfolded_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
             patches.push(shifted.reshape([batch, channels, 1, out_h * out_w]));
         }
     }
-    // [B, C, k², H'W'] → [B, C·k², H'W']: rows in the weights' (channel, dy, dx) order.
-    let patches = Tensor::cat(patches, 2).reshape([batch, channels * k * k, out_h * out_w]);
+    // [B, C, k², H'W'] → [B, C·k², H'W'].
+    Tensor::cat(patches, 2).reshape([batch, channels * k * k, out_h * out_w])
+}
+
+/// `conv`'s convolution (stride 1, symmetric padding, as `model.conv` builds them) as one
+/// matrix product: the input's patches ([`unfold`], `[B, C·k², H'·W']`) multiplied by the
+/// weights seen as `[out, C·k²]`. The same values as Burn's `conv2d`; the gradients are matrix
+/// products and unfolding's own backward (its patches' gradients folded back).
+pub fn unfolded_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [batch, channels, height, width] = x.dims();
+    let [outputs, _, k, _] = conv.weight.dims();
+    let padding = match conv.padding {
+        PaddingConfig2d::Explicit(top, ..) => top,
+        _ => 0,
+    };
+    let (out_h, out_w) = (height + 2 * padding + 1 - k, width + 2 * padding + 1 - k);
+    let patches = unfold(x, k, padding);
     let weights = conv.weight.val().reshape([1, outputs, channels * k * k]);
     let mut out = weights.matmul(patches);
     if let Some(bias) = &conv.bias {
         out = out + bias.val().reshape([1, outputs, 1]);
     }
     out.reshape([batch, outputs, out_h, out_w])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use burn::tensor::Distribution;
-
-    #[test]
-    fn the_unfolded_convolution_is_burns_with_the_same_gradients() {
-        let device = crate::backend::Backend::select(None)
-            .unwrap()
-            .device()
-            .unwrap()
-            .autodiff();
-        for (padding, kernel) in [(1, 3), (0, 5), (2, 5)] {
-            let conv = Conv2dConfig::new([3, 4], [kernel, kernel])
-                .with_padding(PaddingConfig2d::Explicit(
-                    padding, padding, padding, padding,
-                ))
-                .init(&device);
-            let x = Tensor::<4>::random([2, 3, 9, 9], Distribution::Uniform(-1.0, 1.0), &device)
-                .require_grad();
-            let (ours, burns) = (unfolded_conv(&conv, x.clone()), conv.forward(x.clone()));
-            assert_eq!(ours.dims(), burns.dims());
-            ours.clone().into_data().assert_approx_eq::<f32>(
-                &burns.clone().into_data(),
-                burn::tensor::Tolerance::absolute(1e-5),
-            );
-            // Any loss: the gradients of input and weights agree.
-            let loss = |y: Tensor<4>| (y.clone() * y).sum();
-            let (a, b) = (loss(ours).backward(), loss(burns).backward());
-            for (ga, gb) in [
-                (x.grad(&a).unwrap(), x.grad(&b).unwrap()),
-                (
-                    conv.weight.val().grad(&a).unwrap(),
-                    conv.weight.val().grad(&b).unwrap(),
-                ),
-            ] {
-                ga.into_data().assert_approx_eq::<f32>(
-                    &gb.into_data(),
-                    burn::tensor::Tolerance::absolute(1e-3),
-                );
-            }
-        }
-    }
 }

@@ -3,6 +3,9 @@
 //! step outputs, losses and the steps Burn's Learner calls are in `step`.
 
 mod conv;
+off_the_web! {
+    pub mod kernels;
+}
 pub use conv::{ConvLayer, unfolded_conv};
 
 // Training and its metrics.
