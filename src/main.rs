@@ -25,10 +25,16 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    stop_on_closed_pipe();
     exit_on_panic();
     // What the layers below the commands say goes to the console (see `report`).
     digits::report::set(Box::new(digits::report::Console));
     let cli = Cli::try_parse().unwrap_or_else(|error| {
+        // Clap refuses an argument that is not UTF-8 (paths may be any bytes): say which.
+        if let Some(message) = not_utf8() {
+            eprintln!("error: {message}");
+            std::process::exit(exit::USER.into());
+        }
         // `--set key value` reads to clap as a stray argument `value`: say how to write it.
         if let Some(message) = set_without_equals(std::env::args().skip(1)) {
             eprintln!("error: {message}");
@@ -43,6 +49,28 @@ fn main() -> ExitCode {
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// The first argument that is not UTF-8, as a message naming the option it belongs to.
+fn not_utf8() -> Option<String> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let at = args.iter().position(|a| a.to_str().is_none())?;
+    let shown = args[at].to_string_lossy();
+    let option = at
+        .checked_sub(1)
+        .and_then(|before| args[before].to_str())
+        .filter(|before| before.starts_with('-'));
+    Some(match option {
+        Some(option) => format!(
+            "the value of `{option}` is not UTF-8 text (`{shown}`, � where its bytes are not): \
+             write it in UTF-8 (config keys and values, names and numbers are text)"
+        ),
+        None => format!(
+            "argument {} is not UTF-8 text (`{shown}`, � where its bytes are not): write it in \
+             UTF-8 (config keys and values, names and numbers are text)",
+            at + 1
+        ),
+    })
 }
 
 /// The first `--set KEY` whose value has no `=`, as a message saying how to write it (with
@@ -60,6 +88,21 @@ fn set_without_equals(args: impl Iterator<Item = String>) -> Option<String> {
     ))
 }
 
+/// When the reader of our output goes away (`digits train … | head`), stop there, quietly, as
+/// Unix tools do: the default action of SIGPIPE, which Rust's runtime sets to "ignore" so that
+/// writes fail instead, and a failed `println!` panics (burn-train's logger then prints a
+/// panic banner before our hook can say anything). The shell reports 141 (128 + SIGPIPE); the
+/// run stays resumable, as after any kill. Sockets are not concerned: Rust's and tokio's
+/// writes to them never raise SIGPIPE.
+fn stop_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// A panic, on any thread, is a bug: one line saying so, with the panic's text, and exit 1
 /// (not Rust's 101). Burn's dashboard kills the program with a panic when the user asks (`k`
 /// in its quit menu): that one is exit 130, as any stop by the user. Burn's dashboard chains
@@ -71,8 +114,8 @@ fn exit_on_panic() {
             eprintln!("\nkilled from the dashboard; checkpoints written before are intact");
             std::process::exit(exit::INTERRUPTED.into());
         }
-        // The reader of our output went away (`digits train | head`): stop as Unix tools
-        // do on SIGPIPE, quietly, with the shell's code for it. The run stays resumable.
+        // The reader of our output went away where SIGPIPE does not stop us (not Unix): stop
+        // quietly, with the code a Unix shell gives. The run stays resumable.
         if message.starts_with("failed printing to std") && message.contains("os error 32") {
             std::process::exit(exit::PIPE_CLOSED.into());
         }

@@ -537,3 +537,57 @@ fn a_long_out_path_keeps_the_systems_reason() {
     let output = train_mlp(work.path(), &["--out", &long]);
     assert_user_error(&output, &["File name too long"]);
 }
+
+/// `digits train … | head -2`: the reader goes away after two lines; digits stops there,
+/// killed by SIGPIPE as Unix tools are (the shell says 141), with no panic banner, and the
+/// run folder it had begun stays (resumable, as after any kill).
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_stops_training_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let args = common::train_command("mlp.toml", &out, &["training.epochs=50"]);
+    let mut child = common::spawn(&args);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..2 {
+        lines.next().unwrap().unwrap();
+    }
+    drop(lines);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}",
+        output.status
+    );
+    let err = stderr(&output);
+    assert!(
+        !err.contains("PANIC") && !err.contains("internal error"),
+        "{err}"
+    );
+    assert!(out.join("config.toml").exists());
+}
+
+/// A `--set` whose bytes are not UTF-8 is the user's to fix (exit 2), named, not a crash.
+#[cfg(unix)]
+#[test]
+fn a_set_that_is_not_utf8_is_named_and_exit_2() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let work = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_digits"))
+        .current_dir(work.path())
+        .args([
+            OsStr::new("train"),
+            OsStr::new(&config("mlp.toml")),
+            OsStr::new("--set"),
+        ])
+        .arg(OsStr::from_bytes(b"training.epochs=\xff\xfe"))
+        .output()
+        .unwrap();
+    assert_user_error(&output, &["`--set`", "not UTF-8", "training.epochs="]);
+}
