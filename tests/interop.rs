@@ -297,6 +297,24 @@ fn hostile_weight_files_are_refused_with_the_key_or_file_named_and_nothing_writt
             ],
         ),
         (
+            // Every weight NaN (f32's quiet NaN in each 4 bytes after the header).
+            "nan.safetensors",
+            Box::new(|p| {
+                write_safetensors(p, &seed_network(|_| {}));
+                let mut bytes = std::fs::read(p).unwrap();
+                let data = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+                for value in bytes[data..].chunks_mut(4) {
+                    value.copy_from_slice(&f32::NAN.to_le_bytes());
+                }
+                std::fs::write(p, bytes).unwrap();
+            }),
+            vec![
+                "nan.safetensors",
+                "hidden.0.linear.bias holds NaN",
+                "not finite",
+            ],
+        ),
+        (
             "empty.pt",
             Box::new(|p| std::fs::write(p, b"").unwrap()),
             vec!["empty.pt", "neither"],

@@ -59,6 +59,10 @@ pub fn import_weights(
         .into_values()
         .filter(|t| !t.name.ends_with(IGNORED_SUFFIX))
         .collect();
+    if let Some(message) = catch_quietly(AssertUnwindSafe(|| non_finite(&tensors))).ok().flatten()
+    {
+        return Err(model_error(path, message));
+    }
     let adapter: Box<dyn ModuleAdapter> =
         Box::new(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)));
     // Burn's `apply` moves the module out and back by pointer: if it panicked half-way, the
@@ -79,6 +83,26 @@ pub fn import_weights(
         return Err(model_error(path, format!("has no tensor {name}")));
     }
     Ok((model, format))
+}
+
+/// The first tensor holding a NaN or an infinity, as a message naming it: a network with one
+/// computes NaN for every picture (training that diverged saves such weights). A tensor that
+/// cannot be read is left for `apply` to report.
+fn non_finite(tensors: &[PackTensor]) -> Option<String> {
+    tensors.iter().find_map(|tensor| {
+        let data = burn_store::bridge::to_data(tensor).ok()?.convert::<f32>();
+        let values = data.as_slice::<f32>().ok()?;
+        let at = values.iter().position(|v| !v.is_finite())?;
+        let count = values.iter().filter(|v| !v.is_finite()).count();
+        Some(format!(
+            "tensor {} holds {} at index {at} ({count} of its {} values are not finite): the \
+             network would answer NaN for every picture. Was it saved from a run that \
+             diverged? Import the weights of a run that trained",
+            tensor.name,
+            values[at],
+            values.len()
+        ))
+    })
 }
 
 /// The format from the first bytes; and a size check, so that no parser ever sees a file
