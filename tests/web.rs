@@ -41,6 +41,41 @@ fn web_refuses_what_is_not_a_run_and_a_folder_it_would_litter() {
     );
 }
 
+/// What the build needs is checked before it starts (it takes minutes the first time), and
+/// a refused build leaves no empty site folder behind: wasm-bindgen missing from PATH, and a
+/// `DIGITS_SOURCE` that is not a clone of digits.
+#[test]
+fn web_checks_its_tools_and_source_before_building() {
+    let work = tempfile::tempdir().unwrap();
+    let run = trained(work.path());
+    let web = |env: (&str, &str)| {
+        Command::new(env!("CARGO_BIN_EXE_digits"))
+            .current_dir(work.path())
+            .args(["web", run.to_str().unwrap()])
+            .env(env.0, env.1)
+            .output()
+            .unwrap()
+    };
+    let empty = work.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = web(("PATH", empty.to_str().unwrap()));
+    assert_user_error(
+        &output,
+        &[
+            "`wasm-bindgen` is not installed",
+            "cargo install wasm-bindgen-cli",
+        ],
+    );
+    assert!(!run.join("web").exists());
+
+    let output = web(("DIGITS_SOURCE", empty.to_str().unwrap()));
+    assert_user_error(
+        &output,
+        &["DIGITS_SOURCE names", "web/Cargo.toml", "a clone"],
+    );
+    assert!(!run.join("web").exists());
+}
+
 /// The Python with Selenium (`DIGITS_PYTHON`, set by `.ci/run`).
 fn python() -> String {
     std::env::var("DIGITS_PYTHON").unwrap_or_else(|_| {

@@ -47,7 +47,6 @@ pub fn run(args: WebArgs) -> Result<ExitCode> {
     }
     // Bind first: a port in use is an error before minutes of building.
     let server = args.serve.then(|| serve::bind(args.port)).transpose()?;
-    eprintln!("building the page's WebAssembly module (cargo, wasm-bindgen)…");
     let files = write_site(&args.run_dir, &loaded.config, &out)?;
     let kib = |bytes: u64| bytes as f64 / 1024.0;
     println!(

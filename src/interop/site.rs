@@ -74,12 +74,17 @@ impl SiteFiles {
 /// Writes the site of run `run_dir` (its `config` read back) into `out`: builds the
 /// WebAssembly module from `web/`, then the page, the weights and the run's numbers.
 pub fn write_site(run_dir: &Path, config: &Config, out: &Path) -> Result<SiteFiles> {
+    // What the build needs is checked before minutes of compiling, and the folder is made
+    // only once there is a module to put in it.
+    let root = source_root()?;
+    check_wasm_bindgen()?;
+    let wasm = build_module(&root)?;
     std::fs::create_dir_all(out).map_err(|source| Error::Io {
         action: "cannot create the site folder",
         path: out.to_path_buf(),
         source,
     })?;
-    build_module(out)?;
+    bind_module(&wasm, out)?;
     for (name, text) in PAGE {
         write_atomic(&out.join(name), text.as_bytes())?;
     }
@@ -175,27 +180,77 @@ fn describe(config: &Config) -> String {
     )
 }
 
-/// The source tree the module is built from: this binary's own.
-fn source_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// Names the source tree `digits web` builds the page's module from (a clone of digits);
+/// unset, the tree this binary was built from.
+pub const SOURCE_ENV: &str = "DIGITS_SOURCE";
+
+/// The source tree the module is built from: `DIGITS_SOURCE`, else this binary's own (an
+/// installed or moved binary still names the folder it was built in, which may be gone).
+fn source_root() -> Result<PathBuf> {
+    let (root, from_env) = match std::env::var_os(SOURCE_ENV) {
+        Some(dir) => (PathBuf::from(dir), true),
+        None => (PathBuf::from(env!("CARGO_MANIFEST_DIR")), false),
+    };
+    let manifest = root.join("web/Cargo.toml");
+    if manifest.is_file() {
+        return Ok(root);
+    }
+    let whence = match from_env {
+        true => format!("{SOURCE_ENV} names {}", root.display()),
+        false => format!("this binary was built in {}", root.display()),
+    };
+    Err(Error::Environment(format!(
+        "the page's WebAssembly module is built from digits' source ({} is missing: {whence}); \
+         point {SOURCE_ENV} at a clone of the repository (`{SOURCE_ENV}=~/digits digits web \
+         RUN_DIR`), or run `cargo run --release -- web RUN_DIR` in one",
+        manifest.display()
+    )))
 }
 
-/// Builds `web/` for `wasm32-unknown-unknown` with cargo, and binds it for the page with
-/// `wasm-bindgen` into `out`.
-fn build_module(out: &Path) -> Result<()> {
-    let root = source_root();
-    let manifest = root.join("web/Cargo.toml");
-    if !manifest.is_file() {
-        return Err(Error::Environment(format!(
-            "the page's WebAssembly module is built from digits' source ({}), which is not \
-             there; run `digits web` from a clone of the repository (`cargo run --release -- \
-             web RUN_DIR`)",
-            manifest.display()
-        )));
+fn install_wasm_bindgen() -> String {
+    format!(
+        "install it with `cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}` \
+         (the version of the wasm-bindgen crate the module is built with)"
+    )
+}
+
+/// `wasm-bindgen` is there, at the version the module needs.
+fn check_wasm_bindgen() -> Result<()> {
+    match Command::new("wasm-bindgen").arg("--version").output() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Environment(format!(
+            "`wasm-bindgen` is not installed (it binds the page's WebAssembly module to its \
+             script): {}",
+            install_wasm_bindgen()
+        ))),
+        Err(e) => Err(Error::Environment(format!("cannot run wasm-bindgen: {e}"))),
+        Ok(output) => {
+            let said = String::from_utf8_lossy(&output.stdout);
+            let version = said.trim().trim_start_matches("wasm-bindgen").trim();
+            match version == WASM_BINDGEN_VERSION {
+                true => Ok(()),
+                false => Err(Error::Environment(format!(
+                    "`wasm-bindgen --version` says {:?}, but the page's module is built with \
+                     the wasm-bindgen crate {WASM_BINDGEN_VERSION}: {}",
+                    said.trim(),
+                    install_wasm_bindgen()
+                ))),
+            }
+        }
     }
+}
+
+/// Builds `web/` of the source tree `root` for `wasm32-unknown-unknown` with cargo: the
+/// module's path.
+fn build_module(root: &Path) -> Result<PathBuf> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
+    eprintln!(
+        "building the page's WebAssembly module from {} into {} (cargo; minutes the first \
+         time)…",
+        root.join("web").display(),
+        target_dir.display()
+    );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let built = Command::new(&cargo)
         .args([
@@ -228,28 +283,24 @@ fn build_module(out: &Path) -> Result<()> {
             last_lines(&stderr, 12)
         )));
     }
-    let wasm = target_dir.join("wasm32-unknown-unknown/release/digits_web.wasm");
+    Ok(target_dir.join("wasm32-unknown-unknown/release/digits_web.wasm"))
+}
+
+/// Binds the module `wasm` for the page with `wasm-bindgen`, into `out`.
+fn bind_module(wasm: &Path, out: &Path) -> Result<()> {
     let bound = Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-dir"])
         .arg(out)
-        .arg(&wasm)
-        .output();
-    let install = format!(
-        "install it with `cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}` \
-         (the version of the wasm-bindgen crate the module is built with)"
-    );
-    match bound {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Environment(format!(
-            "`wasm-bindgen` is not installed (it binds the page's WebAssembly module to its \
-             script): {install}"
-        ))),
-        Err(e) => Err(Error::Environment(format!("cannot run wasm-bindgen: {e}"))),
-        Ok(output) if !output.status.success() => Err(Error::Environment(format!(
-            "wasm-bindgen failed on {}; if its version is not {WASM_BINDGEN_VERSION}, {install}:\n{}",
+        .arg(wasm)
+        .output()
+        .map_err(|e| Error::Environment(format!("cannot run wasm-bindgen: {e}")))?;
+    match bound.status.success() {
+        true => Ok(()),
+        false => Err(Error::Environment(format!(
+            "wasm-bindgen failed on {}:\n{}",
             wasm.display(),
-            last_lines(&String::from_utf8_lossy(&output.stderr), 8)
+            last_lines(&String::from_utf8_lossy(&bound.stderr), 8)
         ))),
-        Ok(_) => Ok(()),
     }
 }
 
