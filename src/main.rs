@@ -25,7 +25,6 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    stop_on_closed_pipe();
     exit_on_panic();
     // What the layers below the commands say goes to the console (see `report`).
     digits::report::set(Box::new(digits::report::Console));
@@ -42,6 +41,9 @@ fn main() -> ExitCode {
         }
         error.exit()
     });
+    if !cli.command.serves() {
+        stop_on_closed_pipe();
+    }
     match cli.command.run() {
         Ok(code) => code,
         Err(error) => {
@@ -92,11 +94,12 @@ fn set_without_equals(args: impl Iterator<Item = String>) -> Option<String> {
 /// Unix tools do: the default action of SIGPIPE, which Rust's runtime sets to "ignore" so that
 /// writes fail instead, and a failed `println!` panics (burn-train's logger then prints a
 /// panic banner before our hook can say anything). The shell reports 141 (128 + SIGPIPE); the
-/// run stays resumable, as after any kill. Sockets are not concerned: Rust's and tokio's
-/// writes to them never raise SIGPIPE.
+/// run stays resumable, as after any kill. Not for the servers (`Command::serves`), which
+/// keep serving. Sockets are not concerned: Rust's and tokio's writes to them never raise
+/// SIGPIPE.
 fn stop_on_closed_pipe() {
     #[cfg(unix)]
-    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid
+    // SAFETY: called before any thread exists (clap parses on this one); SIG_DFL is a valid
     // disposition for SIGPIPE.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);

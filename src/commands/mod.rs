@@ -73,6 +73,17 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether the command serves until stopped (`serve-device`, `web --serve`): its work is
+    /// its clients', so a reader of its output that goes away must not stop it (Burn's remote
+    /// server also logs to stdout, from its own threads).
+    pub fn serves(&self) -> bool {
+        match self {
+            Command::ServeDevice(_) => true,
+            Command::Web(args) => args.serves(),
+            _ => false,
+        }
+    }
+
     /// Runs the command; its exit code when it finishes, or the error that stopped it.
     pub fn run(self) -> Result<ExitCode> {
         match self {

@@ -32,6 +32,13 @@ pub struct WebArgs {
     port: u16,
 }
 
+impl WebArgs {
+    /// `--serve`: the site is served until stopped.
+    pub fn serves(&self) -> bool {
+        self.serve
+    }
+}
+
 pub fn run(args: WebArgs) -> Result<ExitCode> {
     RunFolder::existing(&args.run_dir, "web RUN_DIR")?;
     // The weights must fit the run's network before a page is made of them.
