@@ -5,16 +5,11 @@ use crate::common;
 
 use std::path::Path;
 
-use crate::common::{assert_user_error, metrics_without_timing, stderr, wait_for_first_checkpoint};
+use crate::common::{
+    assert_user_error, cpu_backends, metrics_without_timing, stderr, wait_for_first_checkpoint,
+};
 use digits::backend::Backend;
 use digits::train::{Dashboard, TrainOptions};
-
-fn cpu_backends() -> Vec<Backend> {
-    Backend::compiled()
-        .into_iter()
-        .filter(|b| !b.is_gpu())
-        .collect()
-}
 
 /// `config/mlp.toml` as shipped (20 epochs) on the bundled sample, on `backend`.
 fn test_accuracy(backend: Backend, devices: usize) -> (f64, usize) {

@@ -2,19 +2,18 @@
 //! values and the same gradients, on every CPU backend the build has (CI runs this module in
 //! the default build, ndarray, and in the feature build, ndarray and flex).
 
+use crate::common::cpu_backends;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::{Distribution, Tolerance};
-use digits::backend::Backend;
 use digits::model::kernels::{has_kernels, max_pool_square};
 use digits::model::unfolded_conv;
 
 fn cpu_devices() -> Vec<Device> {
-    let devices: Vec<Device> = Backend::compiled()
+    let devices: Vec<Device> = cpu_backends()
         .into_iter()
-        .filter(|b| !b.is_gpu())
         .map(|b| b.device().unwrap().autodiff())
         .collect();
     assert!(!devices.is_empty(), "no CPU backend in this build");

@@ -14,10 +14,7 @@ use digits::backend::Backend;
 
 /// The CPU backend the servers use (flex when built in), and the local run compared with.
 fn cpu_backend() -> Backend {
-    Backend::compiled()
-        .into_iter()
-        .find(|b| !b.is_gpu())
-        .unwrap()
+    common::cpu_backends()[0]
 }
 
 /// A `serve-device` on a free loopback port, with the token in `token`; its address.

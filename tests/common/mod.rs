@@ -71,6 +71,14 @@ pub fn train(config: &Config, config_path: &Path) -> TrainReport {
     train::train(config, config_path, &options).unwrap()
 }
 
+/// The CPU backends this build has, in order of preference (flex before ndarray).
+pub fn cpu_backends() -> Vec<Backend> {
+    Backend::compiled()
+        .into_iter()
+        .filter(|b| !b.is_gpu())
+        .collect()
+}
+
 /// The `digits` binary, run in `dir`.
 pub fn digits(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_digits"))

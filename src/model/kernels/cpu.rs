@@ -42,7 +42,10 @@ macro_rules! cpu_kernels {
 
             fn unfold(x: FloatTensor<Self>, k: usize, padding: usize) -> FloatTensor<Self> {
                 let [b, c, h, w] = dims4(&x);
-                let (oh, ow) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+                let (oh, ow) = (
+                    unfold::unfolded_side(h, k, padding),
+                    unfold::unfolded_side(w, k, padding),
+                );
                 let v = f32_values::<Self>(&x);
                 Self::from_values(
                     unfold::forward(&v, [b, c, h, w], k, padding),

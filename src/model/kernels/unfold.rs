@@ -4,18 +4,37 @@
 
 use rayon::prelude::*;
 
-/// For a kernel offset `d` (0..k), the output columns whose input column `o + d − p` is inside
-/// `0..w`: `(first, end)` output columns, `end - first` may be 0.
-fn inside(d: usize, p: usize, w: usize, ow: usize) -> (usize, usize) {
-    let first = p.saturating_sub(d).min(ow);
-    let end = (w + p).saturating_sub(d).min(ow).max(first);
-    (first, end)
+/// The side of the unfolded image: `side + 2·p − k + 1` output pixels (0 when the kernel is
+/// larger than the padded image).
+pub fn unfolded_side(side: usize, k: usize, p: usize) -> usize {
+    (side + 2 * p + 1).saturating_sub(k)
+}
+
+/// Where patch row `r` (its kernel offset dy = r / k, dx = r % k) reads from an input plane:
+/// for each output row `oy` whose input row is inside the image, the columns `columns` of that
+/// output row and the index in the plane of the first one's pixel. Output pixels not listed
+/// read padding (zero). Both passes walk these, so they agree by construction.
+fn segments(
+    r: usize,
+    [h, w]: [usize; 2],
+    [oh, ow]: [usize; 2],
+    k: usize,
+    p: usize,
+) -> impl Iterator<Item = (std::ops::Range<usize>, usize)> {
+    let (dy, dx) = (r / k, r % k);
+    // Output columns whose input column ox + dx − p lies in 0..w.
+    let first = p.saturating_sub(dx).min(ow);
+    let end = (w + p).saturating_sub(dx).min(ow).max(first);
+    (0..oh).filter_map(move |oy| {
+        let iy = (oy + dy).checked_sub(p).filter(|&iy| iy < h && first < end)?;
+        Some((oy * ow + first..oy * ow + end, iy * w + first + dx - p))
+    })
 }
 
 /// `[B, C·k², H'·W']`: row (c, dy, dx) holds, for each output pixel (oy, ox), the input pixel
 /// (oy + dy − p, ox + dx − p), or 0 outside the image.
 pub fn forward(x: &[f32], [b, c, h, w]: [usize; 4], k: usize, p: usize) -> Vec<f32> {
-    let (oh, ow) = ((h + 2 * p + 1).saturating_sub(k), (w + 2 * p + 1).saturating_sub(k));
+    let (oh, ow) = (unfolded_side(h, k, p), unfolded_side(w, k, p));
     let mut out = vec![0.0f32; b * c * k * k * oh * ow];
     if out.is_empty() || h * w == 0 {
         return out;
@@ -24,16 +43,9 @@ pub fn forward(x: &[f32], [b, c, h, w]: [usize; 4], k: usize, p: usize) -> Vec<f
         .zip(x.par_chunks(h * w))
         .for_each(|(rows, plane)| {
             for (r, row) in rows.chunks_mut(oh * ow).enumerate() {
-                let (dy, dx) = (r / k, r % k);
-                let (first, end) = inside(dx, p, w, ow);
-                for oy in 0..oh {
-                    let iy = oy + dy;
-                    if iy < p || iy - p >= h || first == end {
-                        continue; // a row of padding: left at zero
-                    }
-                    let src = (iy - p) * w + first + dx - p;
-                    row[oy * ow + first..oy * ow + end]
-                        .copy_from_slice(&plane[src..src + end - first]);
+                for (columns, from) in segments(r, [h, w], [oh, ow], k, p) {
+                    let len = columns.len();
+                    row[columns].copy_from_slice(&plane[from..from + len]);
                 }
             }
         });
@@ -43,7 +55,7 @@ pub fn forward(x: &[f32], [b, c, h, w]: [usize; 4], k: usize, p: usize) -> Vec<f
 /// `[B, C, H, W]`: the adjoint of [`forward`], each patch value's gradient added to the pixel
 /// it was read from (padding's dropped).
 pub fn backward(grad: &[f32], [b, c, h, w]: [usize; 4], k: usize, p: usize) -> Vec<f32> {
-    let (oh, ow) = ((h + 2 * p + 1).saturating_sub(k), (w + 2 * p + 1).saturating_sub(k));
+    let (oh, ow) = (unfolded_side(h, k, p), unfolded_side(w, k, p));
     let mut out = vec![0.0f32; b * c * h * w];
     if out.is_empty() || oh * ow == 0 {
         return out;
@@ -52,19 +64,10 @@ pub fn backward(grad: &[f32], [b, c, h, w]: [usize; 4], k: usize, p: usize) -> V
         .zip(grad.par_chunks(k * k * oh * ow))
         .for_each(|(plane, rows)| {
             for (r, row) in rows.chunks(oh * ow).enumerate() {
-                let (dy, dx) = (r / k, r % k);
-                let (first, end) = inside(dx, p, w, ow);
-                for oy in 0..oh {
-                    let iy = oy + dy;
-                    if iy < p || iy - p >= h || first == end {
-                        continue;
-                    }
-                    let dst = (iy - p) * w + first + dx - p;
-                    for (to, from) in plane[dst..dst + end - first]
-                        .iter_mut()
-                        .zip(&row[oy * ow + first..oy * ow + end])
-                    {
-                        *to += from;
+                for (columns, to) in segments(r, [h, w], [oh, ow], k, p) {
+                    let len = columns.len();
+                    for (pixel, g) in plane[to..to + len].iter_mut().zip(&row[columns]) {
+                        *pixel += g;
                     }
                 }
             }
