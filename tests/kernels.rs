@@ -8,8 +8,8 @@ use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::{Distribution, Tolerance};
-use digits::model::kernels::{has_kernels, max_pool_square};
-use digits::model::unfolded_conv;
+use digits::model::kernels::{has_kernels, max_pool_square, unfold};
+use digits::model::{unfold_by_slices, unfolded_conv};
 
 fn cpu_devices() -> Vec<Device> {
     let devices: Vec<Device> = cpu_backends()
@@ -90,6 +90,32 @@ fn unfolded_convolution_is_burns_with_the_same_gradients() {
             bias.grad(&a).unwrap().into_data().assert_approx_eq::<f32>(
                 &bias.grad(&b).unwrap().into_data(),
                 Tolerance::rel_abs(1e-5, 1e-4),
+            );
+        }
+    }
+}
+
+/// Our unfolding against the one from Burn's slices that the web page runs: the same patches,
+/// and the same input gradient under a loss that weights each patch value differently.
+#[test]
+fn unfolding_is_the_slices_unfolding_with_the_same_gradient() {
+    for device in cpu_devices() {
+        for (padding, kernel) in [(1, 3), (0, 5), (2, 5), (0, 1), (3, 3)] {
+            let x = Tensor::<4>::random([2, 3, 9, 7], Distribution::Uniform(-1.0, 1.0), &device)
+                .require_grad();
+            let ours = unfold(x.clone(), kernel, padding);
+            let slices = unfold_by_slices(x.clone(), kernel, padding);
+            assert_eq!(ours.dims(), slices.dims());
+            ours.clone()
+                .into_data()
+                .assert_eq(&slices.clone().into_data(), true);
+            let weights =
+                Tensor::<3>::random(ours.dims(), Distribution::Uniform(0.5, 2.0), &device);
+            let a = (ours * weights.clone()).sum().backward();
+            let b = (slices * weights).sum().backward();
+            x.grad(&a).unwrap().into_data().assert_approx_eq::<f32>(
+                &x.grad(&b).unwrap().into_data(),
+                Tolerance::rel_abs(1e-5, 1e-5),
             );
         }
     }

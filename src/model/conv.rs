@@ -105,12 +105,18 @@ fn unfolds_convolutions(device: &Device) -> bool {
 
 /// `[B, C, H, W]` → `[B, C·k², H'·W']`: each output pixel's k×k patch of every input channel
 /// (zero padding around), rows in the weights' (channel, dy, dx) order: one pass of our kernel
-/// where the device has it, else k² shifted slices of the padded input.
+/// where the device has it, else [`unfold_by_slices`].
 fn unfold(x: Tensor<4>, k: usize, padding: usize) -> Tensor<3> {
     #[cfg(not(target_arch = "wasm32"))]
     if super::kernels::has_kernels(&x.device()) {
         return super::kernels::unfold(x, k, padding);
     }
+    unfold_by_slices(x, k, padding)
+}
+
+/// [`unfold`] from Burn's operations (k² shifted slices of the padded input, concatenated),
+/// which autodiff derives: the web page's path, where the kernels are not built.
+pub fn unfold_by_slices(x: Tensor<4>, k: usize, padding: usize) -> Tensor<3> {
     let [batch, channels, height, width] = x.dims();
     let x = match padding {
         0 => x,

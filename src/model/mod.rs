@@ -6,7 +6,7 @@ mod conv;
 off_the_web! {
     pub mod kernels;
 }
-pub use conv::{ConvLayer, unfolded_conv};
+pub use conv::{ConvLayer, unfold_by_slices, unfolded_conv};
 
 // Training and its metrics.
 off_the_web! {
