@@ -3,6 +3,8 @@ clients from PyPI: numpy, safetensors, onnx, onnxruntime, tensorboard; no PyTorc
 
     check_clients.py exported RUN_DIR PROBABILITIES   # ONNX's checker, ONNX Runtime, numpy, TensorBoard agree
     check_clients.py foreign CONFIG OUT.safetensors   # weights made by numpy, for `import`
+    check_clients.py foreign CONFIG OUT.pt            # the same as torch.save writes an
+                                                      # nn.Sequential's (keys 0., 2., 4., …)
 
 PROBABILITIES: digits' own probabilities on the 10,000 test images, raw little-endian f32
 [10000, 10]. Prints one JSON line; exits 1 with the reason when a check fails."""
@@ -148,9 +150,73 @@ def foreign(config_path, out):
     fit = np.linalg.lstsq(design, np.eye(10)[labels[:5000]], rcond=None)[0]
     w["output.weight"] = fit[:-1].T.astype(np.float32).copy()
     w["output.bias"] = fit[-1].astype(np.float32).copy()
-    save_file(w, out)
     accuracy = (forward(w, model, images).argmax(1) == labels).mean()
+    if out.endswith(".pt"):
+        save_sequential_pt(w, len(model["hidden"]), out)
+    else:
+        save_file(w, out)
     print(json.dumps({"accuracy": float(accuracy), "images": len(images)}))
+
+
+def save_sequential_pt(w, hidden_layers, out):
+    """`torch.save(model.state_dict(), out)` of nn.Sequential(Linear, act, Linear, act, …,
+    Linear), written without PyTorch: keys 0., 2., 4., …; torch.save's zip of a pickled
+    OrderedDict whose tensors torch._utils._rebuild_tensor_v2 makes from float storages."""
+    import collections
+    import io
+    import pickle
+    import types
+    import zipfile
+
+    names = [f"hidden.{i}.linear" for i in range(hidden_layers)] + ["output"]
+    # The two names the pickle refers to, as importable objects (pickle checks them).
+    torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    def _rebuild_tensor_v2(*args):
+        raise NotImplementedError
+
+    class FloatStorage:
+        pass
+
+    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+    FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
+    utils._rebuild_tensor_v2, torch.FloatStorage, torch._utils = _rebuild_tensor_v2, FloatStorage, utils
+    sys.modules["torch"], sys.modules["torch._utils"] = torch, utils
+
+    class Storage:
+        def __init__(self, key, numel):
+            self.key, self.numel = key, numel
+
+    class Tensor:
+        def __init__(self, key, shape):
+            self.key, self.shape = key, shape
+
+        def __reduce__(self):
+            stride = tuple(int(np.prod(self.shape[i + 1:])) for i in range(len(self.shape)))
+            storage = Storage(self.key, int(np.prod(self.shape)))
+            return _rebuild_tensor_v2, (storage, 0, self.shape, stride, False, collections.OrderedDict())
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", FloatStorage, obj.key, "cpu", obj.numel)
+            return None
+
+    state, storages = collections.OrderedDict(), {}
+    for layer, name in enumerate(names):
+        for part in ("weight", "bias"):
+            key = str(len(storages))
+            array = w[f"{name}.{part}"]
+            state[f"{2 * layer}.{part}"] = Tensor(key, tuple(array.shape))
+            storages[key] = array.astype("<f4").tobytes()
+    pickled = io.BytesIO()
+    Pickler(pickled, protocol=2).dump(state)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", pickled.getvalue())
+        archive.writestr("archive/byteorder", "little")
+        archive.writestr("archive/version", "3\n")
+        for key, data in storages.items():
+            archive.writestr(f"archive/data/{key}", data)
 
 
 def last_hidden(w, model, images):

@@ -214,3 +214,34 @@ fn the_loss_landscape_is_centred_on_the_trained_network_and_its_line_ends_are_th
         "{account}"
     );
 }
+
+/// On a terminal, the landscape shows a bar with its count and an estimate; Ctrl-C stops it,
+/// says which pictures were kept, writes no explain.json, and exits 130.
+#[test]
+fn explain_shows_its_progress_and_says_what_ctrl_c_kept() {
+    use std::io::Write;
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    let sets = ["training.epochs=1", "data.train_limit=1000"];
+    let trained = run_digits(work.path(), &train_command("mlp.toml", &run, &sets));
+    assert!(trained.status.success(), "{trained:?}");
+    let mut terminal = crate::common::PseudoTerminal::start(&format!(
+        "exec {} explain {} --grid 201 --steps 10",
+        env!("CARGO_BIN_EXE_digits"),
+        run.display()
+    ));
+    terminal.wait_for("the loss landscape [");
+    let mut keys = terminal.child.stdin.take().unwrap();
+    keys.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
+    keys.flush().unwrap();
+    assert_eq!(terminal.exit_code(), Some(130), "{}", terminal.text());
+    let screen = terminal.text();
+    assert!(
+        screen.contains(" %, ")
+            && screen.contains(" left)")
+            && screen.contains("explain interrupted: kept wanted.png, noise.png, mistakes.png"),
+        "{screen}"
+    );
+    assert!(run.join("mistakes.png").is_file());
+    assert!(!run.join("explain.json").exists() && !run.join("landscape.png").exists());
+}

@@ -266,3 +266,23 @@ fn a_cnns_gradients_agree_with_finite_differences() {
     );
     crate::common::assert_user_error(&output, &["model.norm = \"batch\"", "CNN"]);
 }
+
+/// The finite differences do not keep what each forward pass made: the documented CNN
+/// check (32 samples a tensor, 512 forward passes) runs in the hostile-input tests' 1 GiB
+/// address space (it took 12 GB when each pass kept its autodiff graph).
+#[test]
+fn a_cnns_check_runs_in_bounded_memory() {
+    let output = crate::common::limited(
+        &root(),
+        &[
+            "gradcheck",
+            "config/cnn.toml",
+            "--set",
+            "data.source=sample",
+            "--json",
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(worst(&report, "autodiff_vs_differences") < 1e-3, "{report}");
+}

@@ -288,7 +288,17 @@ fn a_model_that_does_not_fit_the_config_is_rejected() {
     assert_ne!(config, changed);
     std::fs::write(run.join("config.toml"), changed).unwrap();
     let output = digits(Path::new("."), &["eval", run.to_str().unwrap()]);
-    assert_user_error(&output, &["model.bpk", "does not fit"]);
+    // Which network the file holds and which the config asked for, not Burn's record dump.
+    assert_user_error(
+        &output,
+        &[
+            "model.bpk",
+            "does not fit",
+            "hidden.0.linear.weight is [784, 16], the network's is [784, 32]",
+            "the file holds hidden layers [16, 16], the config model.hidden = [32, 16]",
+        ],
+    );
+    assert!(!stderr(&output).contains("Shape {"), "{}", stderr(&output));
 }
 
 #[test]
@@ -345,10 +355,32 @@ fn predict_answers_every_picture_it_can_and_exits_2_for_the_rest() {
     let out = stdout(&output);
     assert_eq!(out.matches("drawn-3.png → ").count(), 2, "{out}");
     assert!(!out.contains("what the network saw"), "{out}");
+    assert!(
+        !out.contains("means little"),
+        "a drawn digit is not doubted: {out}"
+    );
     let err = stderr(&output);
     assert!(
         err.contains("blank.png") && err.contains("1 of 3 pictures"),
         "{err}"
+    );
+
+    // A colour photo is read, with a word that the answer means little.
+    let photo = work.path().join("photo.png");
+    image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, 180, (y * 5) as u8])
+    })
+    .save(&photo)
+    .unwrap();
+    let output = digits(
+        Path::new("."),
+        &["predict", run, photo.to_str().unwrap(), "--no-picture"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("note: this picture is in colour") && out.contains("means little"),
+        "{out}"
     );
 
     // The picture first and the run second: said so.

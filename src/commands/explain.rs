@@ -5,10 +5,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use burn::train::Interrupter;
 use clap::Args;
 use serde::Serialize;
 
 use crate::commands::args::BackendArg;
+use crate::data::digit_set::DigitSet;
 use crate::data::source as data;
 use crate::error::{Error, Result};
 use crate::inspect::explain::{
@@ -21,6 +23,7 @@ use crate::inspect::landscape::{Landscape, LandscapeOptions, explore};
 use crate::inspect::landscape_plot::{LANDSCAPE_FILE, LandscapePicture, landscape_png};
 use crate::inspect::trained_run::{InitialSource, load_run};
 use crate::run::folder::RunFolder;
+use crate::train::interrupt;
 
 pub const EXPLAIN_FILE: &str = "explain.json";
 
@@ -75,6 +78,81 @@ struct Report<'a> {
 }
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
+    check(&args)?;
+    let device = args.backend.select()?.device()?;
+    let loaded = load_run(&args.run_dir, &device)?;
+    let folder = RunFolder::existing(&args.run_dir, "explain RUN_DIR")?;
+    // Ctrl-C stops at the next stage (or the landscape's next network) and says what was
+    // kept; a second one quits at once.
+    let interrupter = Interrupter::new();
+    let _watch = interrupt::watch_quietly(&interrupter);
+    let mut written = Vec::new();
+    let ascent = Ascent {
+        steps: args.steps,
+        rate: args.rate,
+        penalty: args.penalty,
+    };
+    let wanted = wanted_inputs(&loaded.model, &device, ascent);
+    let noise = noise_answers(
+        &loaded.model,
+        &device,
+        args.noise,
+        loaded.config.training.seed,
+    );
+    let splits = data::load(&loaded.config.data, loaded.config.training.seed)?;
+    let test = splits.test;
+    let (wrong, right) = wrong_answers(&loaded.model, &test, &device);
+    if interrupter.should_stop() {
+        return Ok(interrupted(&folder, &written));
+    }
+    draw_answers(&args, &folder, &wanted, &noise, (&wrong, &test))?;
+    written.extend([WANTED_FILE, NOISE_FILE, MISTAKES_FILE]);
+    let landscape = match args.no_landscape {
+        true => None,
+        false => {
+            let options = LandscapeOptions {
+                grid: args.grid,
+                subset: args.subset,
+                span: args.span,
+                seed: loaded.config.training.seed,
+            };
+            let landscape = explore(&loaded, &splits.train, &device, options, &interrupter)?;
+            if interrupter.should_stop() {
+                return Ok(interrupted(&folder, &written));
+            }
+            draw_landscape(&args, &folder, &landscape)?;
+            written.push(LANDSCAPE_FILE);
+            Some(landscape)
+        }
+    };
+    folder.write_json(
+        EXPLAIN_FILE,
+        &Report {
+            ascent,
+            wanted: &wanted,
+            noise: &noise,
+            wrong: wrong.len(),
+            test_images: test.len(),
+            most_confident_wrong: &wrong[..wrong.len().min(args.shown)],
+            closest_right: &right[..right.len().min(args.shown)],
+            landscape: landscape.as_ref(),
+        },
+    )?;
+    print!("{}", account(&wanted, &noise, &wrong, test.len()));
+    if let Some(landscape) = &landscape {
+        print!("{}", landscape_account(landscape));
+    }
+    println!(
+        "wrote {} and {} in {}",
+        written.join(", "),
+        EXPLAIN_FILE,
+        folder.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The options' ranges.
+fn check(args: &ExplainArgs) -> Result<()> {
     let sane = |v: f64| v.is_finite() && v >= 0.0;
     if args.steps == 0 || !sane(args.rate) || !sane(args.penalty) || args.noise == 0 {
         return Err(Error::Usage(
@@ -93,25 +171,29 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
             "--subset must be at least 1 image and --span a number above 0".into(),
         ));
     }
-    let device = args.backend.select()?.device()?;
-    let loaded = load_run(&args.run_dir, &device)?;
-    let folder = RunFolder::existing(&args.run_dir, "explain RUN_DIR")?;
-    let ascent = Ascent {
-        steps: args.steps,
-        rate: args.rate,
-        penalty: args.penalty,
-    };
-    let wanted = wanted_inputs(&loaded.model, &device, ascent);
-    let noise = noise_answers(
-        &loaded.model,
-        &device,
-        args.noise,
-        loaded.config.training.seed,
-    );
-    let splits = data::load(&loaded.config.data, loaded.config.training.seed)?;
-    let test = splits.test;
-    let (wrong, right) = wrong_answers(&loaded.model, &test, &device);
+    Ok(())
+}
 
+/// Stopped by Ctrl-C: what was kept, and the interrupted exit code.
+fn interrupted(folder: &RunFolder, written: &[&str]) -> ExitCode {
+    let kept = match written.is_empty() {
+        true => "nothing was written".to_string(),
+        false => format!("kept {} in {}", written.join(", "), folder.dir.display()),
+    };
+    crate::report::note(&format!(
+        "explain interrupted: {kept}; {EXPLAIN_FILE} was not written (run explain again for it)"
+    ));
+    ExitCode::from(crate::error::exit::INTERRUPTED)
+}
+
+/// wanted.png, noise.png and mistakes.png.
+fn draw_answers(
+    args: &ExplainArgs,
+    folder: &RunFolder,
+    wanted: &[Wanted],
+    noise: &NoiseAnswers,
+    (wrong, test): (&[Answer], &DigitSet),
+) -> Result<()> {
     let tiles: Vec<Tile> = wanted
         .iter()
         .map(|w| Tile {
@@ -124,101 +206,53 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         .collect();
     let title = "the input each output wants most (gradient ascent from grey)";
     tiles_png(title, &tiles, 10, &folder.path(WANTED_FILE))?;
-    noise_png(&noise, &folder.path(NOISE_FILE))?;
-    let shown = |answers: &[Answer]| -> Vec<Tile> {
-        answers
-            .iter()
-            .take(args.shown)
-            .map(|a| Tile {
-                pixels: (test
-                    .image(a.index)
-                    .expect("an index of the test set")
-                    .pixels)
+    noise_png(noise, &folder.path(NOISE_FILE))?;
+    let shown: Vec<Tile> = wrong
+        .iter()
+        .take(args.shown)
+        .map(|a| Tile {
+            pixels: (test.image(a.index).expect("an index of the test set").pixels)
+                .iter()
+                .map(|&p| f32::from(p) / 255.0)
+                .collect(),
+            caption: [
+                format!("#{} {} -> {}", a.index, a.truth, a.predicted),
+                a.top3
                     .iter()
-                    .map(|&p| f32::from(p) / 255.0)
-                    .collect(),
-                caption: [
-                    format!("#{} {} -> {}", a.index, a.truth, a.predicted),
-                    a.top3
-                        .iter()
-                        .map(|(d, p)| format!("{d}:{:.0}", p * 100.0))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                ],
-            })
-            .collect()
-    };
+                    .map(|(d, p)| format!("{d}:{:.0}", p * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ],
+        })
+        .collect();
     let title = format!(
         "{} of {} test images wrong; the most confident {} (true -> answered; top 3, %)",
         wrong.len(),
         test.len(),
         wrong.len().min(args.shown)
     );
-    tiles_png(&title, &shown(&wrong), 10, &folder.path(MISTAKES_FILE))?;
-    let options = LandscapeOptions {
-        grid: args.grid,
-        subset: args.subset,
-        span: args.span,
-        seed: loaded.config.training.seed,
-    };
-    let landscape = match args.no_landscape {
-        true => None,
-        false => {
-            // Seconds for the seed network, minutes for a CNN: say what is coming.
-            crate::report::note(&format!(
-                "the loss landscape: two planes of {g}×{g} networks and a line of 31, each on \
-                 {} training images (--grid, --subset or --no-landscape for less)",
-                args.subset,
-                g = args.grid
-            ));
-            Some(explore(&loaded, &splits.train, &device, options)?)
-        }
-    };
-    if let Some(landscape) = &landscape {
-        let title = format!(
-            "{}: the loss on {} training images ({} networks evaluated in {:.1} s)",
-            args.run_dir.display(),
-            landscape.images,
-            landscape.evaluations,
-            landscape.seconds
-        );
-        let picture = LandscapePicture {
-            title: &title,
-            line: &landscape.line,
-            random: &landscape.random,
-            path: landscape
-                .path
-                .as_ref()
-                .ok_or(landscape.no_path.as_deref().unwrap_or("")),
-        };
-        landscape_png(&picture, &folder.path(LANDSCAPE_FILE))?;
-    }
-    folder.write_json(
-        EXPLAIN_FILE,
-        &Report {
-            ascent,
-            wanted: &wanted,
-            noise: &noise,
-            wrong: wrong.len(),
-            test_images: test.len(),
-            most_confident_wrong: &wrong[..wrong.len().min(args.shown)],
-            closest_right: &right[..right.len().min(args.shown)],
-            landscape: landscape.as_ref(),
-        },
-    )?;
-    print!("{}", account(&wanted, &noise, &wrong, test.len()));
-    let mut written = vec![WANTED_FILE, NOISE_FILE, MISTAKES_FILE];
-    if let Some(landscape) = &landscape {
-        print!("{}", landscape_account(landscape));
-        written.push(LANDSCAPE_FILE);
-    }
-    println!(
-        "wrote {} and {} in {}",
-        written.join(", "),
-        EXPLAIN_FILE,
-        folder.dir.display()
+    tiles_png(&title, &shown, 10, &folder.path(MISTAKES_FILE))
+}
+
+/// landscape.png.
+fn draw_landscape(args: &ExplainArgs, folder: &RunFolder, landscape: &Landscape) -> Result<()> {
+    let title = format!(
+        "{}: the loss on {} training images ({} networks evaluated in {:.1} s)",
+        args.run_dir.display(),
+        landscape.images,
+        landscape.evaluations,
+        landscape.seconds
     );
-    Ok(ExitCode::SUCCESS)
+    let picture = LandscapePicture {
+        title: &title,
+        line: &landscape.line,
+        random: &landscape.random,
+        path: landscape
+            .path
+            .as_ref()
+            .ok_or(landscape.no_path.as_deref().unwrap_or("")),
+    };
+    landscape_png(&picture, &folder.path(LANDSCAPE_FILE))
 }
 
 fn account(wanted: &[Wanted], noise: &NoiseAnswers, wrong: &[Answer], tests: usize) -> String {
@@ -269,6 +303,10 @@ fn landscape_account(landscape: &Landscape) -> String {
         InitialSource::Kept => "",
         InitialSource::Recreated => {
             " (no initial.bpk: the initial network recreated from training.seed on this backend)"
+        }
+        InitialSource::Imported => {
+            " (an imported network has no initial one here: the line starts from a random \
+             network of training.seed)"
         }
     };
     let edge = landscape.random.losses.iter().flatten().copied();

@@ -103,6 +103,7 @@ fn json_line(item: &Classified) -> String {
         "digit": item.prediction.digit,
         "label": item.label,
         "probabilities": item.prediction.scores,
+        "doubt": item.doubt,
     })
     .to_string()
 }
@@ -119,6 +120,12 @@ pub fn render(item: &Classified, picture: bool) -> String {
         None => {}
     }
     out.push('\n');
+    if let Some(doubt) = &item.doubt {
+        out.push_str(&format!(
+            "note: this picture {doubt} The network names a digit for any picture, so \
+             this answer means little.\n"
+        ));
+    }
     for digit in 0..CLASSES {
         let score = p.scores[digit].clamp(0.0, 1.0);
         let bar = "█".repeat((score * 40.0).round() as usize);

@@ -35,10 +35,13 @@ pub struct Classified {
     pub label: Option<u8>,
     pub pixels: [u8; PIXELS],
     pub prediction: Prediction,
+    /// Why the picture does not look like a handwritten digit, when it does not.
+    pub doubt: Option<String>,
 }
 
-/// An input read: its name, its label if known, its pixels as the network gets them.
-type Named = (String, Option<u8>, [u8; PIXELS]);
+/// An input read: its name, its label if known, its pixels as the network gets them, and
+/// any doubt that it is a digit.
+type Named = (String, Option<u8>, [u8; PIXELS], Option<String>);
 
 /// Classifies the pictures or test image `inputs` names with the network of `run_dir`;
 /// pictures above `max_pixels` are refused before they are decoded. One result per input, in
@@ -56,8 +59,8 @@ pub fn predict(
             .iter()
             .map(|path| {
                 let prepared = matches!(inputs, Inputs::Prepared(_));
-                let pixels = read_image(path, max_pixels, prepared)?;
-                Ok((path.display().to_string(), None, pixels))
+                let (pixels, doubt) = read_image(path, max_pixels, prepared)?;
+                Ok((path.display().to_string(), None, pixels, doubt))
             })
             .collect(),
         Inputs::TestIndex { index, data_dir } => {
@@ -78,10 +81,11 @@ pub fn predict(
                 format!("test image {index}"),
                 Some(item.label),
                 item.pixels,
+                None,
             ))]
         }
     };
-    let pixels: Vec<[u8; PIXELS]> = named.iter().flatten().map(|(_, _, p)| *p).collect();
+    let pixels: Vec<[u8; PIXELS]> = named.iter().flatten().map(|(_, _, p, _)| *p).collect();
     // No batch at all when every picture failed (a backend may not take an empty one).
     let predictions = match pixels.is_empty() {
         true => Vec::new(),
@@ -91,7 +95,7 @@ pub fn predict(
     Ok(named
         .into_iter()
         .map(|item| {
-            let (name, label, pixels) = item?;
+            let (name, label, pixels, doubt) = item?;
             let prediction = predictions
                 .next()
                 .ok_or_else(|| Error::Internal("a prediction is missing".into()))?;
@@ -100,6 +104,7 @@ pub fn predict(
                 label,
                 pixels,
                 prediction,
+                doubt,
             })
         })
         .collect())
@@ -112,7 +117,12 @@ pub const DEFAULT_MAX_MEGAPIXELS: f64 = 40.0;
 /// Reads a PNG or JPEG (detected from its content, any size up to `max_pixels`, colour or
 /// grey) and prepares it like MNIST (unless it is `prepared`: then it must be 28×28, and its
 /// grey levels are the input). Its size is read from its header before anything is decoded.
-fn read_image(path: &Path, max_pixels: u64, prepared: bool) -> Result<[u8; PIXELS]> {
+/// With the pixels, why it may not be a digit at all.
+fn read_image(
+    path: &Path,
+    max_pixels: u64,
+    prepared: bool,
+) -> Result<([u8; PIXELS], Option<String>)> {
     // The format from the content's first bytes, not from the name.
     let mut start = Vec::with_capacity(64);
     File::open(path)
@@ -188,10 +198,11 @@ fn read_image(path: &Path, max_pixels: u64, prepared: bool) -> Result<[u8; PIXEL
         }
         let mut pixels = [0u8; PIXELS];
         pixels.copy_from_slice(image.to_luma8().as_raw());
-        return Ok(pixels);
+        return Ok((pixels, None));
     }
-    preprocess::mnist_like(&image).map_err(|e| Error::Data {
+    let pixels = preprocess::mnist_like(&image).map_err(|e| Error::Data {
         path: path.to_path_buf(),
         message: format!("{e}: give a picture of one digit"),
-    })
+    })?;
+    Ok((pixels, preprocess::doubt(&image)))
 }

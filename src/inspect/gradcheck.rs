@@ -118,12 +118,16 @@ pub fn gradcheck(
         written_out_values(gradients)
     });
 
-    let wide = model.clone().map(&mut ToF64);
-    let images = batch.images.clone().cast(FloatDType::F64);
+    // The finite differences run off the autodiff device: each forward pass there would
+    // keep its graph (never walked back) alive, and memory would grow with every sample.
+    let wide = model.clone().valid().map(&mut ToF64);
+    let images = batch.images.clone().inner().cast(FloatDType::F64);
+    let targets = batch.targets.clone().inner();
+    let inner_device = images.device();
     let loss_at = |candidate: &Network| -> f64 {
-        device.seed(seed);
+        inner_device.seed(seed);
         let logits = forward_f64(candidate, config.model.activation, images.clone());
-        loss_f64(config.training.loss, logits, batch.targets.clone()).into_scalar()
+        loss_f64(config.training.loss, logits, targets.clone()).into_scalar()
     };
     let tensors = autodiff
         .iter()

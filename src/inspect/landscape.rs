@@ -8,6 +8,7 @@
 use std::time::Instant;
 
 use burn::prelude::*;
+use burn::train::Interrupter;
 use serde::Serialize;
 
 use crate::data::digit_set::DigitSet;
@@ -15,6 +16,7 @@ use crate::error::Result;
 use crate::inspect::parameter_space::{Point, filter_normalised_direction, path_plane};
 use crate::inspect::trained_run::{InitialSource, LoadedRun, epoch_networks, initial_network};
 use crate::model::{self, Network};
+use crate::report::{self, Progress};
 
 /// Images per evaluation batch: memory stays bounded whatever the subset.
 const BATCH: usize = 500;
@@ -65,20 +67,32 @@ impl Landscape {
 }
 
 /// The landscape of `run` on the first `options.subset` images of `train`, its training split.
+/// Once `stop` is set, the networks left are not evaluated (their losses are NaN).
 pub fn explore(
     run: &LoadedRun,
     train: &DigitSet,
     device: &Device,
     options: LandscapeOptions,
+    stop: &Interrupter,
 ) -> Result<Landscape> {
     let started = Instant::now();
+    let plane = (options.grid * options.grid) as u64;
+    let line_points = (LINE_STEPS.1 - LINE_STEPS.0 + 1) as u64;
     let mut probe = LossProbe::new(&run.model, train, options.subset, device);
+    probe.progress = report::progress("the loss landscape", line_points + plane);
+    probe.stop = Some(stop.clone());
     let trained = Point::of(&run.model);
     let (initial_model, initial) = initial_network(run, device)?;
     let start = Point::of(&initial_model);
     let line = line_profile(&mut probe, &start, &trained);
     let random = random_plane(&mut probe, &trained, options);
-    let (path, no_path) = match epoch_networks(run)? {
+    // Read only now: a BatchNorm's running statistics are shared between a network's clones,
+    // and the checkpoints loaded into clones set them for the trained network too.
+    let networks = epoch_networks(run)?;
+    if let Ok(networks) = &networks {
+        probe.progress.grow(plane + networks.len() as u64 + 1);
+    }
+    let (path, no_path) = match networks {
         Ok(networks) => {
             let epochs = std::iter::once(0)
                 .chain(networks.iter().map(|n| n.0))
@@ -114,6 +128,10 @@ pub struct LossProbe {
     images: usize,
     /// Points evaluated so far.
     pub evaluations: usize,
+    /// Counts the points as they are evaluated.
+    progress: Progress,
+    /// Once set, points are not evaluated (NaN).
+    stop: Option<Interrupter>,
 }
 
 impl LossProbe {
@@ -133,6 +151,8 @@ impl LossProbe {
             batches,
             images: images.len(),
             evaluations: 0,
+            progress: Progress::Hidden,
+            stop: None,
         }
     }
 
@@ -142,7 +162,11 @@ impl LossProbe {
 
     /// The mean loss per image at `point`.
     pub fn loss(&mut self, point: &Point) -> f64 {
+        if self.stop.as_ref().is_some_and(Interrupter::should_stop) {
+            return f64::NAN;
+        }
         self.evaluations += 1;
+        self.progress.add(1, None);
         let network = point.place(self.template.clone());
         let sum: f64 = self
             .batches

@@ -55,6 +55,53 @@ pub fn mnist_like(image: &DynamicImage) -> Result<[u8; PIXELS], PreprocessError>
     Ok(pixels)
 }
 
+/// Mean colourfulness (each pixel's max − min channel, 0..1) above which a picture is a
+/// photo rather than ink on paper (coloured ink on white paper stays far below it).
+const COLOURFUL: f32 = 0.15;
+/// The share of a picture's pixels that may be ink before it is a scene rather than a digit
+/// (a digit on plain paper covers well under a third of the page).
+const MOSTLY_INK: f32 = 0.45;
+
+/// Why the picture does not look like one handwritten digit on plain paper, when it does
+/// not: the network answers some digit for any picture, and a user should know when that
+/// answer means little. `None` for a picture that looks like one.
+pub fn doubt(image: &DynamicImage) -> Option<String> {
+    let pixels = u64::from(image.width()) * u64::from(image.height());
+    if pixels == 0 {
+        return None;
+    }
+    let chroma: f32 = image
+        .pixels()
+        .map(|(_, _, p)| {
+            let [r, g, b, _] = p.0;
+            f32::from(r.max(g).max(b) - r.min(g).min(b)) / 255.0
+        })
+        .sum::<f32>()
+        / pixels as f32;
+    if chroma > COLOURFUL {
+        return Some(format!(
+            "is in colour (mean colourfulness {:.0} %; ink on paper is under {:.0} %): a photo?",
+            chroma * 100.0,
+            COLOURFUL * 100.0
+        ));
+    }
+    let mut grey = flatten_onto_white(image);
+    if border_mean(&grey) > 127.0 {
+        imageops::invert(&mut grey);
+    }
+    let min = grey.pixels().map(|p| p.0[0]).min().unwrap_or(0);
+    let threshold = min.saturating_add(INK_THRESHOLD);
+    let ink = grey.pixels().filter(|p| p.0[0] > threshold).count() as f32 / pixels as f32;
+    (ink > MOSTLY_INK).then(|| {
+        format!(
+            "is {:.0} % ink against its background (a digit on plain paper is well under {:.0} \
+             %): a scene or a texture rather than one digit?",
+            ink * 100.0,
+            MOSTLY_INK * 100.0
+        )
+    })
+}
+
 /// Grey levels, with any transparency composited onto white (drawings are often dark strokes
 /// on a transparent background, whose hidden colour is usually black).
 fn flatten_onto_white(image: &DynamicImage) -> GrayImage {
@@ -157,6 +204,26 @@ mod tests {
             (cx - 13.5).abs() <= 1.0 && (cy - 13.5).abs() <= 1.0,
             "({cx}, {cy})"
         );
+    }
+
+    #[test]
+    fn a_colour_photo_or_a_texture_is_doubted_and_a_digit_on_paper_is_not() {
+        assert_eq!(doubt(&photo_of_a_one()), None);
+        let photo = RgbImage::from_fn(60, 40, |x, y| Rgb([(x * 4) as u8, 200, (y * 6) as u8]));
+        let said = doubt(&DynamicImage::ImageRgb8(photo)).unwrap();
+        assert!(said.contains("in colour"), "{said}");
+        let stripes = GrayImage::from_fn(60, 40, |x, _| Luma([if x % 3 == 0 { 250 } else { 20 }]));
+        let said = doubt(&DynamicImage::ImageLuma8(stripes));
+        assert_eq!(said, None, "a third of it ink: still could be strokes");
+        let texture = GrayImage::from_fn(60, 40, |x, y| {
+            Luma([if x == 0 || y == 0 || x == 59 || y == 39 {
+                0
+            } else {
+                60 + (x * y % 190) as u8
+            }])
+        });
+        let said = doubt(&DynamicImage::ImageLuma8(texture)).unwrap();
+        assert!(said.contains("% ink"), "{said}");
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub fn moved_accuracies(
 ) -> Vec<MovedAccuracy> {
     let model = model.valid();
     let ids: Vec<usize> = (0..dataset.len()).collect();
+    let total = (TestMove::ALL.len() * ids.len()) as u64;
+    let progress = crate::report::progress("test images moved and read", total);
     TestMove::ALL
         .into_iter()
         .map(|test_move| {
@@ -83,6 +85,7 @@ pub fn moved_accuracies(
                 let predicted = model.forward(batch.images).argmax(1).flatten::<1>(0, 1);
                 let hits: i64 = predicted.equal(batch.targets).int().sum().into_scalar();
                 correct += hits as usize;
+                progress.add(chunk.len() as u64, None);
             }
             let accuracy = correct as f64 / dataset.len().max(1) as f64;
             MovedAccuracy {

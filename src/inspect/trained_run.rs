@@ -1,5 +1,6 @@
 //! A finished run folder read back: its resolved config and its trained network.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -34,12 +35,22 @@ pub fn load_trainable(dir: &Path, device: &Device) -> Result<LoadedRun> {
     let mut config = Config::load(&dir.join(run::CONFIG_FILE), &[])?;
     config.data = config.data.pinned();
     let path = Weights::of(dir)?.path().to_path_buf();
-    let mismatch = format!(
-        "does not fit the network described by {} (was it trained with another config?)",
-        dir.join(run::CONFIG_FILE).display()
-    );
     let fresh = Network::new(&config.model, config.training.loss, device);
-    let model = with_weights(fresh, &path, &mismatch)?;
+    let described = dir.join(run::CONFIG_FILE);
+    let model = with_weights(fresh.clone(), &path, |burns| {
+        match how_it_differs(&path, &fresh, &config) {
+            Some(why) => format!(
+                "does not fit the network {} describes: {why}. Was it trained with another \
+                 config? Give that config's run its own folder, or train this one again",
+                described.display()
+            ),
+            None => format!(
+                "does not fit the network described by {} (was it trained with another \
+                 config?): {burns}",
+                described.display()
+            ),
+        }
+    })?;
     Ok(LoadedRun {
         dir: dir.to_path_buf(),
         config,
@@ -47,16 +58,66 @@ pub fn load_trainable(dir: &Path, device: &Device) -> Result<LoadedRun> {
     })
 }
 
-/// `model` with the weights of the Burn model file `path`; `mismatch` says what it means that
-/// they do not fit. Burn's plain loaders panic on a missing, corrupt or mismatched file.
-fn with_weights(model: Network, path: &Path, mismatch: &str) -> Result<Network> {
+/// How the weights in the Burn model file `path` differ from `model`'s: the first tensor
+/// whose shape differs or that one side lacks, and the hidden layers the file holds when
+/// they are not the config's. `None` when the file cannot be read (that is said on loading).
+fn how_it_differs(path: &Path, model: &Network, config: &Config) -> Option<String> {
+    use burn_store::{BurnpackStore, ModuleSnapshot, ModuleStore};
+    let mut store = BurnpackStore::from_file(path);
+    let file: BTreeMap<String, Vec<usize>> = store
+        .get_all_tensors()
+        .ok()?
+        .iter()
+        .map(|(name, tensor)| (name.clone(), tensor.shape.to_vec()))
+        .collect();
+    let ours: Vec<(String, Vec<usize>)> = model
+        .collect(None, None, true)
+        .into_iter()
+        .map(|tensor| (tensor.name, tensor.shape.to_vec()))
+        .collect();
+    let first = ours
+        .iter()
+        .find_map(|(name, shape)| match file.get(name) {
+            None => Some(format!("the file has no tensor {name}")),
+            Some(theirs) if theirs != shape => Some(format!(
+                "its {name} is {theirs:?}, the network's is {shape:?}"
+            )),
+            Some(_) => None,
+        })
+        .or_else(|| {
+            file.keys()
+                .find(|name| !ours.iter().any(|(ours, _)| ours == *name))
+                .map(|name| format!("the file has tensor {name}, which the network has not"))
+        })?;
+    // Burn's Linear weight is [inputs, outputs]: each hidden layer's width is its second.
+    let hidden: Vec<usize> = (0..)
+        .map_while(|i| file.get(&format!("hidden.{i}.linear.weight")))
+        .filter_map(|shape| shape.get(1).copied())
+        .collect();
+    Some(match hidden != config.model.hidden {
+        true => format!(
+            "{first}; the file holds hidden layers {hidden:?}, the config model.hidden = {:?}",
+            config.model.hidden
+        ),
+        false => first,
+    })
+}
+
+/// `model` with the weights of the Burn model file `path`; `mismatch` says, from Burn's own
+/// words, what it means that they do not fit. Burn's plain loaders panic on a missing, corrupt
+/// or mismatched file.
+fn with_weights(
+    model: Network,
+    path: &Path,
+    mismatch: impl FnOnce(String) -> String,
+) -> Result<Network> {
     let record = ModuleRecord::load(path).map_err(|e| Error::Model {
         path: path.to_path_buf(),
         message: format!("is not a readable Burn model file (truncated or corrupt?): {e}"),
     })?;
     model.try_load_record(record).map_err(|e| Error::Model {
         path: path.to_path_buf(),
-        message: format!("{mismatch}: {e}"),
+        message: mismatch(e.to_string()),
     })
 }
 
@@ -124,6 +185,14 @@ pub enum InitialSource {
     /// Made again from `training.seed` (runs from before `initial.bpk`): the same network when
     /// this backend draws the same random numbers as the one it trained on.
     Recreated,
+    /// An imported run never started here: a random network of `training.seed` stands in.
+    Imported,
+}
+
+/// Whether `dir` holds weights `digits import` brought in (no initial network, no epochs).
+pub fn is_imported(dir: &Path) -> bool {
+    crate::run::summary::Summary::read(&dir.join(run::SUMMARY_FILE))
+        .is_ok_and(|summary| summary.imported_from.is_some())
 }
 
 /// The network `loaded` started training from (inference mode).
@@ -138,9 +207,13 @@ pub fn initial_network(loaded: &LoadedRun, device: &Device) -> Result<(Network, 
             config.training.loss,
             &device.clone().autodiff(),
         );
-        return Ok((model.valid(), InitialSource::Recreated));
+        let source = match is_imported(&loaded.dir) {
+            true => InitialSource::Imported,
+            false => InitialSource::Recreated,
+        };
+        return Ok((model.valid(), source));
     }
-    let mismatch = "does not fit the run's network (copied from another run?)";
+    let mismatch = |burns| format!("does not fit the run's network (copied from another run?): {burns}");
     let model = with_weights(loaded.model.clone(), &path, mismatch)?;
     Ok((model, InitialSource::Kept))
 }
@@ -153,6 +226,11 @@ const PATH_EPOCHS: usize = 100;
 pub fn epoch_networks(
     loaded: &LoadedRun,
 ) -> Result<std::result::Result<Vec<(usize, Network)>, String>> {
+    if is_imported(&loaded.dir) {
+        return Ok(Err(
+            "the network was imported, so this run has no training epochs to draw".into(),
+        ));
+    }
     let dir = loaded.dir.join(run::CHECKPOINT_FOLDER);
     let mut epochs = checkpoint::complete_epochs(&dir);
     epochs.reverse();

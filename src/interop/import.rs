@@ -20,6 +20,7 @@ use burn_store::{
 use crate::config::Config;
 use crate::error::{Error, Result, catch_quietly};
 use crate::interop::pytorch::{StateKey, state_keys};
+use crate::interop::rename::{Named, Rename, fitting_renames, remapper};
 use crate::model::Network;
 
 /// The two file formats `import` reads, told apart by their first bytes.
@@ -42,19 +43,27 @@ impl fmt::Display for WeightsFormat {
 /// BatchNorm's step counter: PyTorch keeps it, the network has no use for it.
 const IGNORED_SUFFIX: &str = ".num_batches_tracked";
 
-/// Reads `path` into a fresh network of `config` on `device`; `key` names the entry of a
-/// checkpoint dictionary that holds the `state_dict` (`.pt` only).
+/// Where the tensors are in a weights file, and under which names.
+#[derive(Debug, Clone, Default)]
+pub struct Reading<'a> {
+    /// The entry of a checkpoint dictionary that holds the `state_dict` (`.pt` only).
+    pub key: Option<&'a str>,
+    /// The file's tensor names mapped onto the network's, in order.
+    pub renames: &'a [Rename],
+}
+
+/// Reads `path` into a fresh network of `config` on `device`.
 pub fn import_weights(
     path: &Path,
-    key: Option<&str>,
+    reading: &Reading,
     config: &Config,
     device: &Device,
 ) -> Result<(Network, WeightsFormat)> {
     let model = Network::new(&config.model, config.training.loss, device);
     let expected = state_keys(&model);
     let format = sniff(path, &expected)?;
-    let tensors = read_tensors(path, format, key)?;
-    check(&tensors, &expected, format, key).map_err(|message| model_error(path, message))?;
+    let tensors = read_tensors(path, format, reading)?;
+    check(&tensors, &expected, format, reading).map_err(|message| model_error(path, message))?;
     let tensors: Vec<PackTensor> = tensors
         .into_values()
         .filter(|t| !t.name.ends_with(IGNORED_SUFFIX))
@@ -105,6 +114,37 @@ fn non_finite(tensors: &[PackTensor]) -> Option<String> {
     })
 }
 
+/// The most bytes of a safetensors header read for its metadata (digits writes a few KiB).
+const MAX_METADATA_HEADER: u64 = 16 << 20;
+
+/// The config `digits export` wrote into a safetensors file's metadata (`digits_config`);
+/// `None` for any other file (a `.pt`, another tool's safetensors, a header too large to be
+/// digits'): what is wrong with such a file is said when its tensors are read.
+pub fn embedded_config(path: &Path) -> Result<Option<String>> {
+    use std::io::Read;
+    #[derive(serde::Deserialize)]
+    struct Header {
+        #[serde(rename = "__metadata__", default)]
+        metadata: std::collections::HashMap<String, String>,
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let mut length = [0u8; 8];
+    if file.read_exact(&mut length).is_err() {
+        return Ok(None);
+    }
+    let length = u64::from_le_bytes(length);
+    if length > MAX_METADATA_HEADER {
+        return Ok(None);
+    }
+    let mut header = Vec::new();
+    file.take(length)
+        .read_to_end(&mut header)
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    Ok(serde_json::from_slice::<Header>(&header)
+        .ok()
+        .and_then(|mut header| header.metadata.remove("digits_config")))
+}
+
 /// The format from the first bytes; and a size check, so that no parser ever sees a file
 /// far larger than the weights it should hold.
 fn sniff(path: &Path, expected: &[StateKey]) -> Result<WeightsFormat> {
@@ -147,20 +187,27 @@ fn sniff(path: &Path, expected: &[StateKey]) -> Result<WeightsFormat> {
     }
 }
 
-/// Every tensor in the file, by name, in the file's own layout (nothing is read but headers).
+/// Every tensor in the file, by name (the file's own, renamed as asked), in the file's own
+/// layout (nothing is read but headers).
 fn read_tensors(
     path: &Path,
     format: WeightsFormat,
-    key: Option<&str>,
+    reading: &Reading,
 ) -> Result<BTreeMap<String, PackTensor>> {
+    let remapper = remapper(reading.renames);
     let listed = catch_quietly(AssertUnwindSafe(|| match format {
         WeightsFormat::Safetensors => SafetensorsStore::from_file(path)
+            .remap(remapper)
             .get_all_tensors()
             .cloned()
             .map_err(|e| e.to_string()),
         WeightsFormat::PyTorch => {
-            let store = PytorchStore::from_file(path);
-            let mut store = match key {
+            // The names as the file has them: Burn would renumber `0, 2, 4` as `0, 1, 2`,
+            // which then matches neither the file nor what its error lists.
+            let store = PytorchStore::from_file(path)
+                .remap(remapper)
+                .map_indices_contiguous(false);
+            let mut store = match reading.key {
                 Some(key) => store.with_top_level_key(key),
                 None => store,
             };
@@ -181,7 +228,7 @@ fn check(
     tensors: &BTreeMap<String, PackTensor>,
     expected: &[StateKey],
     format: WeightsFormat,
-    key: Option<&str>,
+    reading: &Reading,
 ) -> std::result::Result<(), String> {
     let wanted: Vec<&str> = expected.iter().map(|k| k.name.as_str()).collect();
     let missing: Vec<&str> = wanted
@@ -196,7 +243,7 @@ fn check(
             missing[0],
             missing.len(),
             wanted.len(),
-            hint(tensors, &missing, format, key),
+            hint(tensors, expected, &missing, format, reading),
             list(&wanted)
         ));
     }
@@ -235,28 +282,50 @@ fn check(
     Ok(())
 }
 
-/// When the file's keys are the network's under a common prefix (a checkpoint dictionary),
-/// the `--key` that reads them.
+/// What the file holds instead: the `--key` that reads a checkpoint dictionary, or its
+/// tensors' names, and the `--rename`s that fit its layers to the network's when they are
+/// the network's under other names.
 fn hint(
     tensors: &BTreeMap<String, PackTensor>,
+    expected: &[StateKey],
     missing: &[&str],
     format: WeightsFormat,
-    key: Option<&str>,
+    reading: &Reading,
 ) -> String {
     let prefix = tensors.keys().find_map(|name| {
         name.strip_suffix(missing[0])
             .and_then(|p| p.strip_suffix('.'))
     });
-    match (prefix, format, key) {
-        (Some(prefix), WeightsFormat::PyTorch, None) => {
-            format!(" It holds them under `{prefix}`: add `--key {prefix}`.")
-        }
-        _ if tensors.is_empty() => " It holds no tensors at all.".to_string(),
-        _ => format!(
-            " It has: {}.",
-            list(&tensors.keys().map(String::as_str).collect::<Vec<_>>())
-        ),
+    if let (Some(prefix), WeightsFormat::PyTorch, None) = (prefix, format, reading.key) {
+        return format!(" It holds them under `{prefix}`: add `--key {prefix}`.");
     }
+    if tensors.is_empty() {
+        return " It holds no tensors at all.".to_string();
+    }
+    let renamed = match reading.renames.is_empty() {
+        true => "",
+        false => " (after --rename)",
+    };
+    let names: Vec<&str> = tensors.keys().map(String::as_str).collect();
+    let mut hint = format!(" It has{renamed}: {}.", list(&names));
+    let shapes: Vec<(&str, Vec<usize>)> = tensors
+        .iter()
+        .filter(|(name, _)| !name.ends_with(IGNORED_SUFFIX))
+        .map(|(name, t)| (name.as_str(), t.shape.to_vec()))
+        .collect();
+    let file: Vec<Named> = shapes.iter().map(|(n, s)| (*n, &s[..])).collect();
+    let network: Vec<Named> = expected
+        .iter()
+        .map(|k| (k.name.as_str(), &k.shape[..]))
+        .collect();
+    if let Some(renames) = fitting_renames(&file, &network) {
+        let renames: Vec<String> = renames.iter().map(ToString::to_string).collect();
+        hint.push_str(&format!(
+            " Its layers are the network's by shape, in order, under other names: add {}.",
+            renames.join(" ")
+        ));
+    }
+    hint
 }
 
 /// The first few names of a list, and how many more.

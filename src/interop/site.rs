@@ -3,8 +3,9 @@
 //! `wasm-bindgen`), the run's weights, its architecture and its training curves. Nothing is
 //! loaded from elsewhere.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
@@ -12,6 +13,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::inspect::trained_run::Weights;
 use crate::model::Architecture;
+use crate::report;
 use crate::run::folder as run;
 use crate::run::history::SplitRecord;
 use crate::run::metrics_csv::read_metrics_csv;
@@ -245,14 +247,14 @@ fn build_module(root: &Path) -> Result<PathBuf> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    eprintln!(
+    report::note(&format!(
         "building the page's WebAssembly module from {} into {} (cargo; minutes the first \
          time)…",
         root.join("web").display(),
         target_dir.display()
-    );
+    ));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let built = Command::new(&cargo)
+    let mut child = Command::new(&cargo)
         .args([
             "build",
             "--release",
@@ -265,12 +267,28 @@ fn build_module(root: &Path) -> Result<PathBuf> {
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| {
             Error::Environment(format!("cannot run cargo to build the page's module: {e}"))
         })?;
-    if !built.status.success() {
-        let stderr = String::from_utf8_lossy(&built.stderr);
+    // cargo's lines, kept for an error, and each crate it compiles counted as it starts.
+    let progress = report::activity("crates compiled");
+    let mut stderr = String::new();
+    for line in BufReader::new(child.stderr.take().expect("piped")).lines() {
+        let Ok(line) = line else { break };
+        if let Some(krate) = line.trim_start().strip_prefix("Compiling ") {
+            progress.add(1, Some(krate));
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    drop(progress);
+    let status = child
+        .wait()
+        .map_err(|e| Error::Environment(format!("cargo did not finish: {e}")))?;
+    if !status.success() {
         let fix = match stderr.contains("wasm32-unknown-unknown") && stderr.contains("target") {
             true => {
                 "; the WebAssembly target may be missing: `rustup target add wasm32-unknown-unknown`"

@@ -71,8 +71,8 @@ pub struct Summary {
     pub test: Option<Scores>,
     /// Training images per second over the train splits only (validation excluded).
     pub train_samples_per_second: f64,
-    /// The process's peak resident memory up to the end of training, before the test
-    /// evaluation, in MB (Linux's VmHWM; null elsewhere). `compare` and `sweep` start a
+    /// The process's peak resident memory over the whole run (training, the test evaluation,
+    /// the pictures), in MB (Linux's VmHWM; null elsewhere). `compare` and `sweep` start a
     /// process per run, so it is this run's own.
     #[serde(default)]
     pub peak_rss_mb: Option<f64>,
@@ -113,6 +113,9 @@ pub struct ImportedFrom {
     /// The entry of a checkpoint dictionary the weights were read from (`--key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The `--rename` options the file's tensor names were mapped with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renames: Vec<String>,
 }
 
 impl Summary {
