@@ -427,6 +427,29 @@ fn bench_prints_one_parsable_json_row_per_batch_size() {
             assert!(value > 0.0, "{key} = {value}");
         }
     }
+
+    // The table says what its ratio means (it can read over 100 %).
+    let output = digits(
+        work.path(),
+        &[
+            "bench",
+            &config("mlp.toml"),
+            "--data-dir",
+            &data,
+            "--batch-sizes",
+            "32",
+            "--seconds",
+            "0.1",
+            "--rounds",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("learner/raw") && text.contains("over 100 %"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -493,6 +516,11 @@ fn train_takes_epochs_and_its_help_names_every_backend() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(common::summary_json(&out)["epochs"], 1);
+    assert!(
+        !stderr(&output).contains("is larger than"),
+        "{}",
+        stderr(&output)
+    );
 
     let help = stdout(&digits(Path::new("."), &["train", "--help"]));
     assert!(help.contains("cuda, wgpu, flex or ndarray"), "{help}");
@@ -590,4 +618,32 @@ fn a_set_that_is_not_utf8_is_named_and_exit_2() {
         .output()
         .unwrap();
     assert_user_error(&output, &["`--set`", "not UTF-8", "training.epochs="]);
+}
+
+#[test]
+fn a_batch_larger_than_the_training_images_is_said() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let output = train_mlp(
+        work.path(),
+        &[
+            "--epochs",
+            "1",
+            "--set",
+            "data.train_limit=500",
+            "--set",
+            "data.test_limit=100",
+            "--set",
+            "training.batch_size=100000",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("training.batch_size = 100000 is larger than the")
+            && text.contains("full-batch gradient descent"),
+        "{text}"
+    );
 }

@@ -158,3 +158,37 @@ fn dashboard_close_ends_without_a_key() {
     assert!(!screen.contains("training finished"), "{screen}");
     assert_left_on_screen(&screen);
 }
+
+/// The dashboard's `q` asks in a trainer's words (Burn's own spoke of "code after the loop"),
+/// and `s` stops cleanly, as Ctrl-C does.
+#[test]
+fn the_quit_dialog_speaks_to_a_person_training_a_network() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    let mut terminal = train_in_a_terminal(&run, "--set training.epochs=400");
+    let started = Instant::now();
+    while complete_epochs(&run.join("checkpoint")).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{}",
+            terminal.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut keys = terminal.child.stdin.take().unwrap();
+    keys.write_all(b"q").unwrap();
+    keys.flush().unwrap();
+    terminal.wait_for("cleanly");
+    keys.write_all(b"s").unwrap();
+    keys.flush().unwrap();
+    // The results screen says where training stopped; closed, the resume command follows.
+    terminal.wait_for("stopped");
+    keys.write_all(b"q").unwrap();
+    keys.flush().unwrap();
+    assert_eq!(terminal.exit_code(), Some(130), "{}", terminal.text());
+    let screen = terminal.text();
+    assert!(
+        !screen.contains("remaining") && screen.contains("resume"),
+        "{screen}"
+    );
+}

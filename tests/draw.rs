@@ -292,6 +292,15 @@ fn the_pad_runs_in_a_terminal_draws_by_keys_and_restores_it() {
     keys.write_all(b"\x1b[A \x1b[B \x1b[B ").unwrap();
     keys.flush().unwrap();
     terminal.wait_for("%");
+    // `s` saves the drawing into the run folder.
+    keys.write_all(b"s").unwrap();
+    keys.flush().unwrap();
+    terminal.wait_for("saved");
+    let saved = report.run.dir.join("drawings/digit-1.png");
+    assert_eq!(
+        image::open(&saved).unwrap().to_luma8().dimensions(),
+        (28, 28)
+    );
     keys.write_all(b"q").unwrap();
     keys.flush().unwrap();
     let code = terminal.exit_code();

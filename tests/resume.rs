@@ -336,3 +336,45 @@ fn a_scheduled_run_killed_and_resumed_follows_the_same_rate_curve_to_the_same_en
     let output = digits(Path::new("."), &["train", "--resume", dir]);
     assert_user_error(&output, &["all 8 epochs are done", "cannot be extended"]);
 }
+
+/// A folder a training is writing is locked: a second `--out X --force` or a `--resume` of
+/// it is refused with nothing changed, and the first goes on to its end.
+#[test]
+fn a_folder_being_trained_into_is_not_cleared_or_resumed_by_another_digits() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    let first = common::train_command("mlp.toml", &run, &["training.epochs=400"]);
+    let mut child = common::spawn(&[&first[..], &["--force".to_string()]].concat());
+    wait_for_first_checkpoint(&run, &mut child);
+    let again = common::run_digits(
+        work.path(),
+        &[
+            &common::train_command("mlp.toml", &run, &["training.epochs=1"])[..],
+            &["--force".to_string()],
+        ]
+        .concat(),
+    );
+    assert_user_error(
+        &again,
+        &["another digits is writing in this folder", "--out"],
+    );
+    assert_user_error(&resume(&run), &["another digits is writing in this folder"]);
+    assert!(run.join("config.toml").is_file() && run.join("initial.bpk").is_file());
+    common::ctrl_c(child);
+    // Released with the process: the run resumes (one epoch more).
+    let done = common::summary_json(&run)["epochs_completed"]
+        .as_u64()
+        .unwrap();
+    let more = (done + 1).to_string();
+    let output = digits(
+        Path::new("."),
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--epochs",
+            &more,
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+}

@@ -120,3 +120,38 @@ fn both_losses_train_the_seed_network() {
         );
     }
 }
+
+/// summary.json's peak memory is the whole run's: at least the peak the process's own
+/// /proc status showed while it ran, testing and pictures included. (Not the rusage of the
+/// child: a child forked from this large test process inherits its resident size there.)
+#[cfg(target_os = "linux")]
+#[test]
+fn the_summarys_peak_memory_is_the_whole_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("run");
+    let sets = [
+        "training.epochs=1",
+        "data.train_limit=300",
+        "data.test_limit=3000",
+        "training.batch_size=16",
+    ];
+    let mut child = common::spawn(&common::train_command("cnn.toml", &out, &sets));
+    let status = format!("/proc/{}/status", child.id());
+    let mut seen_kb = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        let peak = std::fs::read_to_string(&status).ok().and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+        seen_kb = seen_kb.max(peak.unwrap_or(0));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let seen_mb = seen_kb as f64 / 1024.0;
+    let summary_mb = common::summary_json(&out)["peak_rss_mb"].as_f64().unwrap();
+    assert!(
+        summary_mb >= 0.97 * seen_mb,
+        "summary {summary_mb:.0} MB, the process {seen_mb:.0} MB"
+    );
+}

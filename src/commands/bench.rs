@@ -65,6 +65,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             println!("{}", render_row(row));
         }
     })?;
+    if !args.json {
+        println!("{TABLE_FOOTER}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -85,5 +88,11 @@ pub fn render_row(row: &BenchRow) -> String {
         row.peak_rss_mb.map_or("-".into(), |m| format!("{m:.0} MB"))
     )
 }
+
+/// What the ratio column means, under the table.
+const TABLE_FOOTER: &str = "learner/raw: the full training path's speed as a share of the bare \
+loop's; the two run the same steps, so what differs is the Learner's own cost, and a figure \
+over 100 % means that cost is below the machine's drift between rounds (±15 %; more --rounds \
+and --seconds narrow it).";
 
 pub const TABLE_HEADER: &str = "backend   batch  raw train im/s  learner train im/s  learner/raw  inference im/s  written-out backprop  peak RSS";

@@ -21,6 +21,7 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
     let series = Series::read(&args.dir)?;
     let out = RunFolder {
         dir: args.dir.clone(),
+        lock: None,
     };
     let (ended, open) = series.collect(&out)?;
     write_comparison(&ended, &out)?;

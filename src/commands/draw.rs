@@ -34,6 +34,7 @@ pub fn run(args: DrawArgs) -> Result<ExitCode> {
         ));
     }
     let data = loaded.config.data.clone();
-    app::run(Pad::new(loaded.model, device), &data)?;
+    let drawings = args.run_dir.join(app::DRAWINGS_FOLDER);
+    app::run(Pad::new(loaded.model, device), &data, &drawings)?;
     Ok(ExitCode::SUCCESS)
 }

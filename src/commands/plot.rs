@@ -33,6 +33,7 @@ pub fn run(args: PlotArgs) -> Result<ExitCode> {
     let loaded = load_run(&args.run_dir, &args.backend.select()?.device()?)?;
     let folder = RunFolder {
         dir: args.run_dir.clone(),
+        lock: None,
     };
     if args.augmented {
         let config = &loaded.config;

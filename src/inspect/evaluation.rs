@@ -156,6 +156,7 @@ pub fn eval(
     };
     let folder = RunFolder {
         dir: run_dir.to_path_buf(),
+        lock: None,
     };
     folder.write_json(EVAL_FILE, &report)?;
     plots::confusion_png(&evaluation.confusion, &folder.path(CONFUSION_FILE))?;

@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -47,10 +48,39 @@ const RUN_FILES: [&str; 10] = [
     LOG_FILE,
 ];
 
+/// The lock file of a run folder that a digits process is writing.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Locks `dir` while the returned guard lives (an advisory lock on `dir/.lock`, which the
+/// system also releases however the process ends), so a second digits told to write there —
+/// two `train --out X --force` at once, a `--resume` of a run still training — is refused
+/// instead of the two removing and overwriting each other's files. A file system without
+/// locks is written unlocked, as before.
+pub fn lock(dir: &Path) -> Result<Option<Arc<std::fs::File>>> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("cannot create the lock file", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(Arc::new(file))),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Usage(format!(
+            "{}: another digits is writing in this folder (a training or import still \
+             running); nothing was changed. Wait for it to end, or choose another --out",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(_)) => Ok(None),
+    }
+}
+
 /// The folder of one run.
 #[derive(Debug, Clone)]
 pub struct RunFolder {
     pub dir: PathBuf,
+    /// Held while this run writes here ([`lock`]); none for a folder only read.
+    pub lock: Option<Arc<std::fs::File>>,
 }
 
 impl RunFolder {
@@ -60,7 +90,7 @@ impl RunFolder {
         match explicit {
             Some(dir) => {
                 let occupied = std::fs::read_dir(dir)
-                    .map(|mut entries| entries.next().is_some())
+                    .map(|entries| entries.flatten().any(|e| e.file_name() != LOCK_FILE))
                     .unwrap_or(false);
                 if occupied && !force {
                     return Err(Error::Usage(format!(
@@ -72,8 +102,11 @@ impl RunFolder {
                 }
                 std::fs::create_dir_all(dir)
                     .map_err(|e| Error::io("cannot create output folder", dir, e))?;
+                // Before anything in it is cleared: another digits may be writing there.
+                let lock = lock(dir)?;
                 let folder = RunFolder {
                     dir: dir.to_path_buf(),
+                    lock,
                 };
                 if occupied {
                     folder.clear_run()?;
@@ -104,7 +137,10 @@ impl RunFolder {
         for n in highest + 1.. {
             let dir = parent.join(format!("run-{n}"));
             match std::fs::create_dir(&dir) {
-                Ok(()) => return Ok(RunFolder { dir }),
+                Ok(()) => {
+                    let lock = lock(&dir)?;
+                    return Ok(RunFolder { dir, lock });
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(Error::io("cannot create run folder", &dir, e)),
             }
@@ -177,6 +213,7 @@ impl RunFolder {
         } else {
             return Ok(RunFolder {
                 dir: dir.to_path_buf(),
+                lock: None,
             });
         };
         Err(Error::Usage(format!("{}: {problem}", dir.display())))
@@ -272,7 +309,7 @@ mod tests {
         let second = RunFolder::next_free(root.path()).unwrap();
         assert_eq!(first.dir, root.path().join("run-1"));
         assert_eq!(second.dir, root.path().join("run-2"));
-        std::fs::remove_dir(&first.dir).unwrap();
+        std::fs::remove_dir_all(&first.dir).unwrap();
         assert_eq!(
             RunFolder::next_free(root.path()).unwrap().dir,
             root.path().join("run-3")
@@ -320,7 +357,7 @@ mod tests {
             names.sort();
             names
         };
-        assert_eq!(names(dir), [CHECKPOINT_FOLDER, "notes.txt"]);
+        assert_eq!(names(dir), [LOCK_FILE, CHECKPOINT_FOLDER, "notes.txt"]);
         assert!(names(&dir.join(CHECKPOINT_FOLDER)).is_empty());
     }
 }

@@ -9,6 +9,7 @@ pub mod summary;
 pub mod tensorboard;
 
 pub use folder::{
+    lock,
     CHECKPOINT_FOLDER, CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunFolder, SUMMARY_FILE, write_atomic,
 };
 pub use history::{Divergence, EpochHistory, SplitRecord};

@@ -254,6 +254,7 @@ fn learner_train_sps(
         tempfile::tempdir().map_err(|e| Error::io("cannot create", Path::new("tmp"), e))?;
     let run = RunFolder {
         dir: folder.path().to_path_buf(),
+        lock: None,
     };
     let history = EpochHistory::default();
     let interrupter = Interrupter::new();

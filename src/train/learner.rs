@@ -106,6 +106,20 @@ pub fn steps_per_epoch(images: usize, batch_size: usize) -> usize {
     images.div_ceil(batch_size)
 }
 
+/// What to say when a batch holds more images than the training split: the run still
+/// trains (full-batch gradient descent is a legitimate choice), but with one step an epoch,
+/// which a user who meant "as big as fits" rarely expects.
+pub fn batch_note(images: usize, batch_size: usize) -> Option<String> {
+    (batch_size > images).then(|| {
+        format!(
+            "note: training.batch_size = {batch_size} is larger than the {images} training \
+             images, so each batch holds all of them and an epoch is a single step (full-batch \
+             gradient descent). Set training.batch_size = {images} to say so, or a smaller \
+             batch (32 to 256) to take many steps an epoch"
+        )
+    })
+}
+
 /// The optimizer the config names. Momentum uses no dampening, as in PyTorch's SGD.
 pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
     let weight_decay =

@@ -29,7 +29,9 @@ use crate::run::tensorboard;
 use crate::train::checkpoint;
 use crate::train::early_stopping::{best_model, describe, with_early_stopping};
 use crate::train::interrupt;
-use crate::train::learner::{new_model, optimizer, steps_per_epoch, supervised_training};
+use crate::train::learner::{
+    batch_note, new_model, optimizer, steps_per_epoch, supervised_training,
+};
 use crate::train::renderer::{Dashboard, RecordSink, RunRenderer, format_line, format_test_line};
 use crate::train::resume::ResumePoint;
 use crate::train::schedule::lr_scheduler;
@@ -115,6 +117,9 @@ fn prepare(config: &Config, config_path: &Path, options: &TrainOptions) -> Resul
         )?;
     }
     let splits = data::load(&config.data, config.training.seed)?;
+    if let Some(note) = batch_note(splits.train.len(), config.training.batch_size) {
+        report::note(&note);
+    }
     let scheduler = lr_scheduler(
         &config.training,
         steps_per_epoch(splits.train.len(), config.training.batch_size),
@@ -319,6 +324,9 @@ fn finish(
         summary.test = Some(test);
         summary.wall_seconds = started.elapsed().as_secs_f64();
     }
+    // Testing and drawing can take more memory than training did (a test batch's feature
+    // maps): the peak is the whole run's.
+    summary.peak_rss_mb = peak_rss_mb();
     tensorboard::write_events(&run.dir, &records, summary.test, setup.started_unix)?;
     run.write_json(run::SUMMARY_FILE, &summary)?;
     Ok(TrainReport {

@@ -43,8 +43,10 @@ pub fn prepare(
         Vec::new()
     };
     refuse_stopped(run_dir, &config, &records)?;
+    // Held from here: a second --resume (or a training still running there) is refused.
     let run = RunFolder {
         dir: run_dir.to_path_buf(),
+        lock: run::lock(run_dir)?,
     };
     Ok((
         config,

@@ -1,7 +1,7 @@
 //! The drawing pad's terminal loop: keys and mouse events become the pad's actions, and the
 //! screen is drawn after each (full screen, given back on every exit).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use crate::config::DataConfig;
 use crate::data::digit_set::DigitSet;
 use crate::data::source as data;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::inspect::draw::pad::{Action, Pad};
 use crate::inspect::draw::screen::{self, Layout};
 use crate::run::folder::write_atomic;
@@ -31,9 +31,12 @@ enum Request {
     Quit,
 }
 
+/// Where `s` saves drawings, in the run folder.
+pub const DRAWINGS_FOLDER: &str = "drawings";
+
 /// Runs the pad until the user quits (or the terminal goes away). `test_data`: where the run's
-/// test images are, for `t`.
-pub fn run(mut pad: Pad, test_data: &DataConfig) -> Result<()> {
+/// test images are, for `t`; `drawings`: the folder `s` saves into.
+pub fn run(mut pad: Pad, test_data: &DataConfig, drawings: &Path) -> Result<()> {
     let mut tests: Option<DigitSet> = None;
     let mut rng = rand::rngs::StdRng::seed_from_u64(
         std::time::SystemTime::now()
@@ -100,7 +103,9 @@ pub fn run(mut pad: Pad, test_data: &DataConfig) -> Result<()> {
                 pad.status = format!("test image {index}, a {}: edit it", item.label);
             }
             Some(Request::Save) => {
-                let path = next_free("digit", "png");
+                std::fs::create_dir_all(drawings)
+                    .map_err(|e| Error::io("cannot create", drawings, e))?;
+                let path = next_free(drawings, "digit", "png");
                 write_atomic(&path, &pad.png())?;
                 pad.status = format!(
                     "saved {} (`digits predict` reads it the same way)",
@@ -134,10 +139,10 @@ fn request_of_key(key: KeyEvent) -> Option<Request> {
     }
 }
 
-/// `stem-N.ext` in the current folder, for the lowest N not taken.
-fn next_free(stem: &str, ext: &str) -> PathBuf {
+/// `folder/stem-N.ext`, for the lowest N not taken.
+fn next_free(folder: &Path, stem: &str, ext: &str) -> PathBuf {
     (1..)
-        .map(|n| PathBuf::from(format!("{stem}-{n}.{ext}")))
+        .map(|n| folder.join(format!("{stem}-{n}.{ext}")))
         .find(|path| !path.exists())
         .expect("unbounded numbers")
 }

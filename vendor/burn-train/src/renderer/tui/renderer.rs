@@ -537,24 +537,25 @@ impl TuiMetricsRenderer {
                 self.popup = PopupState::Full(
                     "Quit".to_string(),
                     vec![
+                        // digits: the words for a person training a network (vendor/README.md).
                         Callback::new(
-                            "Stop the training.",
-                            "Stop the training immediately. This will break from the \
-                                 training loop, but any remaining code after the loop will be \
-                                 executed.",
+                            "Stop cleanly.",
+                            "Stop after the current step, as Ctrl-C does: the run keeps its \
+                                 last complete epoch's checkpoint, and `digits train --resume` \
+                                 continues it.",
                             's',
                             QuitPopupAccept(self.interrupter.clone()),
                         ),
                         Callback::new(
-                            "Stop the training immediately.",
-                            "Kill the program. This will abort the current training instantly. \
-                                 Any code following the training won't be executed.",
+                            "Quit at once.",
+                            "Quit now, without waiting for the step: the epoch under way is \
+                                 lost; the checkpoints written before it are kept.",
                             'k',
                             KillPopupAccept(self.kill_signal.clone()),
                         ),
                         Callback::new(
                             "Cancel",
-                            "Cancel the action, continue the training.",
+                            "Close this and go on training.",
                             'c',
                             PopupCancel,
                         ),
