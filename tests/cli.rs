@@ -497,23 +497,29 @@ fn set_with_a_space_instead_of_equals_says_how_to_write_it() {
     assert_user_error(&output, &["write --set training.epochs=2"]);
 }
 
+/// `train_mlp` for `--epochs 1` on 500 training and 100 test images into `out`, with `sets`.
+fn one_small_epoch(work: &Path, out: &Path, sets: &[&str]) -> Output {
+    let mut args = vec![
+        "--epochs",
+        "1",
+        "--set",
+        "data.train_limit=500",
+        "--set",
+        "data.test_limit=100",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    train_mlp(work, &args)
+}
+
 #[test]
 fn train_takes_epochs_and_its_help_names_every_backend() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("run");
-    let output = train_mlp(
-        work.path(),
-        &[
-            "--epochs",
-            "1",
-            "--set",
-            "data.train_limit=500",
-            "--set",
-            "data.test_limit=100",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let output = one_small_epoch(work.path(), &out, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(common::summary_json(&out)["epochs"], 1);
     assert!(
@@ -624,21 +630,7 @@ fn a_set_that_is_not_utf8_is_named_and_exit_2() {
 fn a_batch_larger_than_the_training_images_is_said() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("run");
-    let output = train_mlp(
-        work.path(),
-        &[
-            "--epochs",
-            "1",
-            "--set",
-            "data.train_limit=500",
-            "--set",
-            "data.test_limit=100",
-            "--set",
-            "training.batch_size=100000",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let output = one_small_epoch(work.path(), &out, &["training.batch_size=100000"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stderr(&output);
     assert!(

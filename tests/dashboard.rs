@@ -101,11 +101,9 @@ fn the_results_stay_until_closed_then_the_last_epoch_stays_on_screen() {
     assert!(wall < shown_after, "wall_seconds {wall} ≥ {shown_after}");
 }
 
-#[test]
-fn ctrl_c_in_the_dashboard_stops_cleanly_and_the_run_resumes() {
-    let work = tempfile::tempdir().unwrap();
-    let run = work.path().join("run");
-    let mut terminal = train_in_a_terminal(&run, "--set training.epochs=400");
+/// A long training in a terminal, once its first epoch's checkpoint is written.
+fn training_past_its_first_epoch(run: &Path) -> PseudoTerminal {
+    let terminal = train_in_a_terminal(run, "--set training.epochs=400");
     let started = Instant::now();
     while complete_epochs(&run.join("checkpoint")).is_empty() {
         assert!(
@@ -115,6 +113,14 @@ fn ctrl_c_in_the_dashboard_stops_cleanly_and_the_run_resumes() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    terminal
+}
+
+#[test]
+fn ctrl_c_in_the_dashboard_stops_cleanly_and_the_run_resumes() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    let mut terminal = training_past_its_first_epoch(&run);
     let mut keys = terminal.child.stdin.take().unwrap();
     keys.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
     keys.flush().unwrap();
@@ -165,16 +171,7 @@ fn dashboard_close_ends_without_a_key() {
 fn the_quit_dialog_speaks_to_a_person_training_a_network() {
     let work = tempfile::tempdir().unwrap();
     let run = work.path().join("run");
-    let mut terminal = train_in_a_terminal(&run, "--set training.epochs=400");
-    let started = Instant::now();
-    while complete_epochs(&run.join("checkpoint")).is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{}",
-            terminal.text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut terminal = training_past_its_first_epoch(&run);
     let mut keys = terminal.child.stdin.take().unwrap();
     keys.write_all(b"q").unwrap();
     keys.flush().unwrap();

@@ -301,6 +301,10 @@ fn the_pad_runs_in_a_terminal_draws_by_keys_and_restores_it() {
         image::open(&saved).unwrap().to_luma8().dimensions(),
         (28, 28)
     );
+    // `t` loads a test image and says its true digit.
+    keys.write_all(b"t").unwrap();
+    keys.flush().unwrap();
+    terminal.wait_for("true");
     keys.write_all(b"q").unwrap();
     keys.flush().unwrap();
     let code = terminal.exit_code();

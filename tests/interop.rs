@@ -310,27 +310,7 @@ fn a_file_keyed_as_a_sequential_is_mapped_by_the_renames_its_error_offers() {
     );
 
     let run = work.path().join("run");
-    let mut args: Vec<String> = [
-        "import",
-        file.to_str().unwrap(),
-        "--config",
-        "config/mlp.toml",
-        "--set",
-        "data.source=sample",
-        "--out",
-        run.to_str().unwrap(),
-    ]
-    .map(String::from)
-    .to_vec();
-    for rename in [
-        r"^0\.=hidden.0.linear.",
-        r"^2\.=hidden.1.linear.",
-        r"^4\.=output.",
-    ] {
-        args.extend(["--rename".to_string(), rename.to_string()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = digits(&root(), &args);
+    let output = import_sequential(&file, &run);
     assert!(output.status.success(), "{output:?}");
     assert_eq!(
         summary_json(&run)["imported_from"]["renames"][2],
@@ -347,6 +327,29 @@ fn a_file_keyed_as_a_sequential_is_mapped_by_the_renames_its_error_offers() {
         &["import", file.to_str().unwrap(), "--rename", "(=x"],
     );
     assert_user_error(&output, &["--rename", "not a regular expression"]);
+}
+
+/// `import FILE --config config/mlp.toml` of a file keyed as PyTorch's `nn.Sequential` keys
+/// the seed network (`0.`, `2.`, `4.`), with the renames that map it.
+fn import_sequential(file: &Path, out: &Path) -> std::process::Output {
+    let mut args = vec![
+        "import",
+        file.to_str().unwrap(),
+        "--config",
+        "config/mlp.toml",
+        "--set",
+        "data.source=sample",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for rename in [
+        r"^0\.=hidden.0.linear.",
+        r"^2\.=hidden.1.linear.",
+        r"^4\.=output.",
+    ] {
+        args.extend(["--rename", rename]);
+    }
+    digits(&root(), &args)
 }
 
 /// Writes one hostile file at the path given.
@@ -579,25 +582,7 @@ fn clients_a_pt_file_is_listed_by_its_own_keys_and_imports_renamed() {
         ],
     );
     let run = work.path().join("run");
-    let output = digits(
-        &root(),
-        &[
-            "import",
-            file.to_str().unwrap(),
-            "--config",
-            "config/mlp.toml",
-            "--set",
-            "data.source=sample",
-            "--out",
-            run.to_str().unwrap(),
-            "--rename",
-            r"^0\.=hidden.0.linear.",
-            "--rename",
-            r"^2\.=hidden.1.linear.",
-            "--rename",
-            r"^4\.=output.",
-        ],
-    );
+    let output = import_sequential(&file, &run);
     assert!(output.status.success(), "{output:?}");
     let ours = summary_json(&run)["test"]["accuracy"].as_f64().unwrap();
     let theirs = made["accuracy"].as_f64().unwrap();

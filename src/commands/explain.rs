@@ -204,7 +204,8 @@ fn draw_answers(
             ],
         })
         .collect();
-    let title = "the input each output wants most (gradient ascent from grey)";
+    let title = "the input each output wants most (gradient ascent from grey); in brackets, the \
+                 grey image's probability";
     tiles_png(title, &tiles, 10, &folder.path(WANTED_FILE))?;
     noise_png(noise, &folder.path(NOISE_FILE))?;
     let shown: Vec<Tile> = wrong

@@ -91,10 +91,23 @@ pub fn comparison_png(runs: &[ComparedRun], path: &Path) -> Result<()> {
     })
 }
 
-/// The i-th run's colour (plotters' 99-colour palette).
+/// Okabe and Ito's colour-blind-safe palette without its yellow, which vanishes on white:
+/// blue, orange, bluish green, vermillion, reddish purple, sky blue, black.
+const RUN_COLOURS: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(213, 94, 0),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+];
+
+/// The i-th run's colour: the palette, then again darker for runs 8 to 14, and so on.
 fn colour(i: usize) -> RGBColor {
-    let (r, g, b) = Palette99::pick(i).rgb();
-    RGBColor(r, g, b)
+    let RGBColor(r, g, b) = RUN_COLOURS[i % RUN_COLOURS.len()];
+    let darker = |c: u8| (f32::from(c) * 0.6f32.powi((i / RUN_COLOURS.len()) as i32)) as u8;
+    RGBColor(darker(r), darker(g), darker(b))
 }
 
 /// Norms as (layer, norm), 1-based; only what a log axis can show (positive, finite: a
@@ -149,6 +162,49 @@ fn gradient_panel(panel: &Canvas, lines: &[Line]) -> DrawResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Linear-light sRGB channels.
+    fn linear(c: RGBColor) -> [f64; 3] {
+        [c.0, c.1, c.2].map(|v| {
+            let v = f64::from(v) / 255.0;
+            match v <= 0.04045 {
+                true => v / 12.92,
+                false => ((v + 0.055) / 1.055).powf(2.4),
+            }
+        })
+    }
+
+    /// WCAG's contrast ratio against white.
+    fn contrast_on_white(c: RGBColor) -> f64 {
+        let [r, g, b] = linear(c);
+        1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
+    }
+
+    /// The colour as a deuteranope sees it (Viénot, Brettel and Mollon, 1999), linear RGB.
+    fn deuteranope(c: RGBColor) -> [f64; 3] {
+        let [r, g, b] = linear(c);
+        let rg = 0.29275 * r + 0.70725 * g;
+        [rg, rg, -0.02234 * r + 0.02234 * g + b]
+    }
+
+    #[test]
+    fn run_colours_stand_out_on_white_and_apart_for_red_green_colour_blindness() {
+        let first: Vec<RGBColor> = (0..RUN_COLOURS.len()).map(colour).collect();
+        for &c in &first {
+            assert!(contrast_on_white(c) >= 2.0, "{c:?} is faint on white");
+        }
+        for (i, &a) in first.iter().enumerate() {
+            for &b in &first[i + 1..] {
+                let (x, y) = (deuteranope(a), deuteranope(b));
+                let distance = (0..3).map(|k| (x[k] - y[k]).powi(2)).sum::<f64>().sqrt();
+                assert!(distance > 0.05, "{a:?} and {b:?} look alike: {distance}");
+            }
+        }
+        // Plotters' palette, used until 2026-12-06, failed both: its third run was yellow.
+        let (r, g, b) = Palette99::pick(2).rgb();
+        assert!(contrast_on_white(RGBColor(r, g, b)) < 2.0);
+        assert_ne!(colour(7), colour(0), "a second round is darker");
+    }
 
     #[test]
     fn only_positive_finite_norms_are_drawn_on_a_log_axis() {

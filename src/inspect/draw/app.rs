@@ -100,7 +100,10 @@ pub fn run(mut pad: Pad, test_data: &DataConfig, drawings: &Path) -> Result<()> 
                 let index = rng.random_range(0..set.len());
                 let item = set.image(index).expect("index within the set");
                 pad.apply(Action::Load(Box::new(item.pixels)));
-                pad.status = format!("test image {index}, a {}: edit it", item.label);
+                pad.status = format!(
+                    "test image {index}, whose true digit is {}: edit it",
+                    item.label
+                );
             }
             Some(Request::Save) => {
                 std::fs::create_dir_all(drawings)
