@@ -140,9 +140,7 @@ impl Progress {
             }
         }
     }
-}
 
-impl Progress {
     /// `n` more steps to do than first counted.
     pub fn grow(&self, n: u64) {
         match self {
