@@ -79,11 +79,11 @@ pub fn fitting_renames(file: &[Named], network: &[Named]) -> Option<Vec<Rename>>
         .collect();
     // The patterns apply one after another: keep them only if, so applied, every name lands
     // where it should (a later pattern could match an earlier one's result).
-    let remapper = remapper(&renames);
+    let patterns = remapper(&renames).to_regex_pairs();
     let lands = file_layers.iter().zip(&network_layers).all(|(f, n)| {
         f.tensors.iter().all(|(last, _)| {
             let mut name = format!("{}.{last}", f.prefix);
-            for (pattern, replacement) in remapper.to_regex_pairs() {
+            for (pattern, replacement) in &patterns {
                 name = pattern.replace_all(&name, replacement.as_str()).into_owned();
             }
             name == format!("{}.{last}", n.prefix)
