@@ -1,7 +1,7 @@
 use crate::rand::NdArrayRng;
 use crate::{NdArrayQTensor, NdArrayTensor};
 use alloc::string::String;
-use burn_backend::quantization::{QuantMode, QuantScheme, QuantStore, QuantValue, quantizable};
+use burn_backend::quantization::{QuantScheme, QuantStore};
 use burn_backend::tensor::{BoolTensor, FloatTensor, IntTensor, QuantizedTensor};
 use burn_backend::{Backend, BackendTypes, DType, DeviceId, DeviceOps, ExecutionError};
 use burn_ir::{BackendIr, HandleKind, TensorHandle};
@@ -87,37 +87,17 @@ impl Backend for NdArray {
             | DType::Flex32
             | DType::I64
             | DType::I32
-            | DType::I16
+            | DType::Bool(BoolStore::Native) => burn_backend::DTypeUsage::general(),
+            DType::F16 | DType::BF16 | DType::Bool(_) => burn_backend::DTypeUsageSet::empty(),
+            // digits: the other integer types, and quantized values (stored as I8), are not
+            // compiled (vendor/README.md).
+            DType::I16
             | DType::I8
             | DType::U64
             | DType::U32
             | DType::U16
             | DType::U8
-            | DType::Bool(BoolStore::Native) => burn_backend::DTypeUsage::general(),
-            DType::F16 | DType::BF16 | DType::Bool(_) => burn_backend::DTypeUsageSet::empty(),
-            DType::QFloat(scheme) => {
-                match scheme {
-                    QuantScheme {
-                        mode: QuantMode::Symmetric,
-                        #[cfg(not(feature = "export_tests"))]
-                            value: QuantValue::Q8F | QuantValue::Q8S,
-                        // For tests, "native" sub-byte quant serves as a reference for value equality.
-                        // Values are stored as i8 regardless.
-                        #[cfg(feature = "export_tests")]
-                            value:
-                            QuantValue::Q8F
-                            | QuantValue::Q8S
-                            | QuantValue::Q4F
-                            | QuantValue::Q4S
-                            | QuantValue::Q2F
-                            | QuantValue::Q2S,
-                        store: QuantStore::Native,
-                        ..
-                    // The value and store alone do not say which levels `quantize` will accept.
-                    } if quantizable(&scheme) => burn_backend::DTypeUsage::general(),
-                    _scheme => burn_backend::DTypeUsageSet::empty(),
-                }
-            }
+            | DType::QFloat(_) => burn_backend::DTypeUsageSet::empty(),
         }
     }
 

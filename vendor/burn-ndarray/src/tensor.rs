@@ -131,6 +131,11 @@ macro_rules! execute_with_dtype {
                     $op(lhs.into_shared(), rhs.into_shared()).into()
                 }
             )*
+            // digits: the integer types other than I64 and I32 are not compiled (vendor/README.md).
+            _ if lhs_dtype == rhs_dtype => unimplemented!(
+                "unsupported dtype: {:?} (this build of burn-ndarray, patched by digits, computes integers as I64 or I32 only)",
+                lhs_dtype
+            ),
             _ => panic!(
                 "Data type mismatch (lhs: {:?}, rhs: {:?})",
                 lhs_dtype, rhs_dtype
@@ -146,8 +151,7 @@ macro_rules! execute_with_dtype {
     (($lhs:expr, $rhs:expr), $element:ident, $op:expr) => {{
         $crate::execute_with_dtype!(($lhs, $rhs), $element, $op, [
             F64 => f64, F32 => f32,
-            I64 => i64, I32 => i32, I16 => i16, I8 => i8,
-            U64 => u64, U32 => u32, U16 => u16, U8 => u8,
+            I64 => i64, I32 => i32,
             Bool => bool
         ])
     }};
@@ -163,7 +167,10 @@ macro_rules! execute_with_dtype {
                 }
             )*
             #[allow(unreachable_patterns)]
-            other => unimplemented!("unsupported dtype: {:?}", other.dtype())
+            other => unimplemented!(
+                "unsupported dtype: {:?} (this build of burn-ndarray, patched by digits, computes integers as I64 or I32 only)",
+                other.dtype()
+            )
         }
     }};
     // Unary op: type automatically inferred by the compiler
@@ -175,8 +182,7 @@ macro_rules! execute_with_dtype {
     ($tensor:expr, $element:ident, $op:expr) => {{
         $crate::execute_with_dtype!($tensor, $element, $op, [
             F64 => f64, F32 => f32,
-            I64 => i64, I32 => i32, I16 => i16, I8 => i8,
-            U64 => u64, U32 => u32, U16 => u16, U8 => u8,
+            I64 => i64, I32 => i32,
             Bool => bool
         ])
     }};
@@ -231,8 +237,7 @@ macro_rules! execute_with_int_dtype {
     // Binary op: generic type cannot be inferred for an operation
     (($lhs:expr, $rhs:expr), $element:ident, $op:expr) => {{
         $crate::execute_with_dtype!(($lhs, $rhs), $element, $op, [
-            I64 => i64, I32 => i32, I16 => i16, I8 => i8,
-            U64 => u64, U32 => u32, U16 => u16, U8 => u8
+            I64 => i64, I32 => i32
         ])
     }};
 
@@ -244,8 +249,7 @@ macro_rules! execute_with_int_dtype {
     // Unary op: generic type cannot be inferred for an operation
     ($tensor:expr, $element:ident, $op:expr) => {{
         $crate::execute_with_dtype!($tensor, $element, $op, [
-            I64 => i64, I32 => i32, I16 => i16, I8 => i8,
-            U64 => u64, U32 => u32, U16 => u16, U8 => u8
+            I64 => i64, I32 => i32
         ])
     }};
 }
@@ -267,8 +271,7 @@ macro_rules! execute_with_numeric_dtype {
     (($lhs:expr, $rhs:expr), $element:ident, $op:expr) => {{
         $crate::execute_with_dtype!(($lhs, $rhs), $element, $op, [
             F64 => f64, F32 => f32,
-            I64 => i64, I32 => i32, I16 => i16, I8 => i8,
-            U64 => u64, U32 => u32, U16 => u16, U8 => u8
+            I64 => i64, I32 => i32
         ])
     }};
 
@@ -281,8 +284,7 @@ macro_rules! execute_with_numeric_dtype {
     ($tensor:expr, $element:ident, $op:expr) => {{
         $crate::execute_with_dtype!($tensor, $element, $op, [
             F64 => f64, F32 => f32,
-            I64 => i64, I32 => i32, I16 => i16, I8 => i8,
-            U64 => u64, U32 => u32, U16 => u16, U8 => u8
+            I64 => i64, I32 => i32
         ])
     }};
 }
@@ -330,7 +332,9 @@ macro_rules! execute_with_float_out_dtype {
                 }
             )*
             #[allow(unreachable_patterns)]
-            other => unimplemented!("unsupported dtype: {other:?}")
+            other => unimplemented!(
+                "unsupported dtype: {other:?} (this build of burn-ndarray, patched by digits, computes integers as I64 or I32 only)"
+            )
         }
     }};
     // Unary op: type automatically inferred by the compiler
@@ -359,7 +363,9 @@ macro_rules! execute_with_int_out_dtype {
                 }
             )*
             #[allow(unreachable_patterns)]
-            other => unimplemented!("unsupported dtype: {other:?}")
+            other => unimplemented!(
+                "unsupported dtype: {other:?} (this build of burn-ndarray, patched by digits, computes integers as I64 or I32 only)"
+            )
         }
     }};
     // Unary op: type automatically inferred by the compiler
@@ -370,8 +376,7 @@ macro_rules! execute_with_int_out_dtype {
     // Unary op: generic type cannot be inferred for an operation
     ($out_dtype:expr, $element:ident, $op:expr) => {{
         $crate::execute_with_int_out_dtype!($out_dtype, $element, $op, [
-            I64 => i64, I32 => i32, I16 => i16, I8 => i8,
-            U64 => u64, U32 => u32, U16 => u16, U8 => u8
+            I64 => i64, I32 => i32
         ])
     }};
 }

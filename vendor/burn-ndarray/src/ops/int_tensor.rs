@@ -83,7 +83,7 @@ impl IntTensorOps<Self> for NdArray {
     }
 
     fn int_cat(tensors: Vec<NdArrayTensor>, dim: usize) -> NdArrayTensor {
-        cat_with_dtype!(tensors, dim, [I64, I32, I16, I8, U64, U32, U16, U8])
+        cat_with_dtype!(tensors, dim, [I64, I32])
     }
 
     fn int_equal(lhs: NdArrayTensor, rhs: NdArrayTensor, _out_dtype: BoolDType) -> NdArrayTensor {
@@ -418,7 +418,7 @@ impl IntTensorOps<Self> for NdArray {
         match tensor.dtype() {
             DType::I64 | DType::I32 | DType::I16 | DType::I8 => {
                 execute_with_dtype!(tensor, I, NdArrayMathOps::abs, [
-                    I64 => i64, I32 => i32, I16 => i16, I8 => i8
+                    I64 => i64, I32 => i32
                 ])
             }
             // Already unsigned
@@ -486,7 +486,7 @@ impl IntTensorOps<Self> for NdArray {
         match tensor.dtype() {
             DType::I64 | DType::I32 | DType::I16 | DType::I8 => {
                 execute_with_dtype!(tensor, I, NdArrayMathOps::sign_op, [
-                    I64 => i64, I32 => i32, I16 => i16, I8 => i8
+                    I64 => i64, I32 => i32
                 ])
             }
             DType::U64 | DType::U32 | DType::U16 | DType::U8 => {
