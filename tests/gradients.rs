@@ -266,7 +266,10 @@ fn sweep_with_two_values_produces_two_rows_and_a_plot() {
     let plot = image::open(out.join("compare.png")).unwrap().to_rgb8();
     assert_eq!(
         plot.dimensions(),
-        digits::inspect::comparison_plot::comparison_size(2)
+        digits::inspect::comparison_plot::comparison_size(&[
+            "learning_rate=0.5",
+            "learning_rate=2"
+        ])
     );
     // How each run was trained is recorded with the table.
     assert!(

@@ -223,6 +223,15 @@ fn training_draws_weights_and_curves_with_one_tile_per_neuron() {
     let grid = WeightGrid::new(16);
     let weights = png(&run.join("weights.png"));
     assert_eq!(weights.dimensions(), grid.size());
+    // A colour key under the title: the most negative blue and the most positive red.
+    let (top, bottom) = grid.key_rows();
+    let in_key = |colour: [u8; 3]| {
+        (top..bottom).any(|y| (0..weights.width()).any(|x| weights.get_pixel(x, y).0 == colour))
+    };
+    assert!(
+        in_key([33, 102, 172]) && in_key([178, 24, 43]),
+        "no colour key"
+    );
     let curves = png(&run.join("curves.png"));
     assert_eq!(curves.dimensions(), CURVES_SIZE);
     assert!(variance(curves.as_raw().iter().copied()) > 0.0);

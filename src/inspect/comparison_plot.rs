@@ -9,23 +9,44 @@ use plotters::prelude::*;
 use crate::data::Split;
 use crate::error::Result;
 use crate::inspect::plots::{
-    Canvas, DrawResult, FONT, Line, draw_lines, epoch_panel, epoch_series, power_of_ten, render,
+    Canvas, DrawResult, FONT, Line, draw_lines, decades, epoch_panel, epoch_series, render,
     whole_number,
 };
+use crate::inspect::typeset::text_width;
 use crate::run::history::SplitRecord;
 
-/// The three panels' size; the shared legend below them adds a row per three runs.
+/// The three panels' size; the shared legend below them adds its rows.
 pub const COMPARISON_SIZE: (u32, u32) = (1500, 520);
 const LEGEND_ROW: u32 = 22;
-const LEGEND_COLUMNS: usize = 3;
+/// The legend's heading, so that it reads as the whole picture's, not the panel above it.
+const LEGEND_HEADING: &str = "runs (the same colour in all three panels):";
 
-/// The size of `compare.png` for `runs` runs: the panels and the legend's rows.
-pub fn comparison_size(runs: usize) -> (u32, u32) {
-    let legend_rows = runs.div_ceil(LEGEND_COLUMNS) as u32;
-    (
-        COMPARISON_SIZE.0,
-        COMPARISON_SIZE.1 + 12 + legend_rows * LEGEND_ROW,
-    )
+/// The size of `compare.png` for runs `labels`: the panels and the legend's rows.
+pub fn comparison_size(labels: &[&str]) -> (u32, u32) {
+    let rows = legend_layout(labels).iter().map(|e| e.1).max().map_or(1, |r| r + 1);
+    (COMPARISON_SIZE.0, COMPARISON_SIZE.1 + 12 + rows * LEGEND_ROW)
+}
+
+/// Where each run's legend entry goes: (x of its line, row). The entries follow the heading
+/// in one flow, each as wide as its label, wrapping under the first: laid out in three
+/// columns they sat under the three panels, as if each panel had its own legend.
+fn legend_layout(labels: &[&str]) -> Vec<(i32, u32)> {
+    let width = |text: &str| text_width(13.0, text);
+    let start = 20 + width(LEGEND_HEADING) + 16;
+    let end = COMPARISON_SIZE.0 as i32 - 20;
+    let (mut x, mut row) = (start, 0);
+    labels
+        .iter()
+        .map(|label| {
+            let entry = 32 + width(label) + 28;
+            if x > start && x + entry > end {
+                (x, row) = (start, row + 1);
+            }
+            let at = (x, row);
+            x += entry;
+            at
+        })
+        .collect()
 }
 
 /// One run as `compare.png` shows it.
@@ -49,7 +70,19 @@ pub fn comparison_png(runs: &[ComparedRun], path: &Path) -> Result<()> {
             })
             .collect()
     };
-    render(path, comparison_size(runs.len()), |area| {
+    let labels: Vec<String> = runs
+        .iter()
+        .map(|run| {
+            // A run that diverged in its first epoch has nothing on the panels: say so.
+            let accuracy = epoch_series(run.records, Split::Valid, "accuracy");
+            match !accuracy.is_empty() || !log_drawable(run.grad_norms).is_empty() {
+                true => run.label.to_string(),
+                false => format!("{} (no point to draw)", run.label),
+            }
+        })
+        .collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    render(path, comparison_size(&labels), |area| {
         let (charts, legend) = area.split_vertically(COMPARISON_SIZE.1);
         let panels = charts.split_evenly((1, 3));
         let loss = lines(&|run| epoch_series(run.records, Split::Valid, "loss"));
@@ -70,22 +103,15 @@ pub fn comparison_png(runs: &[ComparedRun], path: &Path) -> Result<()> {
         )?;
         let gradients = lines(&|run| log_drawable(run.grad_norms));
         gradient_panel(&panels[2], &gradients)?;
-        // The legend: a short line in each run's colour and its label, three runs a row.
-        let column_width = (COMPARISON_SIZE.0 / LEGEND_COLUMNS as u32) as i32;
-        for (i, run) in runs.iter().enumerate() {
-            let x = 60 + column_width * (i % LEGEND_COLUMNS) as i32;
-            let y = 8 + (LEGEND_ROW * (i / LEGEND_COLUMNS) as u32) as i32;
+        // The legend: its heading, then a short line in each run's colour and its label.
+        legend.draw(&Text::new(LEGEND_HEADING, (20, 8), (FONT, 13)))?;
+        for (i, (label, (x, row))) in labels.iter().zip(legend_layout(&labels)).enumerate() {
+            let y = 8 + (LEGEND_ROW * row) as i32;
             legend.draw(&PathElement::new(
                 [(x, y + 8), (x + 24, y + 8)],
                 colour(i).stroke_width(3),
             ))?;
-            // A run that diverged in its first epoch has nothing on the panels: say so.
-            let drawn = !accuracy[i].points.is_empty() || !gradients[i].points.is_empty();
-            let label = match drawn {
-                true => run.label.to_string(),
-                false => format!("{} (no point to draw)", run.label),
-            };
-            legend.draw(&Text::new(label, (x + 32, y), (FONT, 13)))?;
+            legend.draw(&Text::new(label.to_string(), (x + 32, y), (FONT, 13)))?;
         }
         Ok(())
     })
@@ -151,7 +177,7 @@ fn gradient_panel(panel: &Canvas, lines: &[Line]) -> DrawResult {
         .y_desc("|gradient| (log scale)")
         .x_labels(layers as usize + 1)
         .x_label_formatter(&whole_number)
-        .y_label_formatter(&power_of_ten)
+        .y_label_formatter(&decades(lo, hi))
         .light_line_style(WHITE)
         .label_style((FONT, 12))
         .draw()?;
@@ -204,6 +230,21 @@ mod tests {
         let (r, g, b) = Palette99::pick(2).rgb();
         assert!(contrast_on_white(RGBColor(r, g, b)) < 2.0);
         assert_ne!(colour(7), colour(0), "a second round is darker");
+    }
+
+    #[test]
+    fn the_legend_flows_after_its_heading_and_wraps_within_the_picture() {
+        let short = legend_layout(&["mlp", "mlp-relu", "mlp-batchnorm"]);
+        assert!(short.iter().all(|e| e.1 == 0), "{short:?}");
+        // Packed by the labels' widths: three columns once put one under each panel.
+        assert!(short[2].0 - short[0].0 < COMPARISON_SIZE.0 as i32 / 3, "{short:?}");
+        let long = ["a label of some fifty characters, as paths make them"; 9];
+        let layout = legend_layout(&long);
+        let rows = layout.iter().map(|e| e.1).max().unwrap();
+        assert!(rows >= 3, "{layout:?}");
+        let end = |x: i32| x + 32 + text_width(13.0, long[0]);
+        assert!(layout.iter().all(|e| end(e.0) < COMPARISON_SIZE.0 as i32), "{layout:?}");
+        assert_eq!(comparison_size(&long).1, COMPARISON_SIZE.1 + 12 + (rows + 1) * LEGEND_ROW);
     }
 
     #[test]

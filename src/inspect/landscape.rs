@@ -279,13 +279,7 @@ pub fn training_path(
     grid: usize,
 ) -> Option<TrainingPath> {
     let plane = path_plane(points)?;
-    let range = |pick: fn(&(f64, f64)) -> f64| {
-        let values = plane.coordinates.iter().map(pick);
-        let (lo, hi) = values.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let margin = (hi - lo) * PATH_MARGIN;
-        spaced(lo - margin, hi + margin, grid)
-    };
-    let (xs, ys) = (range(|c| c.0), range(|c| c.1));
+    let (xs, ys) = square_window(&plane.coordinates, grid);
     let centre = points.last()?;
     let surface = probe.surface(centre, &plane.directions, &xs, &ys);
     let losses = points.iter().map(|p| probe.loss(p)).collect();
@@ -298,9 +292,38 @@ pub fn training_path(
     })
 }
 
+/// A `grid`² window around `coordinates` (and the origin), as long up as across: on a square
+/// panel a unit is as long in both directions, so the path's turns keep their angles (its
+/// second direction often moves a tenth as far as its first).
+fn square_window(coordinates: &[(f64, f64)], grid: usize) -> (Vec<f64>, Vec<f64>) {
+    let extent = |pick: fn(&(f64, f64)) -> f64| {
+        let values = coordinates.iter().map(pick);
+        values.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)))
+    };
+    let ((x0, x1), (y0, y1)) = (extent(|c| c.0), extent(|c| c.1));
+    let half = (x1 - x0).max(y1 - y0) * (0.5 + PATH_MARGIN);
+    let axis = |lo: f64, hi: f64| {
+        let middle = (lo + hi) / 2.0;
+        spaced(middle - half, middle + half, grid)
+    };
+    (axis(x0, x1), axis(y0, y1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_paths_window_is_as_long_up_as_across_and_holds_the_path() {
+        // A CNN's path once spanned 12 units across and 1.5 up, drawn on a square panel.
+        let path = [(-12.0, 0.3), (-6.0, -1.2), (-2.0, 0.2), (0.0, 0.0)];
+        let (xs, ys) = square_window(&path, 21);
+        let span = |axis: &[f64]| axis[axis.len() - 1] - axis[0];
+        assert!((span(&xs) - span(&ys)).abs() < 1e-9, "{} {}", span(&xs), span(&ys));
+        for (x, y) in path {
+            assert!(xs[0] < x && x < xs[20] && ys[0] < y && y < ys[20]);
+        }
+    }
 
     #[test]
     fn grids_and_the_line_hit_their_centres_and_ends_exactly() {

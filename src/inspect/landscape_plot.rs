@@ -11,6 +11,7 @@ use plotters::style::colors::colormaps::ViridisRGB;
 use crate::error::Result;
 use crate::inspect::landscape::{LineProfile, Surface, TrainingPath};
 use crate::inspect::plots::{Canvas, DrawResult, FONT, TRAIN_COLOUR, VALID_COLOUR, render};
+use crate::inspect::typeset::text_width;
 
 pub const LANDSCAPE_FILE: &str = "landscape.png";
 const PANEL: (u32, u32) = (540, 560);
@@ -36,9 +37,9 @@ pub fn landscape_png(picture: &LandscapePicture, path: &Path) -> Result<()> {
         line_panel(&panels[0], picture.line)?;
         let (x, y) = ("direction 1 (filter-normalised)", "direction 2");
         let title = "around the trained network: two random directions";
-        let random = surface_panel(&panels[1], picture.random, &scale, title, (x, y))?;
-        let trained = [(0.0, 0.0)];
-        draw_points(random, &trained, &[String::from("trained")])?;
+        surface_panel(&panels[1], picture.random, &scale, (title, (x, y)), |chart| {
+            draw_points(chart, &[(0.0, 0.0)], &[String::from("trained")])
+        })?;
         match picture.path {
             Ok(training) => {
                 let axes = (
@@ -50,7 +51,18 @@ pub fn landscape_png(picture: &LandscapePicture, path: &Path) -> Result<()> {
                 );
                 let title = "the training path, epoch by epoch, on its own plane";
                 let axes = (axes.0.as_str(), axes.1.as_str());
-                let mut chart = surface_panel(&panels[2], &training.surface, &scale, title, axes)?;
+                surface_panel(&panels[2], &training.surface, &scale, (title, axes), |chart| {
+                    draw_path(chart, training)
+                })?;
+            }
+            Err(why) => no_path_panel(&panels[2], why)?,
+        }
+        Ok(())
+    })
+}
+
+/// The training path in white, each epoch a red dot, every epoch (or every few) labelled.
+fn draw_path(mut chart: Chart, training: &TrainingPath) -> DrawResult {
                 let every = training.epochs.len().div_ceil(10).max(1);
                 let labels: Vec<String> = training
                     .epochs
@@ -67,12 +79,7 @@ pub fn landscape_png(picture: &LandscapePicture, path: &Path) -> Result<()> {
                     training.coordinates.iter().copied(),
                     WHITE.stroke_width(2),
                 ))?;
-                draw_points(chart, &training.coordinates, &labels)?;
-            }
-            Err(why) => no_path_panel(&panels[2], why)?,
-        }
-        Ok(())
-    })
+                draw_points(chart, &training.coordinates, &labels)
 }
 
 type Chart<'a, 'b> = ChartContext<
@@ -201,22 +208,32 @@ fn colour_key(area: &Canvas, scale: &LossScale, x: i32) -> DrawResult {
     Ok(())
 }
 
-/// A filled contour map of `surface`; returns the chart to draw on.
-fn surface_panel<'a, 'b>(
-    area: &'a Canvas<'b>,
+/// A filled contour map of `surface`, titled and its axes named by `texts`; `then` draws on it.
+fn surface_panel<'b>(
+    area: &Canvas<'b>,
     surface: &Surface,
     scale: &LossScale,
-    title: &str,
-    (x_desc, y_desc): (&str, &str),
-) -> std::result::Result<Chart<'a, 'b>, Box<dyn std::error::Error>> {
+    (title, (x_desc, y_desc)): (&str, (&str, &str)),
+    then: impl FnOnce(Chart<'_, 'b>) -> DrawResult,
+) -> DrawResult {
     let (xs, ys) = (&surface.xs, &surface.ys);
     let (x0, x1, y0, y1) = (xs[0], xs[xs.len() - 1], ys[0], ys[ys.len() - 1]);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT, 15))
-        .margin(14)
-        .x_label_area_size(44)
-        .y_label_area_size(56)
-        .build_cartesian_2d(x0..x1, y0..y1)?;
+    let body = area.titled(title, (FONT, 15))?;
+    // Built once to measure the plot, then again with margins that make it square: the
+    // windows are as long up as across, and so a unit is as long both ways.
+    let build = |(wide, tall): (u32, u32)| {
+        ChartBuilder::on(&body)
+            .margin(14)
+            .margin_left(14 + wide / 2)
+            .margin_right(14 + wide - wide / 2)
+            .margin_top(14 + tall / 2)
+            .margin_bottom(14 + tall - tall / 2)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, y0..y1)
+    };
+    let (width, height) = build((0, 0))?.plotting_area().dim_in_pixel();
+    let mut chart = build((width.saturating_sub(height), height.saturating_sub(width)))?;
     chart
         .configure_mesh()
         .disable_mesh()
@@ -252,7 +269,7 @@ fn surface_panel<'a, 'b>(
             plot.draw_pixel((px as i32, py as i32), &colour)?;
         }
     }
-    Ok(chart)
+    then(chart)
 }
 
 /// The value of grid `values` (rows by y) at fractional grid position (`fx`, `fy`).
@@ -268,22 +285,80 @@ fn bilinear(values: &[Vec<f64>], fx: f64, fy: f64) -> f64 {
     top * (1.0 - ty) + bottom * ty
 }
 
-/// Points as red dots, each with its label (empty: none).
+/// Points as red dots, each with its label (empty: none) on a dark box beside the path through
+/// the points, not on it: white numbers over the white path could not be read.
 fn draw_points(mut chart: Chart, points: &[(f64, f64)], labels: &[String]) -> DrawResult {
     chart.draw_series(
         points
             .iter()
             .map(|&p| Circle::new(p, 4, TRAIN_COLOUR.filled())),
     )?;
-    for (&p, label) in points.iter().zip(labels).filter(|(_, l)| !l.is_empty()) {
-        let text = Text::new(
-            label.clone(),
-            (5, -16),
-            (FONT, 13).into_font().color(&WHITE),
+    let pixels: Vec<(i32, i32)> = points.iter().map(|p| chart.backend_coord(p)).collect();
+    let beside = label_offsets(&pixels);
+    for ((&p, label), (dx, dy)) in points.iter().zip(labels).zip(beside) {
+        if label.is_empty() {
+            continue;
+        }
+        let (w, h) = (text_width(13.0, label) + 6, LABEL_HEIGHT);
+        let corner = (dx - w / 2, dy - h / 2);
+        let back = Rectangle::new(
+            [corner, (corner.0 + w, corner.1 + h)],
+            BLACK.mix(0.6).filled(),
         );
-        chart.draw_series([EmptyElement::at(p) + text])?;
+        let white = (FONT, 13).into_font().color(&WHITE);
+        let text = Text::new(label.clone(), (corner.0 + 3, corner.1 + 2), white);
+        chart.draw_series([EmptyElement::at(p) + back + text])?;
     }
     Ok(())
+}
+
+/// A label's height in pixels.
+const LABEL_HEIGHT: i32 = 18;
+/// How far a label's centre sits from its point.
+const LABEL_DISTANCE: f64 = 18.0;
+
+/// Where each point's label goes, as its centre's offset from the point (pixels): across the
+/// path there, on the side farther from the rest of the path. A lone point's goes above it.
+fn label_offsets(pixels: &[(i32, i32)]) -> Vec<(i32, i32)> {
+    let at = |i: usize| {
+        let (x, y) = pixels[i];
+        (f64::from(x), f64::from(y))
+    };
+    (0..pixels.len())
+        .map(|i| {
+            let (before, after) = (at(i.saturating_sub(1)), at((i + 1).min(pixels.len() - 1)));
+            let (dx, dy) = (after.0 - before.0, after.1 - before.1);
+            let length = dx.hypot(dy);
+            let across = match length > 0.0 {
+                true => (-dy / length, dx / length),
+                false => (0.0, -1.0),
+            };
+            let (x, y) = at(i);
+            let clearance = |sign: f64| {
+                let centre = (x + sign * across.0 * LABEL_DISTANCE, y + sign * across.1 * LABEL_DISTANCE);
+                (1..pixels.len())
+                    .map(|k| distance_to_segment(centre, at(k - 1), at(k)))
+                    .fold(f64::MAX, f64::min)
+            };
+            let sign = match clearance(-1.0) > clearance(1.0) {
+                true => -1.0,
+                false => 1.0,
+            };
+            let offset = |v: f64| (sign * v * LABEL_DISTANCE).round() as i32;
+            (offset(across.0), offset(across.1))
+        })
+        .collect()
+}
+
+/// The distance from `p` to the segment from `a` to `b`.
+fn distance_to_segment(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (abx, aby) = (b.0 - a.0, b.1 - a.1);
+    let length = abx * abx + aby * aby;
+    let t = match length > 0.0 {
+        true => (((p.0 - a.0) * abx + (p.1 - a.1) * aby) / length).clamp(0.0, 1.0),
+        false => 0.0,
+    };
+    (p.0 - a.0 - t * abx).hypot(p.1 - a.1 - t * aby)
 }
 
 fn no_path_panel(area: &Canvas, why: &str) -> DrawResult {
@@ -320,5 +395,21 @@ mod tests {
         assert_eq!(scale.band(-1.0), 0);
         assert_eq!(scale.band(5.0), BANDS - 1);
         assert_eq!(scale.band(f64::NAN), BANDS - 1);
+    }
+
+    #[test]
+    fn epoch_labels_sit_beside_the_path_not_on_it() {
+        // A path that runs right, turns back and climbs, as training paths do.
+        let path = [(40, 300), (120, 290), (200, 260), (260, 200), (240, 140), (180, 100)];
+        let at = |(x, y): (i32, i32)| (f64::from(x), f64::from(y));
+        for (&point, offset) in path.iter().zip(label_offsets(&path)) {
+            let centre = at((point.0 + offset.0, point.1 + offset.1));
+            let nearest = (1..path.len())
+                .map(|k| distance_to_segment(centre, at(path[k - 1]), at(path[k])))
+                .fold(f64::MAX, f64::min);
+            // Clear of the line by more than half the label's height.
+            assert!(nearest > f64::from(LABEL_HEIGHT) / 2.0 + 4.0, "{point:?}: {nearest}");
+        }
+        assert_eq!(label_offsets(&[(10, 10)]), [(0, -18)], "a lone point's label is above it");
     }
 }

@@ -26,6 +26,9 @@ const TILE: u32 = SIDE as u32 * WEIGHT_SCALE;
 const PAD: u32 = 10;
 const LABEL: u32 = 18;
 const TITLE: u32 = 30;
+/// The colour key's row, under the title.
+const KEY: u32 = 24;
+const KEY_BAR: u32 = 100;
 
 /// Each split's colour, as in Burn's dashboard and `train`'s results screen: train red,
 /// valid blue.
@@ -70,8 +73,13 @@ impl WeightGrid {
     pub fn size(&self) -> (u32, u32) {
         (
             PAD + self.cols * (TILE + PAD),
-            TITLE + self.rows * (LABEL + TILE + PAD) + PAD,
+            TITLE + KEY + self.rows * (LABEL + TILE + PAD) + PAD,
         )
+    }
+
+    /// The rows of pixels the colour key takes (start, end).
+    pub fn key_rows(&self) -> (u32, u32) {
+        (TITLE, TITLE + KEY)
     }
 
     /// Top-left pixel of neuron `i`'s 28×28 tile.
@@ -79,7 +87,7 @@ impl WeightGrid {
         let (col, row) = (i as u32 % self.cols, i as u32 / self.cols);
         (
             PAD + col * (TILE + PAD),
-            TITLE + row * (LABEL + TILE + PAD) + LABEL,
+            TITLE + KEY + row * (LABEL + TILE + PAD) + LABEL,
         )
     }
 }
@@ -127,6 +135,7 @@ pub fn weights_png(model: &Network, path: &Path) -> Result<()> {
     let cell = (TILE / side as u32).max(1);
     render(path, grid.size(), |area| {
         area.draw(&Text::new(title.clone(), (PAD as i32, 8), (FONT, 16)))?;
+        weight_key(area, grid.key_rows().0 as i32)?;
         for (j, tile) in tiles.iter().enumerate() {
             let scale = tile.iter().fold(0.0f32, |m, w| m.max(w.abs()));
             let (x0, y0) = grid.tile_origin(j);
@@ -149,6 +158,26 @@ pub fn weights_png(model: &Network, path: &Path) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// The weights' colour key at row `top`: −max, the colours from blue through white to red,
+/// +max, and what max is.
+fn weight_key(area: &Canvas, top: i32) -> DrawResult {
+    let left = PAD as i32 + 34;
+    area.draw(&Text::new("−max", (PAD as i32, top + 3), (FONT, 13)))?;
+    for i in 0..KEY_BAR as i32 {
+        let v = 2.0 * i as f32 / (KEY_BAR - 1) as f32 - 1.0;
+        area.draw(&Rectangle::new(
+            [(left + i, top + 2), (left + i + 1, top + 18)],
+            diverging(v).filled(),
+        ))?;
+    }
+    let right = left + KEY_BAR as i32;
+    // The frame just outside the colours, so both ends keep theirs.
+    area.draw(&Rectangle::new([(left - 1, top + 1), (right + 1, top + 19)], BLACK))?;
+    let text = "+max   (max: the ± over each tile)";
+    area.draw(&Text::new(text, (right + 6, top + 3), (FONT, 13)))?;
+    Ok(())
 }
 
 /// A 28×28 image with pixels in 0..1 (ink light, as MNIST stores it) drawn ink-dark on white,
@@ -402,16 +431,21 @@ pub(crate) fn whole_number(x: &f64) -> String {
     }
 }
 
-/// A log axis's label: powers of ten only, written plainly where short (0.01, 1, 100).
-pub(crate) fn power_of_ten(y: &f64) -> String {
-    let exponent = y.log10();
-    if (exponent - exponent.round()).abs() > 1e-6 {
-        return String::new();
-    }
-    match exponent.round() as i32 {
-        e @ -3..=0 => format!("{y:.prec$}", prec = (-e) as usize),
-        1..=4 => format!("{y:.0}"),
-        e => format!("1e{e}"),
+/// A log axis's labels over `lo..hi`: powers of ten only, in one notation for the whole axis —
+/// plainly (0.01, 1, 100) where every decade reads short so, else all as 1e-5, 1e-3.
+pub(crate) fn decades(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let plain = |e: f64| (-3.0..=4.0).contains(&e);
+    let plain = plain(lo.log10().round()) && plain(hi.log10().round());
+    move |y: &f64| {
+        let exponent = y.log10();
+        if (exponent - exponent.round()).abs() > 1e-6 {
+            return String::new();
+        }
+        match (plain, exponent.round() as i32) {
+            (true, e @ -3..=0) => format!("{y:.prec$}", prec = (-e) as usize),
+            (true, _) => format!("{y:.0}"),
+            (false, e) => format!("1e{e}"),
+        }
     }
 }
 
@@ -484,12 +518,19 @@ mod tests {
             .filter(|l| !l.is_empty())
             .collect();
         assert_eq!(labels, ["1", "2"]);
-        let labels: Vec<String> = [0.001, 0.002, 0.01, 0.1, 0.5, 1.0, 100.0, 1e6]
-            .iter()
-            .map(power_of_ten)
-            .filter(|l| !l.is_empty())
-            .collect();
-        assert_eq!(labels, ["0.001", "0.01", "0.1", "1", "100", "1e6"]);
+        let ticks = [1e-5, 0.001, 0.002, 0.01, 0.1, 0.5, 1.0, 100.0];
+        let labels = |lo: f64, hi: f64| -> Vec<String> {
+            let label = decades(lo, hi);
+            ticks
+                .iter()
+                .filter(|&&t| (lo..=hi).contains(&t))
+                .map(&label)
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
+        assert_eq!(labels(0.001, 100.0), ["0.001", "0.01", "0.1", "1", "100"]);
+        // One notation per axis: lr-find's once read `1e-5 0.0001 0.001` and so on.
+        assert_eq!(labels(1e-5, 1.0), ["1e-5", "1e-3", "1e-2", "1e-1", "1e0"]);
     }
 
     #[test]

@@ -17,6 +17,11 @@ pub fn font() -> FontRef<'static> {
         .expect("the embedded font is valid TrueType")
 }
 
+/// The width in pixels of `text` set at pixel size `size`, for laying out around it.
+pub fn text_width(size: f32, text: &str) -> i32 {
+    layout(&font(), size, text).0 as i32
+}
+
 /// A glyph's coverage of one pixel of a laid-out text, relative to its top-left corner.
 type Coverage = (i32, i32, f32);
 
