@@ -286,3 +286,16 @@ fn a_cnns_check_runs_in_bounded_memory() {
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert!(worst(&report, "autodiff_vs_differences") < 1e-3, "{report}");
 }
+
+/// A CNN's check takes minutes on two cores: on a terminal it shows a bar with its count.
+#[test]
+fn a_cnns_check_shows_its_progress_on_a_terminal() {
+    let mut terminal = crate::common::PseudoTerminal::start(&format!(
+        "cd {} && exec {} gradcheck config/cnn.toml --set data.source=sample --samples 2",
+        root().display(),
+        env!("CARGO_BIN_EXE_digits"),
+    ));
+    terminal.wait_for("finite differences [");
+    assert_eq!(terminal.exit_code(), Some(0), "{}", terminal.text());
+    assert!(terminal.text().contains(" left)"), "{}", terminal.text());
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{root, sample_dir, stderr, table_rows, tabulate};
+use crate::common::{root, sample_dir, stderr, table_rows, tabulate, tabulate_saying};
 
 #[test]
 fn a_zipped_sweep_pairs_values_and_tabulates_each_runs_own_memory_and_speed() {
@@ -97,7 +97,13 @@ fn runs_trained_two_at_a_time_give_the_same_table_as_one_at_a_time() {
         ]
     };
     let one = tabulate(work.path(), &work.path().join("one"), 500, &sweep("1"));
-    let two = tabulate(work.path(), &work.path().join("two"), 500, &sweep("2"));
+    let (two, said) = tabulate_saying(work.path(), &work.path().join("two"), 500, &sweep("2"));
+    // The series says where it is, and once a run has ended, about how long it has left.
+    assert!(
+        said.contains("(1 of 6): started") && said.contains("(6 of 6; about "),
+        "{said}"
+    );
+    assert!(said.contains(" s left"), "{said}");
     // Each run is seeded: the same numbers, in the same order; only speed, memory and time
     // (the last three columns) are the machine's.
     let results = |md: &str| -> Vec<String> {

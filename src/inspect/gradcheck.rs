@@ -14,6 +14,7 @@ use crate::config::{Activation, Config, IMAGE_SIDE, Loss};
 use crate::data::DigitBatch;
 use crate::data::idx::CLASSES;
 use crate::model::{self, Network};
+use crate::report;
 
 /// How much of each layer to check, and how strictly.
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +130,9 @@ pub fn gradcheck(
         let logits = forward_f64(candidate, config.model.activation, images.clone());
         loss_f64(config.training.loss, logits, targets.clone()).into_scalar()
     };
+    // Two forward passes a sampled parameter: minutes for a CNN, so its progress is shown.
+    let total = autodiff.iter().map(|(_, g)| sample(g.len(), plan.samples).len());
+    let progress = report::progress("finite differences", total.sum::<usize>() as u64);
     let tensors = autodiff
         .iter()
         .enumerate()
@@ -139,6 +143,7 @@ pub fn gradcheck(
                 .map(|&i| {
                     let plus = loss_at(&nudged(&wide, index, i, plan.step));
                     let minus = loss_at(&nudged(&wide, index, i, -plan.step));
+                    progress.add(1, Some(name));
                     (plus - minus) / (2.0 * plan.step)
                 })
                 .collect();

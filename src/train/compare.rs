@@ -176,6 +176,8 @@ fn train_all(
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let ends: Mutex<Ends> = Mutex::new(candidates.iter().map(|_| None).collect());
+    let clock = Mutex::new(SeriesClock::new(candidates.len(), jobs));
+    let left = || clock.lock().map(|c| c.left()).unwrap_or_default();
     let worker = || {
         while !stop.load(Ordering::SeqCst) {
             let i = next.fetch_add(1, Ordering::SeqCst);
@@ -184,10 +186,12 @@ fn train_all(
             };
             let dir = out.dir.join(&candidate.name);
             let log = (jobs > 1).then(|| out.dir.join(format!("{}.log", candidate.name)));
+            // Each run's own progress is its dashboard (or its log); the series' is here.
+            let place = format!("{} of {}{}", i + 1, candidates.len(), left());
             match &log {
-                None => report::line(&format!("\n== {} ==", candidate.label)),
+                None => report::line(&format!("\n== {} ({place}) ==", candidate.label)),
                 Some(log) => report::line(&format!(
-                    "== {}: started (its output: {})",
+                    "== {} ({place}): started (its output: {})",
                     candidate.label,
                     log.display()
                 )),
@@ -195,6 +199,9 @@ fn train_all(
             let started = Instant::now();
             let end = train_one(candidate, &dir, log.as_deref());
             let seconds = started.elapsed().as_secs_f64();
+            if let Ok(mut clock) = clock.lock() {
+                clock.ended(seconds);
+            }
             if !matches!(end, Ok(RunEnd::Finished | RunEnd::Diverged)) {
                 stop.store(true, Ordering::SeqCst);
             }
@@ -205,7 +212,8 @@ fn train_all(
                     Ok(RunEnd::Interrupted) => "stopped",
                     Err(_) => "failed",
                 };
-                report::line(&format!("== {}: {how} in {seconds:.1} s", candidate.label));
+                let label = &candidate.label;
+                report::line(&format!("== {label}: {how} in {seconds:.1} s{}", left()));
             }
             ends.lock().expect("no worker panics")[i] = Some((end, seconds));
         }
@@ -216,6 +224,45 @@ fn train_all(
         }
     });
     ends.into_inner().expect("no worker panics")
+}
+
+/// How far a series is, for its runs' headers: runs ended and the seconds they took.
+struct SeriesClock {
+    runs: usize,
+    jobs: usize,
+    ended: usize,
+    seconds: f64,
+}
+
+impl SeriesClock {
+    fn new(runs: usize, jobs: usize) -> SeriesClock {
+        SeriesClock {
+            runs,
+            jobs: jobs.clamp(1, runs.max(1)),
+            ended: 0,
+            seconds: 0.0,
+        }
+    }
+
+    fn ended(&mut self, seconds: f64) {
+        self.ended += 1;
+        self.seconds += seconds;
+    }
+
+    /// "; about 3 min left": the runs not ended at the mean time of those that have, `jobs` at
+    /// a time (nothing before the first has ended, or after the last).
+    fn left(&self) -> String {
+        let remaining = self.runs.saturating_sub(self.ended);
+        if self.ended == 0 || remaining == 0 {
+            return String::new();
+        }
+        let rounds = remaining.div_ceil(self.jobs) as f64;
+        let seconds = (self.seconds / self.ended as f64 * rounds).max(1.0);
+        match seconds < 90.0 {
+            true => format!("; about {seconds:.0} s left"),
+            false => format!("; about {:.0} min left", seconds / 60.0),
+        }
+    }
 }
 
 /// The candidates of a sweep: the base config under every combination of the varied values
@@ -369,6 +416,21 @@ fn last_gradient_profile(records: &[SplitRecord]) -> (Vec<f64>, Option<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_series_says_its_time_left_from_the_runs_that_ended() {
+        let mut clock = SeriesClock::new(5, 2);
+        assert_eq!(clock.left(), "", "no estimate before a run has ended");
+        clock.ended(40.0);
+        // Four runs left, two at a time, 40 s each.
+        assert_eq!(clock.left(), "; about 80 s left");
+        clock.ended(80.0);
+        assert_eq!(clock.left(), "; about 2 min left");
+        for _ in 0..3 {
+            clock.ended(60.0);
+        }
+        assert_eq!(clock.left(), "");
+    }
 
     #[test]
     fn folder_names_keep_only_safe_characters() {

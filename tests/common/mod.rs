@@ -309,11 +309,22 @@ pub fn quick_series(out: &Path, train_limit: usize) -> Vec<String> {
 /// Runs `compare` or `sweep` (`args`: the command with its configs and options) for one epoch
 /// on `train_limit` training images, writing to `out`; checks it succeeds, returns compare.md.
 pub fn tabulate(work: &Path, out: &Path, train_limit: usize, args: &[&str]) -> String {
+    tabulate_saying(work, out, train_limit, args).0
+}
+
+/// As [`tabulate`], with what the command printed on stdout.
+pub fn tabulate_saying(
+    work: &Path,
+    out: &Path,
+    train_limit: usize,
+    args: &[&str],
+) -> (String, String) {
     let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     all.extend(quick_series(out, train_limit));
     let output = run_digits(work, &all);
     assert!(output.status.success(), "{}", stderr(&output));
-    std::fs::read_to_string(out.join("compare.md")).unwrap()
+    let table = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    (table, stdout(&output))
 }
 
 /// Waits until the run has its first complete checkpoint (model, optimizer and scheduler,
