@@ -237,6 +237,30 @@ mod tests {
         assert_eq!(Backend::select(None).unwrap(), compiled[0]);
     }
 
+    /// vendor/burn-ndarray computes integers as I64 and I32 only (vendor/README.md): digits'
+    /// integer tensors — labels, answers, pooling's indices — must be I64 there.
+    #[cfg(feature = "ndarray")]
+    #[test]
+    fn ndarray_computes_every_integer_type_digits_makes() {
+        use burn::tensor::{DType, Int, Tensor, TensorData};
+        let device = Backend::Ndarray.device().unwrap();
+        // Labels arrive as bytes; `from_data` converts them to the device's integer type.
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1u8, 0], [2]), &device);
+        assert_eq!(labels.dtype(), DType::I64);
+        let logits = Tensor::<2>::from_data([[0.1f32, 0.9], [0.8, 0.2]], &device);
+        let answers = logits.argmax(1).squeeze_dim::<1>(1);
+        assert_eq!(answers.dtype(), DType::I64);
+        let right: i64 = answers.equal(labels).int().sum().into_scalar();
+        assert_eq!(right, 2);
+        // Max pooling's indices (what its backward pass reads) take the device's integer type.
+        let image = Tensor::<4>::from_data(TensorData::new(vec![0.5f32; 16], [1, 1, 4, 4]), &device);
+        let options = burn::tensor::ops::MaxPoolOptions::new([2, 2]);
+        let (_, indices) = burn::tensor::module::max_pool2d_with_indices(image, options);
+        assert_eq!(indices.dtype(), DType::I64);
+        // The patch is in: another integer type is said to be unsupported.
+        assert!(device.supports_dtype(DType::I64) && !device.supports_dtype(DType::I16));
+    }
+
     #[test]
     fn unknown_or_missing_backends_are_usage_errors() {
         let err = Backend::select(Some("tpu")).unwrap_err();
