@@ -253,7 +253,8 @@ mod tests {
         let right: i64 = answers.equal(labels).int().sum().into_scalar();
         assert_eq!(right, 2);
         // Max pooling's indices (what its backward pass reads) take the device's integer type.
-        let image = Tensor::<4>::from_data(TensorData::new(vec![0.5f32; 16], [1, 1, 4, 4]), &device);
+        let pixels = TensorData::new(vec![0.5f32; 16], [1, 1, 4, 4]);
+        let image = Tensor::<4>::from_data(pixels, &device);
         let options = burn::tensor::ops::MaxPoolOptions::new([2, 2]);
         let (_, indices) = burn::tensor::module::max_pool2d_with_indices(image, options);
         assert_eq!(indices.dtype(), DType::I64);

@@ -208,7 +208,7 @@ fn colour_key(area: &Canvas, scale: &LossScale, x: i32) -> DrawResult {
     Ok(())
 }
 
-/// A filled contour map of `surface`, titled and its axes named by `texts`; `then` draws on it.
+/// A filled contour map of `surface` under its title, its axes named; `then` draws on it.
 fn surface_panel<'b>(
     area: &Canvas<'b>,
     surface: &Surface,
@@ -335,7 +335,8 @@ fn label_offsets(pixels: &[(i32, i32)]) -> Vec<(i32, i32)> {
             };
             let (x, y) = at(i);
             let clearance = |sign: f64| {
-                let centre = (x + sign * across.0 * LABEL_DISTANCE, y + sign * across.1 * LABEL_DISTANCE);
+                let reach = sign * LABEL_DISTANCE;
+                let centre = (x + reach * across.0, y + reach * across.1);
                 (1..pixels.len())
                     .map(|k| distance_to_segment(centre, at(k - 1), at(k)))
                     .fold(f64::MAX, f64::min)

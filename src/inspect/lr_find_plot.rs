@@ -58,14 +58,16 @@ pub fn lr_find_png(result: &RangeResult, title: &str, path: &Path) -> Result<()>
             .label_style((FONT, 12))
             .draw()?;
         let faint = TRAIN_COLOUR.mix(0.35);
+        let (inside, pinned) = placed.split_at(placed.len() - above);
+        let dots = inside.iter().map(|&p| Circle::new(p, 1, faint.filled()));
         chart
-            .draw_series(placed[..placed.len() - above].iter().map(|&p| Circle::new(p, 1, faint.filled())))?
+            .draw_series(dots)?
             .label("loss of each batch")
             .legend(move |(x, y)| Circle::new((x + 9, y), 2, faint.filled()));
         if above > 0 {
-            let pinned = placed[placed.len() - above..].iter();
+            let marks = pinned.iter().map(|&p| TriangleMarker::new(p, 4, TRAIN_COLOUR.mix(0.6)));
             chart
-                .draw_series(pinned.map(|&p| TriangleMarker::new(p, 4, TRAIN_COLOUR.mix(0.6))))?
+                .draw_series(marks)?
                 .label(format!("{above} above the top, drawn on it"))
                 .legend(move |(x, y)| TriangleMarker::new((x + 9, y), 4, TRAIN_COLOUR.mix(0.6)));
         }
