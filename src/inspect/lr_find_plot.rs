@@ -1,5 +1,5 @@
 //! `lr-find.png`: the range test's loss against the learning rate (log scale), the raw loss
-//! faint and the smoothed one bold, the suggested rates marked.
+//! faint and the smoothed one bold (those above the axis on its top edge), the rates marked.
 
 use std::path::Path;
 
