@@ -1,6 +1,6 @@
 //! The network: for a CNN, convolution blocks on the 28×28 image (`conv`); then hidden blocks
 //! of Linear → normalisation → activation (→ dropout) and an output Linear to 10 logits. Its
-//! step outputs, losses and the steps Burn's Learner calls are in `step`.
+//! step outputs, its losses and the steps Burn's Learner calls are in `step`.
 
 mod conv;
 off_the_web! {
