@@ -268,21 +268,23 @@ fn seed_network(
     tensors
 }
 
-/// `import FILE --config config/mlp.toml` under the hostile-input tests' memory limit.
+/// `import FILE --config config/mlp.toml` on the bundled sample, into `out`.
+fn import_args<'a>(file: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "import",
+        file.to_str().unwrap(),
+        "--config",
+        "config/mlp.toml",
+        "--set",
+        "data.source=sample",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+}
+
+/// [`import_args`] under the hostile-input tests' memory limit.
 fn import(file: &Path, out: &Path) -> std::process::Output {
-    limited(
-        &root(),
-        &[
-            "import",
-            file.to_str().unwrap(),
-            "--config",
-            "config/mlp.toml",
-            "--set",
-            "data.source=sample",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
+    limited(&root(), &import_args(file, out))
 }
 
 #[test]
@@ -332,16 +334,7 @@ fn a_file_keyed_as_a_sequential_is_mapped_by_the_renames_its_error_offers() {
 /// `import FILE --config config/mlp.toml` of a file keyed as PyTorch's `nn.Sequential` keys
 /// the seed network (`0.`, `2.`, `4.`), with the renames that map it.
 fn import_sequential(file: &Path, out: &Path) -> std::process::Output {
-    let mut args = vec![
-        "import",
-        file.to_str().unwrap(),
-        "--config",
-        "config/mlp.toml",
-        "--set",
-        "data.source=sample",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let mut args = import_args(file, out);
     for rename in [
         r"^0\.=hidden.0.linear.",
         r"^2\.=hidden.1.linear.",
