@@ -41,6 +41,11 @@ fn main() -> ExitCode {
         }
         error.exit()
     });
+    // Checked before any work: the kernels read it where no error can be returned.
+    if let Err(message) = digits::model::kernels::burns_operations_asked() {
+        eprintln!("error: {message}");
+        std::process::exit(exit::USER.into());
+    }
     if !cli.command.serves() {
         stop_on_closed_pipe();
     }

@@ -3,13 +3,15 @@
 //! the default build, ndarray, and in the feature build, ndarray and flex).
 
 use crate::common::cpu_backends;
+use burn::nn::LinearConfig;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::{Distribution, Tolerance};
-use digits::model::kernels::{has_kernels, max_pool_square, unfold};
-use digits::model::{unfold_by_slices, unfolded_conv};
+use digits::model::kernels::{convolve, dense, has_kernels, max_pool_square};
+use digits::model::unfolded_conv;
+use proptest::prelude::*;
 
 fn cpu_devices() -> Vec<Device> {
     let devices: Vec<Device> = cpu_backends()
@@ -52,7 +54,7 @@ fn max_pooling_is_burns_with_the_same_gradients() {
     }
 }
 
-/// The convolution through our unfolding against Burn's `conv2d`: padding 0 to beyond the
+/// The unfolded convolution (the web page's, from Burn's slices) against Burn's `conv2d`: padding 0 to beyond the
 /// kernel's reach, kernels 1 to 5, non-square images; values and the gradients of input,
 /// weights and bias.
 #[test]
@@ -95,28 +97,185 @@ fn unfolded_convolution_is_burns_with_the_same_gradients() {
     }
 }
 
-/// Our unfolding against the one from Burn's slices that the web page runs: the same patches,
-/// and the same input gradient under a loss that weights each patch value differently.
-#[test]
-fn unfolding_is_the_slices_unfolding_with_the_same_gradient() {
-    for device in cpu_devices() {
-        for (padding, kernel) in [(1, 3), (0, 5), (2, 5), (0, 1), (3, 3)] {
-            let x = Tensor::<4>::random([2, 3, 9, 7], Distribution::Uniform(-1.0, 1.0), &device)
-                .require_grad();
-            let ours = unfold(x.clone(), kernel, padding);
-            let slices = unfold_by_slices(x.clone(), kernel, padding);
-            assert_eq!(ours.dims(), slices.dims());
-            ours.clone()
-                .into_data()
-                .assert_eq(&slices.clone().into_data(), true);
-            let weights =
-                Tensor::<3>::random(ours.dims(), Distribution::Uniform(0.5, 2.0), &device);
+/// A convolution's shape for [`convolution_is_burns_with_the_same_gradients`]: kernel 1–7,
+/// padding 0–3, 1–64 channels in and out, batch 1–130, sides 1–13 (odd ones among them). The
+/// batch is cut down where the case would take Burn's own convolution (the reference) long.
+#[derive(Debug, Clone)]
+struct ConvCase {
+    batch: usize,
+    inputs: usize,
+    outputs: usize,
+    height: usize,
+    width: usize,
+    kernel: usize,
+    padding: usize,
+}
+
+fn conv_cases() -> impl Strategy<Value = ConvCase> {
+    (
+        1usize..=130,
+        1usize..=64,
+        1usize..=64,
+        1usize..=13,
+        1usize..=13,
+        1usize..=7,
+        0usize..=3,
+    )
+        .prop_map(|(batch, inputs, outputs, height, width, kernel, padding)| {
+            let products = inputs * outputs * height * width * kernel * kernel;
+            ConvCase {
+                batch: batch.min((4_000_000 / products).max(1)),
+                inputs,
+                outputs,
+                height,
+                width,
+                kernel,
+                padding,
+            }
+        })
+}
+
+/// Values and the gradients of input, weights and bias under a loss that weights each output
+/// differently; within 1e-5 relative (1e-4 absolute, for sums that come out near zero: the
+/// two add in different orders).
+fn check_convolution(device: &Device, case: &ConvCase) -> Result<(), TestCaseError> {
+    let &ConvCase {
+        batch,
+        inputs,
+        outputs,
+        height,
+        width,
+        kernel: k,
+        padding: p,
+    } = case;
+    let conv = Conv2dConfig::new([inputs, outputs], [k, k])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .init(device);
+    let x = Tensor::<4>::random(
+        [batch, inputs, height, width],
+        Distribution::Uniform(-1.0, 1.0),
+        device,
+    )
+    .require_grad();
+    let bias = conv.bias.as_ref().unwrap().val();
+    let burns = conv.forward(x.clone());
+    let ours = convolve(x.clone(), conv.weight.val(), bias.clone(), p);
+    prop_assert_eq!(ours.dims(), burns.dims());
+    let close = Tolerance::rel_abs(1e-5, 1e-4);
+    ours.clone()
+        .into_data()
+        .assert_approx_eq::<f32>(&burns.clone().into_data(), close);
+    let weights = Tensor::<4>::random(ours.dims(), Distribution::Uniform(0.5, 2.0), device);
+    let a = (ours * weights.clone()).sum().backward();
+    let b = (burns * weights).sum().backward();
+    let weight = conv.weight.val();
+    for (name, ga, gb) in [
+        ("input", x.grad(&a), x.grad(&b)),
+        ("weights", weight.grad(&a), weight.grad(&b)),
+    ] {
+        let (ga, gb) = (ga.unwrap(), gb.unwrap());
+        let scale = gb.clone().abs().max().into_scalar::<f32>().max(1.0);
+        // The weights' gradient sums over the batch: its absolute error grows with its size.
+        let tolerance = Tolerance::rel_abs(1e-5, 1e-5 * scale);
+        println!("{name}'s gradient");
+        ga.into_data()
+            .assert_approx_eq::<f32>(&gb.into_data(), tolerance);
+    }
+    let (ga, gb) = (bias.grad(&a).unwrap(), bias.grad(&b).unwrap());
+    let scale = gb.clone().abs().max().into_scalar::<f32>().max(1.0);
+    ga.into_data()
+        .assert_approx_eq::<f32>(&gb.into_data(), Tolerance::rel_abs(1e-5, 1e-5 * scale));
+    Ok(())
+}
+
+/// Our dense kernel against Burn's `Linear` (and `relu`): values and the gradients of input,
+/// weights and bias under a loss that weights each output differently.
+fn check_dense(device: &Device, [batch, inputs, outputs]: [usize; 3], relu: bool) {
+    let linear = LinearConfig::new(inputs, outputs).init(device);
+    let x = Tensor::<2>::random([batch, inputs], Distribution::Uniform(-1.0, 1.0), device)
+        .require_grad();
+    let bias = linear.bias.as_ref().unwrap().val();
+    let weight = linear.weight.val();
+    let burns = match relu {
+        true => burn::tensor::activation::relu(linear.forward(x.clone())),
+        false => linear.forward(x.clone()),
+    };
+    let ours = dense(x.clone(), weight.clone(), bias.clone(), relu);
+    assert_eq!(ours.dims(), burns.dims());
+    ours.clone()
+        .into_data()
+        .assert_approx_eq::<f32>(&burns.clone().into_data(), Tolerance::rel_abs(1e-5, 1e-5));
+    let weights = Tensor::<2>::random(ours.dims(), Distribution::Uniform(0.5, 2.0), device);
+    let a = (ours * weights.clone()).sum().backward();
+    let b = (burns * weights).sum().backward();
+    let gradients = [
+        (x.grad(&a).unwrap(), x.grad(&b).unwrap()),
+        (weight.grad(&a).unwrap(), weight.grad(&b).unwrap()),
+    ];
+    for (ga, gb) in gradients {
+        ga.into_data()
+            .assert_approx_eq::<f32>(&gb.into_data(), Tolerance::rel_abs(1e-5, 1e-4));
+    }
+    let (ga, gb) = (bias.grad(&a).unwrap(), bias.grad(&b).unwrap());
+    ga.into_data()
+        .assert_approx_eq::<f32>(&gb.into_data(), Tolerance::rel_abs(1e-5, 1e-4));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Our dense layer (what `Linear` layers run on CPU backends) against Burn's on random
+    /// sizes, with and without ReLU.
+    #[test]
+    fn dense_is_burns_linear_with_the_same_gradients(
+        batch in 1usize..=130,
+        inputs in 1usize..=300,
+        outputs in 1usize..=300,
+        relu: bool,
+    ) {
+        for device in cpu_devices() {
+            check_dense(&device, [batch, inputs, outputs], relu);
+        }
+    }
+
+    /// Our convolution kernel (`kernels::convolve`, what `model.conv` runs on CPU backends)
+    /// against Burn's `conv2d` on random shapes.
+    #[test]
+    fn convolution_is_burns_with_the_same_gradients(case in conv_cases()) {
+        // A kernel wider than the padded image has no output (Burn's `conv2d` refuses it).
+        prop_assume!(case.kernel <= case.height.min(case.width) + 2 * case.padding);
+        for device in cpu_devices() {
+            check_convolution(&device, &case)?;
+        }
+    }
+
+    /// Our k×k max pooling against Burn's `MaxPool2d` on random shapes, k 1–3, sides 1–13
+    /// (rows and columns past the last window among them): the same values and the same input
+    /// gradient, exactly.
+    #[test]
+    fn max_pooling_is_burns_on_random_shapes(
+        batch in 1usize..=130,
+        channels in 1usize..=64,
+        height in 1usize..=13,
+        width in 1usize..=13,
+        k in 1usize..=3,
+    ) {
+        prop_assume!(height >= k && width >= k);
+        for device in cpu_devices() {
+            let x = Tensor::<4>::random(
+                [batch, channels, height, width],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            )
+            .require_grad();
+            let burns = MaxPool2dConfig::new([k, k]).init().forward(x.clone());
+            let ours = max_pool_square(x.clone(), k);
+            prop_assert_eq!(ours.dims(), burns.dims());
+            ours.clone().into_data().assert_eq(&burns.clone().into_data(), true);
+            let weights = Tensor::<4>::random(ours.dims(), Distribution::Uniform(0.5, 2.0), &device);
             let a = (ours * weights.clone()).sum().backward();
-            let b = (slices * weights).sum().backward();
-            x.grad(&a).unwrap().into_data().assert_approx_eq::<f32>(
-                &x.grad(&b).unwrap().into_data(),
-                Tolerance::rel_abs(1e-5, 1e-5),
-            );
+            let b = (burns * weights).sum().backward();
+            x.grad(&a).unwrap().into_data().assert_eq(&x.grad(&b).unwrap().into_data(), true);
         }
     }
 }

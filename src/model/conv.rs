@@ -54,10 +54,7 @@ impl ConvLayer {
 
     /// `[B, inputs, H, W]` → `[B, channels, H', W']`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = match unfolds_convolutions(&x.device()) {
-            true => unfolded_conv(&self.conv, x),
-            false => self.conv.forward(x),
-        };
+        let x = convolution(&self.conv, x);
         let x = match &self.norm {
             // Burn's LayerNorm normalises the last axis: put the channels there and back, so
             // each pixel's channels are normalised (as BatchNorm and GroupNorm use axis 1).
@@ -66,15 +63,34 @@ impl ConvLayer {
             }
             norm => norm.forward(x),
         };
-        let x = self.activation.forward(x);
-        let x = match &self.pool {
-            Some(pool) => max_pool(pool, x),
-            None => x,
+        let x = match (&self.pool, &self.activation) {
+            // ReLU after the pooling: relu(max(window)) = max(relu(window)) exactly, values
+            // and gradients (both pass the gradient to the window's largest value, if it is
+            // above zero), on a quarter of the values for 2×2 windows.
+            (Some(pool), ActivationLayer::Relu(relu)) => relu.forward(max_pool(pool, x)),
+            (Some(pool), activation) => max_pool(pool, activation.forward(x)),
+            (None, activation) => activation.forward(x),
         };
         match &self.dropout {
             Some(dropout) => dropout.forward(x),
             None => x,
         }
+    }
+}
+
+/// `conv`'s convolution with our own kernel where the device has it ([`super::kernels`]: the
+/// CPU backends, natively), else as [`unfolded_conv`] on ndarray (the web page's WebAssembly
+/// build, which has no kernels) or with Burn's `conv2d` (GPUs, a remote device).
+fn convolution(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if super::kernels::has_kernels(&x.device())
+        && let (Some(bias), PaddingConfig2d::Explicit(padding, ..)) = (&conv.bias, &conv.padding)
+    {
+        return super::kernels::convolve(x, conv.weight.val(), bias.val(), *padding);
+    }
+    match unfolds_convolutions(&x.device()) {
+        true => unfolded_conv(conv, x),
+        false => conv.forward(x),
     }
 }
 
@@ -91,7 +107,7 @@ fn max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 /// Whether convolutions on `device` run as [`unfolded_conv`] rather than Burn's `conv2d`.
 /// ndarray's own convolution computes its gradient with direct loops: 2.3–2.6 s for a batch of
 /// 64 through a 32 → 64 channel 3×3 layer, against 0.06 s as one matrix product
-/// (`examples/conv_speed.rs`). Other backends run Burn's (flex's is faster than this one).
+/// (`examples/kernel_speed.rs`, "convolution, unfolded"). Other backends run Burn's.
 fn unfolds_convolutions(device: &Device) -> bool {
     #[cfg(feature = "ndarray")]
     #[allow(deprecated)]
@@ -104,19 +120,9 @@ fn unfolds_convolutions(device: &Device) -> bool {
 }
 
 /// `[B, C, H, W]` → `[B, C·k², H'·W']`: each output pixel's k×k patch of every input channel
-/// (zero padding around), rows in the weights' (channel, dy, dx) order: one pass of our kernel
-/// where the device has it, else [`unfold_by_slices`].
-fn unfold(x: Tensor<4>, k: usize, padding: usize) -> Tensor<3> {
-    #[cfg(not(target_arch = "wasm32"))]
-    if super::kernels::has_kernels(&x.device()) {
-        return super::kernels::unfold(x, k, padding);
-    }
-    unfold_by_slices(x, k, padding)
-}
-
-/// [`unfold`] from Burn's operations (k² shifted slices of the padded input, concatenated),
-/// which autodiff derives: the web page's path, where the kernels are not built.
-pub fn unfold_by_slices(x: Tensor<4>, k: usize, padding: usize) -> Tensor<3> {
+/// (zero padding around), rows in the weights' (channel, dy, dx) order, from Burn's operations
+/// (k² shifted slices of the padded input, concatenated), which autodiff derives.
+fn unfold_by_slices(x: Tensor<4>, k: usize, padding: usize) -> Tensor<3> {
     let [batch, channels, height, width] = x.dims();
     let x = match padding {
         0 => x,
@@ -137,9 +143,9 @@ pub fn unfold_by_slices(x: Tensor<4>, k: usize, padding: usize) -> Tensor<3> {
 }
 
 /// `conv`'s convolution (stride 1, symmetric padding, as `model.conv` builds them) as one
-/// matrix product: the input's patches ([`unfold`], `[B, C·k², H'·W']`) multiplied by the
-/// weights seen as `[out, C·k²]`. The same values as Burn's `conv2d`; the gradients are matrix
-/// products and unfolding's own backward (its patches' gradients folded back).
+/// matrix product: the input's patches ([`unfold_by_slices`], `[B, C·k², H'·W']`) multiplied
+/// by the weights seen as `[out, C·k²]`. The same values as Burn's `conv2d`. ndarray runs it
+/// where our kernels do not (the web page's WebAssembly build, `DIGITS_KERNELS=burn`).
 pub fn unfolded_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [batch, channels, height, width] = x.dims();
     let [outputs, _, k, _] = conv.weight.dims();
@@ -148,7 +154,7 @@ pub fn unfolded_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         _ => 0,
     };
     let (out_h, out_w) = (height + 2 * padding + 1 - k, width + 2 * padding + 1 - k);
-    let patches = unfold(x, k, padding);
+    let patches = unfold_by_slices(x, k, padding);
     let weights = conv.weight.val().reshape([1, outputs, channels * k * k]);
     let mut out = weights.matmul(patches);
     if let Some(bias) = &conv.bias {

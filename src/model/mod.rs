@@ -6,7 +6,7 @@ mod conv;
 off_the_web! {
     pub mod kernels;
 }
-pub use conv::{ConvLayer, unfold_by_slices, unfolded_conv};
+pub use conv::{ConvLayer, unfolded_conv};
 
 // Training and its metrics.
 off_the_web! {
@@ -35,9 +35,11 @@ pub struct HiddenBlock {
 
 impl HiddenBlock {
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let x = self.linear.forward(x);
-        let x = self.norm.forward(x);
-        let x = self.activation.forward(x);
+        let x = match (&self.norm, &self.activation) {
+            // Nothing between the product and ReLU: both in one pass where the kernels run.
+            (Normalization::Identity(_), ActivationLayer::Relu(_)) => dense(&self.linear, x, true),
+            (norm, activation) => activation.forward(norm.forward(dense(&self.linear, x, false))),
+        };
         match &self.dropout {
             Some(dropout) => dropout.forward(x),
             None => x,
@@ -147,7 +149,7 @@ impl Network {
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
         let x = self.features(images);
         let x = self.hidden.iter().fold(x, |x, block| block.forward(x));
-        self.output.forward(x)
+        dense(&self.output, x, false)
     }
 
     /// What the dense layers read: the images themselves (MLP), or the last convolution
@@ -185,8 +187,24 @@ impl Network {
         Inside {
             maps,
             hidden,
-            logits: self.output.forward(x),
+            logits: dense(&self.output, x, false),
         }
+    }
+}
+
+/// `linear`'s output for `x` `[B, inputs]`, through ReLU when `relu`: our dense kernel where
+/// the device has it ([`kernels`]), else Burn's `Linear` (and `relu`).
+fn dense(linear: &Linear, x: Tensor<2>, relu: bool) -> Tensor<2> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if kernels::has_kernels(&x.device())
+        && let Some(bias) = &linear.bias
+    {
+        return kernels::dense(x, linear.weight.val(), bias.val(), relu);
+    }
+    let y = linear.forward(x);
+    match relu {
+        true => burn::tensor::activation::relu(y),
+        false => y,
     }
 }
 

@@ -82,6 +82,8 @@ fn squared_sum<const D: usize>(
     device: &burn::tensor::Device,
 ) -> Tensor<1> {
     match grad {
+        // One read, no squared copy: millions of values for a wide network, every step.
+        Some(grad) if super::kernels::has_kernels(device) => super::kernels::squared_sum(grad),
         Some(grad) => (grad.clone() * grad).sum(),
         None => Tensor::zeros([1], device),
     }

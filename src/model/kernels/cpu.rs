@@ -1,7 +1,8 @@
 //! [`CpuKernels`] and [`CpuBackward`] for ndarray and flex: the tensors' f32 values read in
-//! place (copied only from a strided view), the slice kernels of `pool` and `unfold` run on
-//! them, the result wrapped without a copy. Tensors of another float type go to Burn's own
-//! operations (pooling) or are converted (unfolding, whose result then stays f32).
+//! place (copied only from a strided view), the slice kernels of `conv`, `pool` and `dense` run
+//! on them, the result wrapped without a copy. Tensors of another float type go to Burn's own
+//! operations (pooling) or are converted (convolution and dense layers, whose results then stay
+//! f32).
 
 use std::borrow::Cow;
 
@@ -9,7 +10,10 @@ use burn::backend::TensorMetadata;
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::TensorData;
 
-use super::{CpuBackward, CpuKernels, pool, unfold};
+use super::Wanted;
+use super::conv::{self, ConvDims};
+use super::dense::{self, DenseDims};
+use super::{CpuBackward, CpuKernels, pool};
 
 /// The dims of a `[B, C, H, W]` tensor.
 pub fn dims4<T: TensorMetadata>(x: &T) -> [usize; 4] {
@@ -40,17 +44,45 @@ macro_rules! cpu_kernels {
                 }
             }
 
-            fn unfold(x: FloatTensor<Self>, k: usize, padding: usize) -> FloatTensor<Self> {
-                let [b, c, h, w] = dims4(&x);
-                let (oh, ow) = (
-                    unfold::unfolded_side(h, k, padding),
-                    unfold::unfolded_side(w, k, padding),
+            fn convolve(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                padding: usize,
+            ) -> FloatTensor<Self> {
+                let d = conv_dims(&x, &weight, padding);
+                let (xv, wv, bv) = (
+                    f32_values::<Self>(&x),
+                    f32_values::<Self>(&weight),
+                    f32_values::<Self>(&bias),
                 );
-                let v = f32_values::<Self>(&x);
+                let [oh, ow] = d.out_side();
                 Self::from_values(
-                    unfold::forward(&v, [b, c, h, w], k, padding),
-                    &[b, c * k * k, oh * ow],
+                    conv::forward(&xv, &wv, &bv, d),
+                    &[d.batch, d.outputs, oh, ow],
                 )
+            }
+
+            fn dense(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                relu: bool,
+            ) -> FloatTensor<Self> {
+                let d = dense_dims(&x, &weight);
+                let (xv, wv, bv) = (
+                    f32_values::<Self>(&x),
+                    f32_values::<Self>(&weight),
+                    f32_values::<Self>(&bias),
+                );
+                Self::from_values(
+                    dense::forward(&xv, &wv, &bv, d, relu),
+                    &[d.batch, d.outputs],
+                )
+            }
+
+            fn squared_sum(x: FloatTensor<Self>) -> FloatTensor<Self> {
+                Self::from_values(vec![dense::squared_sum(&f32_values::<Self>(&x))], &[1])
             }
         }
 
@@ -65,17 +97,79 @@ macro_rules! cpu_kernels {
                 Self::from_values(pool::backward(&x, &grad, dims, k), &dims)
             }
 
-            fn fold(
+            fn convolve_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
-                dims: [usize; 4],
-                k: usize,
                 padding: usize,
-            ) -> FloatTensor<Self> {
-                let grad = f32_values::<Self>(&grad);
-                Self::from_values(unfold::backward(&grad, dims, k, padding), &dims)
+                want: Wanted,
+            ) -> [Option<FloatTensor<Self>>; 3] {
+                let d = conv_dims(&x, &weight, padding);
+                let w_dims = dims4(&weight);
+                let grads = conv::backward(
+                    &f32_values::<Self>(&x),
+                    &f32_values::<Self>(&weight),
+                    &f32_values::<Self>(&grad),
+                    d,
+                    want,
+                );
+                [
+                    grads.input.map(|v| Self::from_values(v, &dims4(&x))),
+                    grads.weight.map(|v| Self::from_values(v, &w_dims)),
+                    grads.bias.map(|v| Self::from_values(v, &[d.outputs])),
+                ]
+            }
+
+            fn dense_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                relu_output: Option<FloatTensor<Self>>,
+                want: Wanted,
+            ) -> [Option<FloatTensor<Self>>; 3] {
+                let d = dense_dims(&x, &weight);
+                let y = relu_output.as_ref().map(f32_values::<Self>);
+                let [gx, gw, gb] = dense::backward(
+                    &f32_values::<Self>(&x),
+                    &f32_values::<Self>(&weight),
+                    &f32_values::<Self>(&grad),
+                    y.as_deref(),
+                    d,
+                    want,
+                );
+                [
+                    gx.map(|v| Self::from_values(v, &[d.batch, d.inputs])),
+                    gw.map(|v| Self::from_values(v, &[d.inputs, d.outputs])),
+                    gb.map(|v| Self::from_values(v, &[d.outputs])),
+                ]
             }
         }
     };
+}
+
+/// The sizes of a convolution of `x` (`[B, C, H, W]`) by `weight` (`[O, C, k, k]`).
+fn conv_dims<T: TensorMetadata>(x: &T, weight: &T, padding: usize) -> ConvDims {
+    let [batch, channels, height, width] = dims4(x);
+    let [outputs, _, kernel, _] = dims4(weight);
+    ConvDims {
+        batch,
+        channels,
+        height,
+        width,
+        outputs,
+        kernel,
+        padding,
+    }
+}
+
+/// The sizes of a dense layer taking `x` (`[B, I]`) through `weight` (`[I, O]`).
+fn dense_dims<T: TensorMetadata>(x: &T, weight: &T) -> DenseDims {
+    let (x, w) = (x.shape(), weight.shape());
+    DenseDims {
+        batch: x.as_slice()[0],
+        inputs: w.as_slice()[0],
+        outputs: w.as_slice()[1],
+    }
 }
 
 /// `x`'s values as f32, converted from another float type if need be.

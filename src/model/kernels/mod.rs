@@ -1,24 +1,36 @@
-//! Our own kernels for the two CNN operations Burn's CPU backends spend most on, registered
-//! through Burn's backend extension for ndarray and flex, each with its own backward pass under
-//! Burn's autodiff (so Burn's optimizers, Learner and checkpointing work around them unchanged):
+//! Our own kernels for what a network spends its time on, registered through Burn's backend
+//! extension for ndarray and flex, each with its own backward pass under Burn's autodiff (so
+//! Burn's optimizers, Learner and checkpointing work around them unchanged):
 //!
-//! - **max pooling** of `model.conv`'s blocks (k×k windows, stride k, no padding). Burn's
+//! - **convolution** of `model.conv`'s blocks (k×k, stride 1, symmetric zero padding): one
+//!   image per task, its patches unfolded into a buffer the task reuses and multiplied by the
+//!   weights ([`conv`]); backward, the weights' gradient as one product per image over the
+//!   same patches and the input's as the patches' gradients folded back. Burn's CPU
+//!   convolutions unfold the whole batch into fresh buffers (flex) or compute the gradient
+//!   with direct loops (ndarray, 40× slower for the reference CNN's second block).
+//! - **max pooling** of those blocks (k×k windows, stride k, no padding). Burn's
 //!   `max_pool2d` is general (strides, padding, dilation, ceil mode); its CPU versions were the
 //!   largest single cost of a CNN (22–30 % of `eval` on ndarray by `perf`, 28 % of a training
 //!   step on flex). Windows that do not overlap make each pass one read of the input: the
 //!   forward keeps each window's largest value, the backward finds it again in the input (kept
 //!   by autodiff, as Burn's pooling keeps it) and hands it the gradient: no index tensor.
-//! - **unfolding** (im2col) for [`super::unfolded_conv`]: each output pixel's k×k patch of
-//!   every channel gathered in one pass, where k² slices and a concatenation (and, backward,
-//!   k² zero-padded copies) did it before. Its backward folds the patches' gradients back.
+//! - **dense layers** (`Linear`, and ReLU when nothing comes between): the bias written and the
+//!   product added onto it, ReLU applied while the rows are in cache; backward, ReLU's mask
+//!   applied once and the three gradients as products ([`dense`]).
 //!
-//! GPU and remote devices run Burn's own operations ([`has_kernels`] says which).
+//! Every product is [`product`]'s, one block of rows per rayon task, so each value is summed in
+//! one order whatever the thread count (training reproducible, `--resume` exact). GPU and
+//! remote devices run Burn's own operations ([`has_kernels`] says which), and so does every
+//! device when `DIGITS_KERNELS=burn` ([`KERNELS_ENV`]).
 
 // burn-ndarray is deprecated upstream in favour of flex; our users asked to keep it.
 #![allow(deprecated)]
 
+mod conv;
 mod cpu;
+mod dense;
 mod pool;
+mod product;
 mod unfold;
 
 use burn::backend::autodiff::NodeId;
@@ -37,10 +49,37 @@ pub trait CpuKernels: Backend {
     /// columns past the last whole window dropped, as Burn's `MaxPool2d` does).
     fn max_pool_square(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self>;
 
-    /// `[B, C, H, W]` → `[B, C·k², H'·W']` (H' = H + 2·padding − k + 1, W' likewise): the k×k
-    /// patch (stride 1, zeros outside the image) under each output pixel, rows in (channel,
-    /// dy, dx) order, as a convolution's weights `[out, C, k, k]` flatten.
-    fn unfold(x: FloatTensor<Self>, k: usize, padding: usize) -> FloatTensor<Self>;
+    /// `[B, C, H, W]` by `weight` `[O, C, k, k]` plus `bias` `[O]` → `[B, O, H', W']`: the
+    /// convolution `model.conv` builds (stride 1, `padding` zeros on every side).
+    fn convolve(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        padding: usize,
+    ) -> FloatTensor<Self>;
+
+    /// `x` `[B, I]` by `weight` `[I, O]` plus `bias` `[O]` → `[B, O]`, through ReLU when
+    /// `relu`: a `Linear` layer (and its activation) in one pass.
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self>;
+
+    /// `[1]`: the sum of `x`'s squares (a gradient's squared L2 norm, which training measures
+    /// for every weighted layer at every step). Under autodiff, Burn's operations.
+    fn squared_sum(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_sum(Self::float_mul(x.clone(), x))
+    }
+}
+
+/// Which gradients a backward pass computes (those whose tensor needs one).
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted {
+    pub input: bool,
+    pub weight: bool,
+    pub bias: bool,
 }
 
 /// The backward passes of [`CpuKernels`] on a backend without autodiff.
@@ -53,15 +92,53 @@ pub trait CpuBackward: Backend {
         k: usize,
     ) -> FloatTensor<Self>;
 
-    /// The gradient of `unfold`'s `[B, C, H, W]` input: each patch value's gradient added back
-    /// to the pixel it came from.
-    fn fold(grad: FloatTensor<Self>, dims: [usize; 4], k: usize, padding: usize)
-    -> FloatTensor<Self>;
+    /// The gradients of `convolve`'s input, weights and bias (each only if `want` asks).
+    fn convolve_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        padding: usize,
+        want: Wanted,
+    ) -> [Option<FloatTensor<Self>>; 3];
+
+    /// The gradients of `dense`'s input, weights and bias (each only if `want` asks), given
+    /// its output when it went through ReLU.
+    fn dense_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        relu_output: Option<FloatTensor<Self>>,
+        want: Wanted,
+    ) -> [Option<FloatTensor<Self>>; 3];
 }
 
-/// Whether [`max_pool_square`] and [`unfold`] run on `device` (ndarray and flex, autodiff or
-/// not); other backends (GPUs, a remote device) run Burn's operations.
+/// `DIGITS_KERNELS=burn` runs Burn's own operations where ours would run (`digits` or unset:
+/// ours): to compare the two's speed and results with one binary.
+pub const KERNELS_ENV: &str = "DIGITS_KERNELS";
+
+/// Whether [`KERNELS_ENV`] asks for Burn's operations; an error saying what it may be when it
+/// is neither `burn` nor `digits`.
+pub fn burns_operations_asked() -> Result<bool, String> {
+    match std::env::var_os(KERNELS_ENV) {
+        None => Ok(false),
+        Some(value) if value == "digits" => Ok(false),
+        Some(value) if value == "burn" => Ok(true),
+        Some(value) => Err(format!(
+            "{KERNELS_ENV}={}: unknown; it is `digits` (our own CPU kernels, the default) or \
+             `burn` (Burn's operations instead, to compare): set one or unset it",
+            value.to_string_lossy()
+        )),
+    }
+}
+
+/// Whether our kernels run on `device` (ndarray and flex, autodiff or not, unless
+/// [`KERNELS_ENV`] asks for Burn's); other backends (GPUs, a remote device) run Burn's
+/// operations.
 pub fn has_kernels(device: &Device) -> bool {
+    static BURNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *BURNS.get_or_init(|| burns_operations_asked().unwrap_or(false)) {
+        return false;
+    }
     let inner = device.clone().inner();
     #[cfg(feature = "ndarray")]
     if inner == Device::ndarray() {
@@ -80,9 +157,29 @@ pub fn max_pool_square(x: Tensor<4>, k: usize) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as CpuKernels>::max_pool_square(x.into_dispatch(), k))
 }
 
-/// [`CpuKernels::unfold`] (the device must have the kernels: [`has_kernels`]).
-pub fn unfold(x: Tensor<4>, k: usize, padding: usize) -> Tensor<3> {
-    Tensor::from_dispatch(<Dispatch as CpuKernels>::unfold(x.into_dispatch(), k, padding))
+/// [`CpuKernels::convolve`] (the device must have the kernels: [`has_kernels`]).
+pub fn convolve(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, padding: usize) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::convolve(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        padding,
+    ))
+}
+
+/// [`CpuKernels::dense`] (the device must have the kernels: [`has_kernels`]).
+pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::dense(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        relu,
+    ))
+}
+
+/// [`CpuKernels::squared_sum`] (the device must have the kernels: [`has_kernels`]).
+pub fn squared_sum<const D: usize>(x: Tensor<D>) -> Tensor<1> {
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::squared_sum(x.into_dispatch()))
 }
 
 /// The autodiff node of `max_pool_square`; its state: the input (checkpointed) and k.
@@ -108,24 +205,71 @@ impl<B: Backend + CpuBackward> Backward<B, 1> for MaxPoolSquare {
     }
 }
 
-/// The autodiff node of `unfold`; its state: the input's dims, k and the padding.
+/// The autodiff node of `convolve`; its state: the input and weights (checkpointed), the padding.
 #[derive(Debug)]
-struct Unfold;
+struct Conv2d;
 
-impl<B: Backend + CpuBackward> Backward<B, 1> for Unfold {
-    type State = ([usize; 4], usize, usize);
+impl<B: Backend + CpuBackward> Backward<B, 3> for Conv2d {
+    type State = (NodeId, NodeId, usize);
 
     fn backward(
         self,
-        ops: Ops<Self::State, 1>,
+        ops: Ops<Self::State, 3>,
         grads: &mut Gradients,
-        _checkpointer: &mut Checkpointer,
+        checkpointer: &mut Checkpointer,
     ) {
-        let [parent] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (dims, k, padding) = ops.state;
-        if let Some(parent) = parent {
-            grads.register::<B>(parent.id, B::fold(grad, dims, k, padding));
+        let (x_state, weight_state, padding) = ops.state;
+        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+        let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_state);
+        let parents = ops.parents.map(|parent| parent.map(|parent| parent.id));
+        let computed = B::convolve_backward(x, weight, grad, padding, wanted(&parents));
+        register::<B>(parents, computed, grads);
+    }
+}
+
+/// The autodiff node of `dense`; its state: the input and weights (checkpointed), and the
+/// output when it went through ReLU (whose mask the backward needs).
+#[derive(Debug)]
+struct Dense;
+
+impl<B: Backend + CpuBackward> Backward<B, 3> for Dense {
+    type State = (NodeId, NodeId, Option<FloatTensor<B>>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, weight_state, relu_output) = ops.state;
+        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+        let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_state);
+        let parents = ops.parents.map(|parent| parent.map(|parent| parent.id));
+        let computed = B::dense_backward(x, weight, grad, relu_output, wanted(&parents));
+        register::<B>(parents, computed, grads);
+    }
+}
+
+/// Which of a 3-input node's parents (input, weights, bias) need a gradient.
+fn wanted(parents: &[Option<NodeId>; 3]) -> Wanted {
+    Wanted {
+        input: parents[0].is_some(),
+        weight: parents[1].is_some(),
+        bias: parents[2].is_some(),
+    }
+}
+
+/// Each computed gradient registered for its parent.
+fn register<B: Backend>(
+    parents: [Option<NodeId>; 3],
+    computed: [Option<FloatTensor<B>>; 3],
+    grads: &mut Gradients,
+) {
+    for (parent, grad) in parents.into_iter().zip(computed) {
+        if let (Some(parent), Some(grad)) = (parent, grad) {
+            grads.register::<B>(parent, grad);
         }
     }
 }
@@ -145,13 +289,58 @@ impl<B: Backend + CpuKernels + CpuBackward, C: CheckpointStrategy> CpuKernels fo
         }
     }
 
-    fn unfold(x: FloatTensor<Self>, k: usize, padding: usize) -> FloatTensor<Self> {
-        let dims = cpu::dims4(&x);
-        match Unfold.prepare::<C>([x.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                prep.finish((dims, k, padding), B::unfold(x.into_primitive(), k, padding))
+    fn convolve(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node(), weight.node(), bias.node()];
+        match Conv2d.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&weight), padding);
+                let out = B::convolve(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    padding,
+                );
+                prep.finish(state, out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::unfold(x.into_primitive(), k, padding)),
+            OpsKind::UnTracked(prep) => prep.finish(B::convolve(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                padding,
+            )),
+        }
+    }
+
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node(), weight.node(), bias.node()];
+        match Dense.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let (x_state, weight_state) = (prep.checkpoint(&x), prep.checkpoint(&weight));
+                let out = B::dense(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    relu,
+                );
+                let relu_output = relu.then(|| out.clone());
+                prep.finish((x_state, weight_state, relu_output), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::dense(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                relu,
+            )),
         }
     }
 }

@@ -1,8 +1,6 @@
-//! im2col and its adjoint on contiguous f32 values: `[B, C, H, W]` ↔ `[B, C·k², H'·W']` for
-//! a k×k kernel, stride 1, `p` pixels of zero padding on every side. One input plane (its k²
-//! rows of patches) per rayon task.
-
-use rayon::prelude::*;
+//! im2col and its adjoint for one input plane on contiguous f32 values: `[H, W]` ↔
+//! `[k², H'·W']` for a k×k kernel, stride 1, `p` pixels of zero padding on every side (the
+//! convolution kernel's patches, [`super::conv`]).
 
 /// The side of the unfolded image: `side + 2·p − k + 1` output pixels (0 when the kernel is
 /// larger than the padded image).
@@ -31,46 +29,33 @@ fn segments(
     })
 }
 
-/// `[B, C·k², H'·W']`: row (c, dy, dx) holds, for each output pixel (oy, ox), the input pixel
-/// (oy + dy − p, ox + dx − p), or 0 outside the image.
-pub fn forward(x: &[f32], [b, c, h, w]: [usize; 4], k: usize, p: usize) -> Vec<f32> {
+/// One input plane's k² rows of patches into `rows` (`[k², H'·W']`), which must hold zeros
+/// where padding is read (they are not written).
+pub fn unfold_plane(plane: &[f32], rows: &mut [f32], [h, w]: [usize; 2], k: usize, p: usize) {
     let (oh, ow) = (unfolded_side(h, k, p), unfolded_side(w, k, p));
-    let mut out = vec![0.0f32; b * c * k * k * oh * ow];
-    if out.is_empty() || h * w == 0 {
-        return out;
+    if oh * ow == 0 {
+        return;
     }
-    out.par_chunks_mut(k * k * oh * ow)
-        .zip(x.par_chunks(h * w))
-        .for_each(|(rows, plane)| {
-            for (r, row) in rows.chunks_mut(oh * ow).enumerate() {
-                for (columns, from) in segments(r, [h, w], [oh, ow], k, p) {
-                    let len = columns.len();
-                    row[columns].copy_from_slice(&plane[from..from + len]);
-                }
-            }
-        });
-    out
+    for (r, row) in rows.chunks_mut(oh * ow).enumerate() {
+        for (columns, from) in segments(r, [h, w], [oh, ow], k, p) {
+            let len = columns.len();
+            row[columns].copy_from_slice(&plane[from..from + len]);
+        }
+    }
 }
 
-/// `[B, C, H, W]`: the adjoint of [`forward`], each patch value's gradient added to the pixel
-/// it was read from (padding's dropped).
-pub fn backward(grad: &[f32], [b, c, h, w]: [usize; 4], k: usize, p: usize) -> Vec<f32> {
+/// [`unfold_plane`]'s adjoint: `rows`' gradients added into `plane`.
+pub fn fold_plane(rows: &[f32], plane: &mut [f32], [h, w]: [usize; 2], k: usize, p: usize) {
     let (oh, ow) = (unfolded_side(h, k, p), unfolded_side(w, k, p));
-    let mut out = vec![0.0f32; b * c * h * w];
-    if out.is_empty() || oh * ow == 0 {
-        return out;
+    if oh * ow == 0 {
+        return;
     }
-    out.par_chunks_mut(h * w)
-        .zip(grad.par_chunks(k * k * oh * ow))
-        .for_each(|(plane, rows)| {
-            for (r, row) in rows.chunks(oh * ow).enumerate() {
-                for (columns, to) in segments(r, [h, w], [oh, ow], k, p) {
-                    let len = columns.len();
-                    for (pixel, g) in plane[to..to + len].iter_mut().zip(&row[columns]) {
-                        *pixel += g;
-                    }
-                }
+    for (r, row) in rows.chunks(oh * ow).enumerate() {
+        for (columns, to) in segments(r, [h, w], [oh, ow], k, p) {
+            let len = columns.len();
+            for (pixel, g) in plane[to..to + len].iter_mut().zip(&row[columns]) {
+                *pixel += g;
             }
-        });
-    out
+        }
+    }
 }

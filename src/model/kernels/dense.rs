@@ -1,0 +1,107 @@
+//! A dense layer `y = act(x·W + b)` (act: none or ReLU) on contiguous f32 values, `x` `[B, I]`,
+//! `W` `[I, O]` (Burn's `Linear` layout), `b` `[O]`: the bias written first and the product
+//! added onto it, then ReLU in place (no second tensor); backward, the
+//! ReLU's mask applied once and the three gradients as products over it, each on every thread
+//! ([`parallel_product`]).
+
+use rayon::prelude::*;
+
+use super::Wanted;
+use super::product::parallel_product;
+
+/// The sizes of one dense layer: `batch` rows of `inputs` values in, `outputs` out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DenseDims {
+    pub batch: usize,
+    pub inputs: usize,
+    pub outputs: usize,
+}
+
+/// `[B, O]`: `x·W + b`, through ReLU when `relu` (NaN stays NaN, as in Burn's `relu`).
+pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: DenseDims, relu: bool) -> Vec<f32> {
+    let (i, o) = (d.inputs, d.outputs);
+    let mut y = vec![0.0f32; d.batch * o];
+    if y.is_empty() {
+        return y;
+    }
+    for row in y.chunks_mut(o) {
+        row.copy_from_slice(bias);
+    }
+    if i > 0 {
+        parallel_product([d.batch, i, o], (x, i, 1), (weight, o, 1), 1.0, &mut y);
+    }
+    if relu {
+        for v in y.iter_mut().filter(|v| **v < 0.0) {
+            *v = 0.0;
+        }
+    }
+    y
+}
+
+/// The gradients of [`forward`]'s input `[B, I]`, weights `[I, O]` and bias `[O]`, given its
+/// output's `grad`, and its output `y` when it went through ReLU. Those not wanted are `None`.
+pub fn backward(
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    relu_output: Option<&[f32]>,
+    d: DenseDims,
+    want: Wanted,
+) -> [Option<Vec<f32>>; 3] {
+    let (b, i, o) = (d.batch, d.inputs, d.outputs);
+    // Through ReLU: the gradient only where the output was above zero.
+    let masked;
+    let grad = match relu_output {
+        Some(y) => {
+            masked = grad
+                .iter()
+                .zip(y)
+                .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 })
+                .collect::<Vec<f32>>();
+            &masked[..]
+        }
+        None => grad,
+    };
+    let input = want.input.then(|| {
+        // gx = g·Wᵀ.
+        let mut gx = vec![0.0f32; b * i];
+        if o > 0 {
+            parallel_product([b, o, i], (grad, o, 1), (weight, 1, o), 0.0, &mut gx);
+        }
+        gx
+    });
+    let weight_grad = want.weight.then(|| {
+        // gW = xᵀ·g.
+        let mut gw = vec![0.0f32; i * o];
+        if b > 0 {
+            parallel_product([i, b, o], (x, 1, i), (grad, o, 1), 0.0, &mut gw);
+        }
+        gw
+    });
+    let bias = want.bias.then(|| {
+        let mut gb = vec![0.0f32; o];
+        for row in grad.chunks(o.max(1)) {
+            gb.iter_mut().zip(row).for_each(|(s, g)| *s += g);
+        }
+        gb
+    });
+    [input, weight_grad, bias]
+}
+
+/// The sum of `values`' squares in f64 (a norm over millions of weights loses no digits):
+/// fixed runs of values, each summed by one task, added in order, so the result does not
+/// depend on the thread count; on the calling thread when there is only one run.
+pub fn squared_sum(values: &[f32]) -> f32 {
+    const RUN: usize = 1 << 16;
+    let run_sum = |run: &[f32]| run.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
+    let total: f64 = match values.len() <= RUN {
+        true => run_sum(values),
+        false => values
+            .par_chunks(RUN)
+            .map(run_sum)
+            .collect::<Vec<f64>>()
+            .into_iter()
+            .sum(),
+    };
+    total as f32
+}
