@@ -222,7 +222,7 @@ mod on_flex {
             }
             Some(match x.as_slice::<f32>() {
                 Some(values) => Cow::Borrowed(values),
-                None => Cow::Owned(x.to_contiguous().as_slice::<f32>()?.to_vec()),
+                None => Cow::Owned(x.to_contiguous().into_data().into_vec::<f32>().ok()?),
             })
         }
 

@@ -1,6 +1,6 @@
 //! A dense layer `y = act(x·W + b)` (act: none or ReLU) on contiguous f32 values, `x` `[B, I]`,
-//! `W` `[I, O]` (Burn's `Linear` layout), `b` `[O]`: the bias written first and the product
-//! added onto it, then ReLU in place (no second tensor); backward, the
+//! `W` `[I, O]` (Burn's `Linear` layout), `b` `[O]`: the product, then the bias and ReLU in one
+//! pass over it in place (no second or third tensor); backward, the
 //! ReLU's mask applied once and the three gradients as products over it, each on every thread
 //! ([`parallel_product`]).
 
@@ -24,15 +24,16 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: DenseDims, relu: bool
     if y.is_empty() {
         return y;
     }
-    for row in y.chunks_mut(o) {
-        row.copy_from_slice(bias);
-    }
     if i > 0 {
-        parallel_product([d.batch, i, o], (x, i, 1), (weight, o, 1), 1.0, &mut y);
+        parallel_product([d.batch, i, o], (x, i, 1), (weight, o, 1), 0.0, &mut y);
     }
-    if relu {
-        for v in y.iter_mut().filter(|v| **v < 0.0) {
-            *v = 0.0;
+    // The bias added after the product (as Burn's `Linear` adds it) and ReLU, in one pass.
+    for row in y.chunks_mut(o) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+            if relu && *v < 0.0 {
+                *v = 0.0;
+            }
         }
     }
     y

@@ -19,6 +19,19 @@ fn window_max(plane: &[f32], width: usize, k: usize, oy: usize, ox: usize) -> (f
     best
 }
 
+/// [`window_max`]'s place for a 2×2 window, unrolled (the CNNs' case): the same rule, the
+/// first of equal values in row order.
+fn window_max_2(plane: &[f32], width: usize, oy: usize, ox: usize) -> usize {
+    let start = 2 * oy * width + 2 * ox;
+    let mut best = start;
+    for at in [start + 1, start + width, start + width + 1] {
+        if plane[at] > plane[best] {
+            best = at;
+        }
+    }
+    best
+}
+
 /// `[B, C, H / k, W / k]`: each window's largest value.
 pub fn forward(x: &[f32], [b, c, h, w]: [usize; 4], k: usize) -> Vec<f32> {
     let (oh, ow) = (h / k, w / k);
@@ -67,7 +80,10 @@ pub fn backward(x: &[f32], grad: &[f32], [b, c, h, w]: [usize; 4], k: usize) -> 
         .for_each(|(out, (plane, grad))| {
             for oy in 0..oh {
                 for ox in 0..ow {
-                    let (_, at) = window_max(plane, w, k, oy, ox);
+                    let at = match k {
+                        2 => window_max_2(plane, w, oy, ox),
+                        _ => window_max(plane, w, k, oy, ox).1,
+                    };
                     out[at] = grad[oy * ow + ox];
                 }
             }
