@@ -14,6 +14,12 @@
 # $CARGO_TARGET_DIR/release/digits), PYTHON (python3), BACKENDS ("ndarray flex"), WIDTHS
 # ("16,16 512,512"), BATCHES ("1,1024"), BENCH_SECONDS per figure (1), ROUNDS (3),
 # ORT_THREADS (2).
+#
+# CANDIDATES replaces DIGITS and BACKENDS to compare builds or settings in the same alternating
+# run: one candidate per line, "column|backend|command", e.g. digits' kernels against Burn's
+# operations in one binary:
+#   CANDIDATES='flex|flex|target/release/digits
+#   flex, Burn'"'"'s ops|flex|env DIGITS_KERNELS=burn target/release/digits'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIGITS="${DIGITS:-${CARGO_TARGET_DIR:-target}/release/digits}"
@@ -24,6 +30,9 @@ BATCHES="${BATCHES:-1,1024}"
 SECONDS_EACH="${BENCH_SECONDS:-1}"
 ROUNDS="${ROUNDS:-${1:-3}}"
 THREADS="${ORT_THREADS:-2}"
+if [ -z "${CANDIDATES:-}" ]; then
+  CANDIDATES=$(for backend in $BACKENDS; do echo "digits $backend|$backend|$DIGITS"; done)
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -38,12 +47,14 @@ results="$work/results"
 for round in $(seq "$ROUNDS"); do
   echo "round $round of $ROUNDS" >&2
   for width in $WIDTHS; do
-    for backend in $BACKENDS; do
-      "$DIGITS" bench config/mlp.toml --backend "$backend" --json --rounds 1 \
+    while IFS='|' read -r column backend command; do
+      [ -n "$column" ] || continue
+      # shellcheck disable=SC2086 # the command may carry `env VAR=value` words
+      $command bench config/mlp.toml --backend "$backend" --json --rounds 1 \
         --seconds "$SECONDS_EACH" --batch-sizes "$BATCHES" --set data.source=sample \
         --set "model.hidden=[$width]" < /dev/null \
-        | sed "s|^{|{\"who\":\"digits $backend\",\"hidden\":\"$width\",|" >> "$results"
-    done
+        | sed "s|^{|{\"who\":\"$column\",\"hidden\":\"$width\",|" >> "$results"
+    done <<< "$CANDIDATES"
     "$PYTHON" bench/onnxruntime_infer.py "$work/$width/model.onnx" --batch-sizes "$BATCHES" \
       --seconds "$SECONDS_EACH" --rounds 1 --threads "$THREADS" \
       | sed "s|^{|{\"who\":\"onnxruntime\",\"hidden\":\"$width\",|" >> "$results"
