@@ -281,9 +281,10 @@ proptest! {
 }
 
 /// The same small CNN (a 3×3 and a 5×5 block, a hidden layer) trained 2 epochs with our kernels
-/// and with Burn's operations (`DIGITS_KERNELS=burn`), same seed: the same test accuracy
-/// within 0.5 points (only the order of the sums differs); and a value that is neither is
-/// refused before any work, exit 2, naming the variable and what it may be.
+/// and with Burn's operations (`DIGITS_KERNELS=burn`), same seed, on every CPU backend of the
+/// build: the same test accuracy within 0.5 points (only the order of the sums differs); and a
+/// value that is neither is refused before any work, exit 2, naming the variable and what it
+/// may be.
 #[test]
 fn a_run_with_burns_operations_learns_as_one_with_ours() {
     let work = tempfile::tempdir().unwrap();
@@ -296,36 +297,38 @@ fn a_run_with_burns_operations_learns_as_one_with_ours() {
         "data.train_limit=2000",
         "data.test_limit=1000",
     ];
-    let accuracy = |kernels: &str| {
-        let out = work.path().join(kernels);
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_digits"))
-            .args(crate::common::train_command("cnn.toml", &out, &sets))
+    let train = |kernels: &str, backend: &str, out: &std::path::Path| {
+        let mut args = crate::common::train_command("cnn.toml", out, &sets);
+        args.extend(["--backend".to_string(), backend.to_string()]);
+        std::process::Command::new(env!("CARGO_BIN_EXE_digits"))
+            .args(args)
             .env("DIGITS_NO_DOWNLOAD", "1")
             .env("DIGITS_KERNELS", kernels)
             .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        crate::common::summary_json(&out)["test"]["accuracy"]
-            .as_f64()
             .unwrap()
     };
-    let (ours, burns) = (accuracy("digits"), accuracy("burn"));
-    assert!(ours > 0.8, "2 epochs on 2,000 images: {ours}");
-    assert!((ours - burns).abs() <= 0.005, "ours {ours}, Burn's {burns}");
+    for backend in cpu_backends() {
+        let accuracy = |kernels: &str| {
+            let out = work.path().join(format!("{backend}-{kernels}"));
+            let output = train(kernels, backend.name(), &out);
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            crate::common::summary_json(&out)["test"]["accuracy"]
+                .as_f64()
+                .unwrap()
+        };
+        let (ours, burns) = (accuracy("digits"), accuracy("burn"));
+        assert!(ours > 0.8, "{backend}, 2 epochs on 2,000 images: {ours}");
+        assert!(
+            (ours - burns).abs() <= 0.005,
+            "{backend}: ours {ours}, Burn's {burns}"
+        );
+    }
 
-    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_digits"))
-        .args(crate::common::train_command(
-            "cnn.toml",
-            &work.path().join("no"),
-            &sets,
-        ))
-        .env("DIGITS_KERNELS", "fast")
-        .output()
-        .unwrap();
+    let refused = train("fast", cpu_backends()[0].name(), &work.path().join("no"));
     assert_eq!(refused.status.code(), Some(2));
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(

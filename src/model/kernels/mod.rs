@@ -220,8 +220,7 @@ impl<B: Backend + CpuBackward> Backward<B, 3> for Conv2d {
     ) {
         let grad = grads.consume::<B>(&ops.node);
         let (x_state, weight_state, padding) = ops.state;
-        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
-        let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_state);
+        let [x, weight] = [x_state, weight_state].map(|id| checkpointer.retrieve_node_output(id));
         let parents = ops.parents.map(|parent| parent.map(|parent| parent.id));
         let computed = B::convolve_backward(x, weight, grad, padding, wanted(&parents));
         register::<B>(parents, computed, grads);
@@ -244,8 +243,7 @@ impl<B: Backend + CpuBackward> Backward<B, 3> for Dense {
     ) {
         let grad = grads.consume::<B>(&ops.node);
         let (x_state, weight_state, relu_output) = ops.state;
-        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
-        let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_state);
+        let [x, weight] = [x_state, weight_state].map(|id| checkpointer.retrieve_node_output(id));
         let parents = ops.parents.map(|parent| parent.map(|parent| parent.id));
         let computed = B::dense_backward(x, weight, grad, relu_output, wanted(&parents));
         register::<B>(parents, computed, grads);

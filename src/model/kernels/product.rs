@@ -9,19 +9,25 @@ use rayon::prelude::*;
 /// stride), `c` row-major.
 #[allow(clippy::too_many_arguments)]
 pub fn product(
+    dims: [usize; 3],
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+    beta: f32,
+    c: &mut [f32],
+) {
+    multiply(dims, a, b, beta, c, false);
+}
+
+/// [`product`], on every thread when `threads` (gemm's own split, in a build with flex).
+fn multiply(
     [m, k, n]: [usize; 3],
     (a, a_row, a_col): (&[f32], usize, usize),
     (b, b_row, b_col): (&[f32], usize, usize),
     beta: f32,
     c: &mut [f32],
+    threads: bool,
 ) {
-    // The bounds matrixmultiply reads and writes within, checked here: its call is unsafe.
-    let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
-        (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs
-    };
-    assert!(m * k == 0 || last(m, k, a_row, a_col) < a.len());
-    assert!(k * n == 0 || last(k, n, b_row, b_col) < b.len());
-    assert!(c.len() >= m * n);
+    assert_within([m, k, n], (a, a_row, a_col), (b, b_row, b_col), c);
     // SAFETY: every index the product touches is inside the slices (asserted above), and `c`
     // does not alias `a` or `b` (it is borrowed mutably).
     unsafe {
@@ -31,9 +37,24 @@ pub fn product(
             (b.as_ptr(), b_row, b_col),
             beta,
             (c.as_mut_ptr(), n),
-            false,
+            threads,
         )
     }
+}
+
+/// That the product reads and writes inside the slices: its calls are unsafe.
+fn assert_within(
+    [m, k, n]: [usize; 3],
+    (a, a_row, a_col): (&[f32], usize, usize),
+    (b, b_row, b_col): (&[f32], usize, usize),
+    c: &[f32],
+) {
+    let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
+        (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs
+    };
+    assert!(m * k == 0 || last(m, k, a_row, a_col) < a.len());
+    assert!(k * n == 0 || last(k, n, b_row, b_col) < b.len());
+    assert!(c.len() >= m * n);
 }
 
 /// `c = a·b + beta·c` on raw parts (strides in values, `c` with unit column stride), on every
@@ -106,13 +127,13 @@ unsafe fn sgemm(
 /// 20 µs on a 2-core machine, as long as such a product takes (the seed network's layers).
 const PARALLEL_WORK: usize = 1 << 21;
 
-/// [`product`] on every thread (on the calling one when it is small: [`PARALLEL_WORK`]):
-/// `c` cut into blocks of rows or of columns, one per thread,
-/// whichever makes the threads pack (copy into the kernel's layout) less. Each thread packs
-/// its block of one operand and all of the other: for a dense layer's small batch times wide
-/// weights, blocks of columns (each thread packs a part of the weights) instead of blocks of
-/// rows (each thread packs all of them). Each value of `c` is still one product's sum over
-/// `k`, in the same order however it is cut.
+/// [`product`] on every thread (on the calling one when it is small: [`PARALLEL_WORK`]). In
+/// a build with flex gemm splits the work itself; otherwise `c` is cut into blocks of rows or
+/// of columns, one per thread, whichever makes the threads pack (copy into the kernel's
+/// layout) less: each packs its block of one operand and all of the other, so a dense layer's
+/// small batch times wide weights goes by blocks of columns (each thread packs a part of the
+/// weights, not all of them). Each value of `c` is still one product's sum over `k`, in the
+/// same order however it is cut.
 pub fn parallel_product(
     [m, k, n]: [usize; 3],
     (a, a_row, a_col): (&[f32], usize, usize),
@@ -121,31 +142,13 @@ pub fn parallel_product(
     c: &mut [f32],
 ) {
     let threads = rayon::current_num_threads();
-    assert!(c.len() >= m * n);
     if m * n == 0 {
         return;
     }
     if cfg!(feature = "flex") {
         // gemm splits its own work between the threads and packs only what pays.
-        let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
-            (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs
-        };
-        assert!(k == 0 || last(m, k, a_row, a_col) < a.len());
-        assert!(k == 0 || last(k, n, b_row, b_col) < b.len());
         let threads = m * n * k >= PARALLEL_WORK;
-        // SAFETY: reads inside `a` and `b`, writes inside `c` (asserted above); `c` aliases
-        // neither (it is borrowed mutably).
-        unsafe {
-            sgemm(
-                [m, k, n],
-                (a.as_ptr(), a_row, a_col),
-                (b.as_ptr(), b_row, b_col),
-                beta,
-                (c.as_mut_ptr(), n),
-                threads,
-            )
-        }
-        return;
+        return multiply([m, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c, threads);
     }
     if m * n * k < PARALLEL_WORK || threads == 1 {
         return product([m, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c);
@@ -165,11 +168,7 @@ pub fn parallel_product(
     // pointers.
     let columns = n.div_ceil(threads).max(16);
     let blocks = n.div_ceil(columns);
-    let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
-        (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs
-    };
-    assert!(k == 0 || last(m, k, a_row, a_col) < a.len());
-    assert!(k == 0 || last(k, n, b_row, b_col) < b.len());
+    assert_within([m, k, n], (a, a_row, a_col), (b, b_row, b_col), c);
     let c = SharedOutput(c.as_mut_ptr());
     (0..blocks).into_par_iter().for_each(|block| {
         let first = block * columns;
