@@ -13,7 +13,7 @@ use burn::tensor::TensorData;
 use super::Wanted;
 use super::conv::{self, ConvDims};
 use super::dense::{self, DenseDims};
-use super::{CpuBackward, CpuKernels, pool};
+use super::{CpuBackward, CpuKernels, pool, sum};
 
 /// The dims of a `[B, C, H, W]` tensor.
 pub fn dims4<T: TensorMetadata>(x: &T) -> [usize; 4] {
@@ -82,7 +82,7 @@ macro_rules! cpu_kernels {
             }
 
             fn squared_sum(x: FloatTensor<Self>) -> FloatTensor<Self> {
-                Self::from_values(vec![dense::squared_sum(&f32_values::<Self>(&x))], &[1])
+                Self::from_values(vec![sum::squared_sum(&f32_values::<Self>(&x))], &[1])
             }
         }
 

@@ -31,6 +31,7 @@ mod cpu;
 mod dense;
 mod pool;
 mod product;
+mod sum;
 mod unfold;
 
 use burn::backend::autodiff::NodeId;

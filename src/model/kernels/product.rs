@@ -141,15 +141,15 @@ pub fn parallel_product(
     beta: f32,
     c: &mut [f32],
 ) {
-    let threads = rayon::current_num_threads();
     if m * n == 0 {
         return;
     }
     if cfg!(feature = "flex") {
         // gemm splits its own work between the threads and packs only what pays.
-        let threads = m * n * k >= PARALLEL_WORK;
-        return multiply([m, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c, threads);
+        let threaded = m * n * k >= PARALLEL_WORK;
+        return multiply([m, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c, threaded);
     }
+    let threads = rayon::current_num_threads();
     if m * n * k < PARALLEL_WORK || threads == 1 {
         return product([m, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c);
     }
