@@ -127,6 +127,12 @@ unsafe fn sgemm(
 /// 20 µs on a 2-core machine, as long as such a product takes (the seed network's layers).
 const PARALLEL_WORK: usize = 1 << 21;
 
+/// The smaller side of `c` from which gemm's own split between threads is used (flex). Below
+/// it (a 16-neuron layer at batch 1024) gemm's split woke the threads many times a product
+/// (perf: `sched_yield`) and inference ran at 0.75× Burn's single-threaded op; one block per
+/// thread, cut here, does not.
+const GEMM_SPLIT_SIDE: usize = 64;
+
 /// [`product`] on every thread (on the calling one when it is small: [`PARALLEL_WORK`]). In
 /// a build with flex gemm splits the work itself; otherwise `c` is cut into blocks of rows or
 /// of columns, one per thread, whichever makes the threads pack (copy into the kernel's
@@ -144,7 +150,7 @@ pub fn parallel_product(
     if m * n == 0 {
         return;
     }
-    if cfg!(feature = "flex") {
+    if cfg!(feature = "flex") && m.min(n) >= GEMM_SPLIT_SIDE {
         // gemm splits its own work between the threads and packs only what pays.
         let threaded = m * n * k >= PARALLEL_WORK;
         return multiply([m, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c, threaded);
