@@ -18,6 +18,8 @@ pub mod data;
 pub mod error;
 pub mod inspect;
 pub mod model;
+pub mod run;
+pub mod train;
 
 off_the_web! {
     pub mod backend;
@@ -27,9 +29,7 @@ off_the_web! {
     pub mod metrics;
     pub mod remote;
     pub mod report;
-    pub mod run;
     pub mod terminal;
-    pub mod train;
 }
 
 pub use error::{Error, Result};

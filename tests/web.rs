@@ -7,7 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{Reaped, assert_user_error, digits, root, run_digits, stdout, train_command};
+use crate::common::{
+    Reaped, assert_user_error, digits, root, run_digits, stderr, stdout, train_command,
+};
 
 fn trained(work: &Path) -> std::path::PathBuf {
     let run = work.join("run");
@@ -87,16 +89,8 @@ fn python() -> String {
     })
 }
 
-#[test]
-#[ignore = "needs a browser, the wasm32 target and wasm-bindgen-cli: DIGITS_PYTHON (CI sets it)"]
-fn web_page_reads_a_drawn_one_as_predict_does_in_headless_chromium() {
-    let work = tempfile::tempdir().unwrap();
-    let run = trained(work.path());
-    let site = work.path().join("site");
-    // Kept after the test for a person to look at: the screenshots and the input.
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-page");
-    std::fs::create_dir_all(&shots).unwrap();
-
+/// `digits web RUN --out SITE --serve` on any free port: the server, and its address.
+fn serve(work: &Path, run: &Path, site: &Path) -> (Reaped, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_digits"))
         .args([
             "web",
@@ -105,7 +99,7 @@ fn web_page_reads_a_drawn_one_as_predict_does_in_headless_chromium() {
             site.to_str().unwrap(),
         ])
         .args(["--serve", "--port", "0"])
-        .current_dir(work.path())
+        .current_dir(work)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -122,8 +116,21 @@ fn web_page_reads_a_drawn_one_as_predict_does_in_headless_chromium() {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
-    let server = Reaped(server);
     eprintln!("{said}");
+    (Reaped(server), url)
+}
+
+#[test]
+#[ignore = "needs a browser, the wasm32 target and wasm-bindgen-cli: DIGITS_PYTHON (CI sets it)"]
+fn web_page_reads_a_drawn_one_as_predict_does_in_headless_chromium() {
+    let work = tempfile::tempdir().unwrap();
+    let run = trained(work.path());
+    let site = work.path().join("site");
+    // Kept after the test for a person to look at: the screenshots and the input.
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-page");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let (server, url) = serve(work.path(), &run, &site);
 
     let checked = Command::new(python())
         .arg(root().join("web/check_page.py"))
@@ -186,4 +193,178 @@ fn web_page_reads_a_drawn_one_as_predict_does_in_headless_chromium() {
     for shot in ["page.png", "page-phone.png"] {
         assert!(image::open(shots.join(shot)).is_ok(), "{shot}");
     }
+}
+
+#[test]
+#[ignore = "needs a browser, the wasm32 target and wasm-bindgen-cli: DIGITS_PYTHON (CI sets it)"]
+fn the_training_page_learns_as_digits_train_does_in_headless_chromium() {
+    let work = tempfile::tempdir().unwrap();
+    // The command line's run of the page's config: config/mlp.toml, 10 epochs, the sample.
+    let cli = work.path().join("cli");
+    let sets = ["training.epochs=10"];
+    let output = run_digits(work.path(), &train_command("mlp.toml", &cli, &sets));
+    assert!(output.status.success(), "{output:?}");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("training-page");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (server, url) = serve(work.path(), &cli, &work.path().join("site"));
+    let checked = Command::new(python())
+        .arg(root().join("web/check_train_page.py"))
+        .arg(format!("{url}train.html"))
+        .arg(&shots)
+        .arg("10")
+        .output()
+        .unwrap();
+    drop(server);
+    assert!(
+        checked.status.success(),
+        "check_train_page.py: {}{}",
+        stdout(&checked),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let page: serde_json::Value = serde_json::from_str(stdout(&checked).trim()).unwrap();
+    let state = &page["state"];
+    eprintln!(
+        "training page: {:.0} images/s, {:.0} frames/s (longest gap {:.0} ms), a drawing \
+         answered in {:.1} ms at most, loaded in {:.0} ms",
+        state["imagesPerSecond"].as_f64().unwrap(),
+        state["framesPerSecond"].as_f64().unwrap(),
+        state["maxFrameGapMs"].as_f64().unwrap(),
+        page["reading"]["maxMs"].as_f64().unwrap(),
+        page["load_ms"].as_f64().unwrap()
+    );
+    assert_eq!(page["console_errors"], serde_json::json!([]), "{page}");
+    assert_eq!(page["foreign_resources"], serde_json::json!([]), "{page}");
+    assert_eq!(state["errors"], serde_json::json!([]), "{page}");
+
+    // Hostile fields get the command line's refusal, and nothing trains.
+    std::fs::copy(root().join("config/mlp.toml"), work.path().join("mlp.toml")).unwrap();
+    for (case, set) in [
+        ("zero_neurons", "model.hidden=[0]"),
+        ("nan_rate", "training.learning_rate=NaN"),
+    ] {
+        let refused = digits(work.path(), &["train", "mlp.toml", "--set", set]);
+        assert_user_error(&refused, &[]);
+        let said = stderr(&refused);
+        let said = said.trim().trim_start_matches("error: ");
+        assert_eq!(page["refusals"][case]["message"], said, "{case}");
+        assert_eq!(page["refusals"][case]["shown"], said, "{case}");
+        assert_eq!(page["refusals"][case]["steps"], 0, "{case}");
+    }
+    // A batch larger than the data: the command line's note, as there (it trains).
+    assert!(
+        page["big_batch_note"].as_str().unwrap().starts_with(
+            "note: training.batch_size = 100000 is larger than the 9000 training images"
+        ),
+        "{page}"
+    );
+
+    // The page starts from the command line's initial network, weight for weight.
+    let device = digits::backend::Backend::select(None)
+        .unwrap()
+        .device()
+        .unwrap();
+    let loaded = digits::inspect::trained_run::load_run(&cli, &device).unwrap();
+    let (initial, _) = digits::inspect::trained_run::initial_network(&loaded, &device).unwrap();
+    let first = initial.linears().next().unwrap().weight.val();
+    let [inputs, neurons] = first.dims();
+    let weights: Vec<f32> = first.into_data().try_to_vec().unwrap();
+    let page_weights = page["initial_first_layer"]["values"].as_array().unwrap();
+    assert_eq!(page_weights.len(), inputs * neurons);
+    for (k, value) in page_weights.iter().enumerate() {
+        // The page lists neuron by neuron; Burn's Linear holds [inputs, neurons].
+        let (neuron, input) = (k / inputs, k % inputs);
+        assert_eq!(
+            value.as_f64().unwrap() as f32,
+            weights[input * neurons + neuron]
+        );
+    }
+
+    // Pause stops the step count, Step takes one.
+    let pause = &page["pause"];
+    assert_eq!(pause["half_a_second_later"], pause["paused"], "{pause}");
+    assert_eq!(
+        pause["stepped"].as_u64(),
+        pause["paused"].as_u64().map(|s| s + 1)
+    );
+    // A drawing answered while it trained; curves, weights, norms and test digits drawn.
+    assert!(page["reading"]["readings"].as_u64().unwrap() > 0, "{page}");
+    assert_eq!(
+        page["reading"]["digit"], 1,
+        "a drawn 1, read after two epochs"
+    );
+    let shown = &page["shown"];
+    assert_eq!(shown["weights"], 16);
+    assert_eq!(shown["norms"], 3);
+    assert_eq!(shown["tests"], 24);
+    for drawn in shown["charts_drawn"].as_array().unwrap() {
+        assert!(
+            drawn.as_u64().unwrap() > 100,
+            "a chart with its curves: {shown}"
+        );
+    }
+
+    // Epoch by epoch, the command line's numbers (the same weights, batches and order; wasm's
+    // products may sum in another order: within 0.5 percentage points).
+    let records = digits::run::read_metrics_csv(&cli.join("metrics.csv")).unwrap();
+    let epochs = state["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 10);
+    for epoch in epochs {
+        let n = epoch["epoch"].as_u64().unwrap() as usize;
+        for (split, key) in [
+            (digits::data::Split::Train, "train"),
+            (digits::data::Split::Valid, "valid"),
+        ] {
+            let record = records
+                .iter()
+                .find(|r| r.epoch == n && r.split == split)
+                .unwrap();
+            let (page, cli) = (
+                epoch[key]["accuracy"].as_f64().unwrap(),
+                record.metrics["accuracy"],
+            );
+            assert!(
+                (page - cli).abs() <= 0.005,
+                "epoch {n} {key}: page {page}, digits train {cli}"
+            );
+        }
+    }
+    let page_test = epochs[9]["test"]["accuracy"].as_f64().unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cli.join("summary.json")).unwrap()).unwrap();
+    let cli_test = summary["test"]["accuracy"].as_f64().unwrap();
+    assert!(
+        page_test >= 0.85,
+        "the page's test accuracy after 10 epochs: {page_test}"
+    );
+    assert!(
+        (page_test - cli_test).abs() <= 0.005,
+        "page {page_test}, digits train {cli_test}"
+    );
+
+    // The downloaded run is a run folder `digits eval` reads, to the same test accuracy.
+    let unpacked = work.path().join("downloaded");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let untar = Command::new("tar")
+        .arg("xf")
+        .arg(shots.join("run.tar"))
+        .arg("-C")
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert!(untar.status.success(), "{untar:?}");
+    let run = unpacked.join("run");
+    let evaluated = digits(work.path(), &["eval", run.to_str().unwrap()]);
+    assert!(evaluated.status.success(), "{evaluated:?}");
+    let eval: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("eval.json")).unwrap()).unwrap();
+    let shown_digits = |a: f64| format!("{:.2}", 100.0 * a);
+    assert_eq!(
+        shown_digits(eval["accuracy"].as_f64().unwrap()),
+        shown_digits(page_test)
+    );
+    let page_summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(page_summary["epochs_completed"], 10);
+    assert_eq!(page_summary["parameters"], 13_002);
+    assert!(image::open(shots.join("train-page.png")).is_ok());
 }

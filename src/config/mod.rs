@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-#[cfg(not(target_arch = "wasm32"))]
 use burn::grad_clipping::GradientClippingConfig;
 use serde::{Deserialize, Serialize};
 
@@ -308,7 +307,6 @@ impl ModelConfig {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))] // Burn's optimizers are not in the web page's build.
 impl TrainingConfig {
     /// The gradient clipping the config asks for (Burn's), if any.
     pub fn clipping(&self) -> Option<GradientClippingConfig> {

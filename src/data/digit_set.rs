@@ -9,9 +9,12 @@
 
 use std::sync::Arc;
 
-use burn::data::dataset::transform::ShuffledDataset;
-use burn::data::dataset::{Dataset, DatasetError, InMemDataset};
+#[cfg(not(target_arch = "wasm32"))]
+use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 
 use crate::data::augment::Move;
 use crate::data::idx::PIXELS;
@@ -58,16 +61,33 @@ impl DigitSet {
     }
 
     /// The same images in a seeded random order: the order Burn's `ShuffledDataset` gives for
-    /// this seed, so splits stay what they were when this set was Burn's dataset chain.
+    /// this seed (its `StdRng` from the seed, one `shuffle` of the positions; a test checks
+    /// they agree), so splits stay what they were when this set was Burn's dataset chain.
     pub fn shuffled(&self, seed: u64) -> Self {
-        let positions = InMemDataset::new((0..self.len()).collect::<Vec<usize>>());
-        let order = ShuffledDataset::new(positions, seed);
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
         Self {
-            rows: order.iter().map(|i| self.row(i.unwrap()) as u32).collect(),
+            rows: order.iter().map(|&i| self.row(i) as u32).collect(),
             start: 0,
             end: self.len(),
             ..self.clone()
         }
+    }
+
+    /// The training file's images cut into (train, valid) as every run cuts them: shuffled
+    /// with the run's seed, the last `fraction` (rounded, at least one) held out. None when
+    /// that leaves no training image.
+    pub fn split_off_validation(&self, fraction: f64, seed: u64) -> Option<(Self, Self)> {
+        let total = self.len();
+        let valid = ((total as f64 * fraction).round() as usize).max(1);
+        if valid >= total {
+            return None;
+        }
+        let shuffled = self.shuffled(seed);
+        Some((
+            shuffled.slice(0, total - valid),
+            shuffled.slice(total - valid, total),
+        ))
     }
 
     /// Items `start..end` of this set (clamped to its length).
@@ -152,6 +172,7 @@ impl DigitSet {
 }
 
 /// A Burn dataset like any other, for code that wants items one by one.
+#[cfg(not(target_arch = "wasm32"))]
 impl Dataset<DigitImage> for DigitSet {
     fn get(&self, index: usize) -> Result<DigitImage, DatasetError> {
         self.image(index).ok_or_else(|| {
@@ -167,6 +188,7 @@ impl Dataset<DigitImage> for DigitSet {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, thiserror::Error)]
 #[error("item {index} asked of a set of {len} images")]
 pub struct OutOfRange {
@@ -176,6 +198,9 @@ pub struct OutOfRange {
 
 #[cfg(test)]
 mod tests {
+    use burn::data::dataset::InMemDataset;
+    use burn::data::dataset::transform::ShuffledDataset;
+
     use super::*;
 
     /// Ten images, image `i` filled with the value `i * 20` and labelled `i`.
@@ -208,6 +233,14 @@ mod tests {
         let burn: Vec<u8> = burn.iter().map(Result::unwrap).collect();
         assert_eq!(labels(&set.shuffled(42)), burn);
         assert!(set.get(10).is_err() && set.image(9).is_some());
+        // And on a set as long as the sample's training file, for several seeds.
+        let many = DigitSet::new(vec![0; 9000 * PIXELS], vec![0; 9000]);
+        for seed in [0, 1, 42, u64::MAX] {
+            let burn = ShuffledDataset::new(InMemDataset::new((0..9000).collect()), seed);
+            let burn: Vec<usize> = burn.iter().map(Result::unwrap).collect();
+            let ours: Vec<usize> = (0..9000).map(|i| many.shuffled(seed).row(i)).collect();
+            assert_eq!(ours, burn, "seed {seed}");
+        }
     }
 
     #[test]

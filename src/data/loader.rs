@@ -14,14 +14,11 @@ use std::sync::mpsc;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::tensor::Device;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 
 use crate::config::Augment;
 use crate::data::augment::Move;
 use crate::data::digit_set::{DigitBatch, DigitSet};
-use crate::data::seed::epoch_seed;
+use crate::data::seed::{epoch_order, epoch_seed};
 
 /// Batches of a dataset, shuffled per epoch (training) or in order (validation).
 #[derive(Clone)]
@@ -70,11 +67,10 @@ impl EpochLoader {
 
     /// The order of the dataset's items in `epoch`.
     pub fn order(&self, epoch: usize) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
-        if let Some(seed) = self.shuffle {
-            order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(seed, epoch)));
+        match self.shuffle {
+            Some(seed) => epoch_order(self.dataset.len(), seed, epoch),
+            None => (0..self.dataset.len()).collect(),
         }
-        order
     }
 }
 

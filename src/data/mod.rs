@@ -3,19 +3,21 @@
 //! are cut from (`Split`: train, valid, test), and the epoch loader that makes `[B, 784]`
 //! batches of it. Only the IDX format's sizes are built for the web page.
 
+pub mod augment;
+pub mod digit_set;
 pub mod idx;
+pub mod origin;
+pub mod seed;
+pub mod split;
+pub use digit_set::{DigitBatch, DigitImage, DigitSet};
+pub use origin::{DataOrigin, SourceKind};
+pub use split::Split;
 
 off_the_web! {
-    pub mod augment;
-    pub mod digit_set;
     pub mod download;
     pub mod loader;
     pub mod sample;
-    pub mod seed;
     pub mod source;
-    pub mod split;
-    pub use digit_set::{DigitBatch, DigitImage, DigitSet};
     pub use loader::EpochLoader;
-    pub use source::{DataOrigin, DigitSplits, IdxFiles, SourceKind, load, load_test, locate};
-    pub use split::Split;
+    pub use source::{DigitSplits, IdxFiles, load, load_test, locate};
 }

@@ -9,11 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::{DataConfig, DataSource};
 use crate::data::Split;
 use crate::data::digit_set::DigitSet;
+pub use crate::data::origin::{DataOrigin, SourceKind};
 use crate::data::download::{self, DownloadFailure};
 use crate::data::idx::{
     self, IdxImages, PIXELS, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
@@ -30,30 +29,7 @@ pub struct DigitSplits {
     pub origin: DataOrigin,
 }
 
-/// Which kind of source a run's digits were read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    /// A folder of IDX files (`data.dir`).
-    Folder,
-    /// Full MNIST in Burn's dataset cache.
-    Mnist,
-    /// The sample bundled in the binary.
-    Sample,
-}
-
-/// Where a run's digits were read from (`summary.json`'s `dataset`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataOrigin {
-    pub source: SourceKind,
-    /// The folder read; none for the bundled sample.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    /// Why `data.source = "auto"` used the sample instead of full MNIST.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fallback: Option<String>,
-}
-
+/// What the command line says of an origin (the web page has no home folder to hide).
 impl DataOrigin {
     /// For the first line of a run and for reports: no absolute home folder.
     pub fn describe(&self) -> String {
@@ -61,16 +37,6 @@ impl DataOrigin {
             (SourceKind::Mnist, Some(path)) => format!("full MNIST in {}", home_relative(path)),
             (SourceKind::Folder, Some(path)) => path.display().to_string(),
             _ => sample::DESCRIPTION.into(),
-        }
-    }
-
-    /// The `data.source` to record in a run's resolved config so it is resumed and evaluated
-    /// on the same digits (a folder is recorded as `data.dir` instead).
-    pub fn config_source(&self) -> DataSource {
-        match self.source {
-            SourceKind::Sample => DataSource::Sample,
-            SourceKind::Mnist => DataSource::Mnist,
-            SourceKind::Folder => DataSource::Auto,
         }
     }
 }
@@ -91,23 +57,20 @@ pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
     let train = source.read(Split::Train, config.train_limit)?;
     let test = source.read(Split::Test, config.test_limit)?;
 
-    let total = train.len();
-    let valid_len = ((total as f64 * config.validation_fraction).round() as usize).max(1);
-    if valid_len >= total {
+    let Some((train, valid)) = train.split_off_validation(config.validation_fraction, seed) else {
         return Err(Error::data(
             &source.name_of(Split::Train),
             format!(
-                "{total} training image(s) cannot be split into train and validation with \
+                "{} training image(s) cannot be split into train and validation with \
                  validation_fraction {}: use more images (data.train_limit) or a smaller fraction",
+                train.len(),
                 config.validation_fraction
             ),
         ));
-    }
-    let shuffled = train.shuffled(seed);
-    let train_len = total - valid_len;
+    };
     Ok(DigitSplits {
-        train: shuffled.slice(0, train_len),
-        valid: shuffled.slice(train_len, total),
+        train,
+        valid,
         test,
         origin: source.origin,
     })

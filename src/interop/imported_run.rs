@@ -146,7 +146,7 @@ pub fn import_run(request: &ImportRequest, backend: Backend) -> Result<ImportedR
     run.write(run::MODEL_FILE, &bytes)?;
     plots::weights_png(&model, &run.path(run::WEIGHTS_FILE))?;
     let summary = Summary {
-        digits_version: env!("CARGO_PKG_VERSION").into(),
+        digits_version: crate::run::summary::DIGITS_VERSION.into(),
         burn_version: BURN_VERSION.into(),
         backend: backend.name().to_string(),
         device: backend.describe(&device),

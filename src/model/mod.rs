@@ -1,6 +1,6 @@
 //! The network: for a CNN, convolution blocks on the 28×28 image (`conv`); then hidden blocks
 //! of Linear → normalisation → activation (→ dropout) and an output Linear to 10 logits. Its
-//! step outputs, its losses and the steps Burn's Learner calls are in `step`.
+//! losses are in `loss`, its step outputs and the steps Burn's Learner calls in `step`.
 
 mod conv;
 off_the_web! {
@@ -8,10 +8,12 @@ off_the_web! {
 }
 pub use conv::{ConvLayer, unfolded_conv};
 
-// Training and its metrics.
+mod loss;
+pub use loss::loss;
+// Burn's Learner's steps and their metrics.
 off_the_web! {
     mod step;
-    pub use step::{StepOutput, loss};
+    pub use step::StepOutput;
 }
 
 use burn::nn::activation::{Activation as ActivationLayer, ActivationConfig};

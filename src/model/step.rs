@@ -1,41 +1,18 @@
 //! What a step of the network produces and how Burn's Learner calls it: the step output
-//! the metrics read, the losses, and the training and inference steps.
+//! the metrics read, and the training and inference steps (the losses are in `loss`).
 
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::tensor::Gradients;
-use burn::tensor::activation::sigmoid;
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use super::Network;
-use crate::config::Loss;
+use super::loss::{loss, squared_sum};
 use crate::data::digit_set::DigitBatch;
-use crate::data::idx::CLASSES;
 use crate::metrics::grad_norm::{GradNormInput, GradNorms};
 
 /// The network's training side: its loss, its steps, its weight-gradient norms.
 impl Network {
-    /// L2 norm of each weighted layer's weight gradient (convolutions first, then the
-    /// Linears), input side first, computed on the device (no read back here).
-    pub fn weight_grad_norms(&self, grads: &Gradients) -> Tensor<1> {
-        let conv = self.conv.iter().map(|layer| {
-            squared_sum(
-                layer.conv.weight.val().grad(grads),
-                &layer.conv.weight.device().inner(),
-            )
-        });
-        let dense = self.linears().map(|linear| {
-            squared_sum(
-                linear.weight.val().grad(grads),
-                &linear.weight.device().inner(),
-            )
-        });
-        // One square root for all layers: each op is a dispatch, and this runs every step.
-        Tensor::cat(conv.chain(dense).collect(), 0).sqrt()
-    }
-
     /// The same norms from gradients already gathered per parameter (several devices' sum).
     pub fn weight_grad_norms_of(&self, grads: &GradientsParams) -> Tensor<1> {
         let conv = self.conv.iter().map(|layer| {
@@ -73,19 +50,6 @@ impl Network {
             targets: batch.targets,
             grad_norms: None,
         }
-    }
-}
-
-/// The sum of a gradient's squares, `[1]` (zero for a parameter without a gradient).
-fn squared_sum<const D: usize>(
-    grad: Option<Tensor<D>>,
-    device: &burn::tensor::Device,
-) -> Tensor<1> {
-    match grad {
-        // One read, no squared copy: millions of values for a wide network, every step.
-        Some(grad) if super::kernels::has_kernels(device) => super::kernels::squared_sum(grad),
-        Some(grad) => (grad.clone() * grad).sum(),
-        None => Tensor::zeros([1], device),
     }
 }
 
@@ -167,25 +131,6 @@ impl Adaptor<GradNormInput> for StepOutput {
     }
 }
 
-/// The loss of a batch, averaged over its images.
-pub fn loss(kind: Loss, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
-    match kind {
-        Loss::CrossEntropy => CrossEntropyLossConfig::new()
-            .init(&logits.device())
-            .forward(logits, targets),
-        Loss::Quadratic => {
-            // The seed's ½·Σ(ŷ−y)²: each output neuron a sigmoid in 0..1, y one-hot.
-            let predicted = sigmoid(logits);
-            let expected = targets.one_hot(CLASSES).float();
-            (predicted - expected)
-                .powi_scalar(2)
-                .sum_dim(1)
-                .mul_scalar(0.5)
-                .mean()
-        }
-    }
-}
-
 impl TrainStep for Network {
     type Input = DigitBatch;
     type Output = StepOutput;
@@ -207,35 +152,5 @@ impl InferenceStep for Network {
 
     fn step(&self, batch: DigitBatch) -> StepOutput {
         self.forward_step(batch)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quadratic_loss_is_half_the_summed_squared_error_averaged_over_the_batch() {
-        let device = crate::backend::Backend::select(None)
-            .unwrap()
-            .device()
-            .unwrap();
-        // Logit 0 → sigmoid 0.5 everywhere: per image ½·(9·0.25 + 0.25) = 1.25.
-        let logits = Tensor::<2>::zeros([2, CLASSES], &device);
-        let targets = Tensor::<1, Int>::from_data([3, 7], &device);
-        let value: f32 = loss(Loss::Quadratic, logits, targets).into_scalar();
-        assert!((value - 1.25).abs() < 1e-6, "{value}");
-    }
-
-    #[test]
-    fn cross_entropy_of_uniform_logits_is_ln_10() {
-        let device = crate::backend::Backend::select(None)
-            .unwrap()
-            .device()
-            .unwrap();
-        let logits = Tensor::<2>::zeros([4, CLASSES], &device);
-        let targets = Tensor::<1, Int>::from_data([0, 1, 2, 3], &device);
-        let value: f32 = loss(Loss::CrossEntropy, logits, targets).into_scalar();
-        assert!((value - 10f32.ln()).abs() < 1e-5, "{value}");
     }
 }

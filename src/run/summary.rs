@@ -8,11 +8,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 use crate::data::Split;
-use crate::data::source::DataOrigin;
+use crate::data::origin::DataOrigin;
 use crate::run::history::SplitRecord;
 
 /// The Burn release digits is built and tested against (pinned exactly in Cargo.toml).
 pub const BURN_VERSION: &str = "0.22.1";
+/// This digits' version (the training page's module is built from the same crate).
+pub const DIGITS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Loss and accuracy (a fraction in 0..1) of one split.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

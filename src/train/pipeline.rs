@@ -348,7 +348,7 @@ fn summary_of(
     let divergence = trained.history.divergence();
     let splits = &setup.splits;
     Summary {
-        digits_version: env!("CARGO_PKG_VERSION").into(),
+        digits_version: crate::run::summary::DIGITS_VERSION.into(),
         burn_version: BURN_VERSION.into(),
         backend: setup.backend_name.clone(),
         device: setup.device_name.clone(),

@@ -7,14 +7,14 @@
 //! warm-up first when `warmup_epochs` is set (Burn's sequential scheduler), then the chosen
 //! curve. Burn checkpoints the scheduler with the model, so `--resume` continues the curve.
 
-use burn::lr_scheduler::LrSchedulerConfig;
-use burn::lr_scheduler::composed::{ComposedLrSchedulerConfig, SchedulerReduction};
-use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
-use burn::lr_scheduler::exponential::ExponentialLrSchedulerConfig;
-use burn::lr_scheduler::linear::LinearLrSchedulerConfig;
-use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
-use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
-use burn::lr_scheduler::step::StepLrSchedulerConfig;
+use burn::optim::lr_scheduler::LrSchedulerConfig;
+use burn::optim::lr_scheduler::composed::{ComposedLrSchedulerConfig, SchedulerReduction};
+use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::optim::lr_scheduler::exponential::ExponentialLrSchedulerConfig;
+use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::lr_scheduler::sequential::SequentialLrSchedulerConfig;
+use burn::optim::lr_scheduler::step::StepLrSchedulerConfig;
 
 use crate::config::{LrSchedule, TrainingConfig};
 use crate::error::{Error, Result};

@@ -1,7 +1,7 @@
 //! digits' network in a web page: the WebAssembly module the page `digits web` writes loads.
 //! It is the crate's own code — `model::Network`, `inspect::preprocess` (the picture made
 //! MNIST-like, as `predict` and `draw` do) and `inspect::reading` — on Burn's ndarray backend;
-//! the page only draws.
+//! the page only draws. The training page's [`Trainer`] trains that network in a Web Worker.
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -12,6 +12,10 @@ use digits::inspect::reading::{Layers, look};
 use digits::model::{Architecture, Network};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+
+mod run_folder;
+mod trainer;
+pub use trainer::{SampleFiles, Trainer, resolved_config};
 
 /// A trained network, ready to read drawings.
 #[wasm_bindgen]
@@ -61,61 +65,77 @@ impl Reader {
     /// The 28×28 input (0..255, row by row) for an RGBA picture of `width`×`height`, made
     /// MNIST-like as `digits predict` makes a picture; empty when it has no ink.
     pub fn prepare(&self, rgba: &[u8], width: u32, height: u32) -> Vec<u8> {
-        let Some(picture) = image::RgbaImage::from_raw(width, height, rgba.to_vec()) else {
-            return Vec::new();
-        };
-        mnist_like(&image::DynamicImage::ImageRgba8(picture)).map_or(Vec::new(), |p| p.to_vec())
+        prepare(rgba, width, height)
     }
 
     /// What the network makes of a 28×28 input (as `prepare` returns it), as JSON.
     pub fn read(&self, input: &[u8]) -> Result<String, JsError> {
-        let image: [u8; PIXELS] = input.try_into().map_err(|_| {
-            JsError::new(&format!(
-                "an input has {PIXELS} pixels, not {}",
-                input.len()
-            ))
-        })?;
-        let (layers, prediction) = look(&self.model, &image, &self.device);
-        let reading = Reading {
-            digit: prediction.digit,
-            probabilities: prediction.scores.to_vec(),
-            layers,
-        };
-        serde_json::to_string(&reading).map_err(|e| JsError::new(&e.to_string()))
+        read(&self.model, input, &self.device)
     }
 
     /// The first layer's weights as JSON: each first hidden neuron's 784 weights (a dense
     /// network), or each first convolution filter (a CNN).
     pub fn first_layer(&self) -> String {
-        let layer = match self.model.conv.first() {
-            Some(conv) => {
-                let [count, _, side, _] = conv.conv.weight.dims();
-                FirstLayer {
-                    kind: "conv",
-                    count,
-                    side,
-                    values: floats(conv.conv.weight.val().into_data()),
-                }
-            }
-            None => {
-                let linear = self.model.linears().next().expect("a network has a Linear");
-                let [_, count] = linear.weight.dims();
-                // [784, neurons] row-major: neuron j's weights are column j.
-                let weights = floats(linear.weight.val().into_data());
-                let values = (0..count)
-                    .flat_map(|j| (0..PIXELS).map(move |i| (i, j)))
-                    .map(|(i, j)| weights[i * count + j])
-                    .collect();
-                FirstLayer {
-                    kind: "dense",
-                    count,
-                    side: 28,
-                    values,
-                }
-            }
-        };
-        serde_json::to_string(&layer).unwrap_or_default()
+        first_layer(&self.model)
     }
+}
+
+/// [`Reader::prepare`], for the training page's worker (it has no reader).
+#[wasm_bindgen]
+pub fn prepare(rgba: &[u8], width: u32, height: u32) -> Vec<u8> {
+    let Some(picture) = image::RgbaImage::from_raw(width, height, rgba.to_vec()) else {
+        return Vec::new();
+    };
+    mnist_like(&image::DynamicImage::ImageRgba8(picture)).map_or(Vec::new(), |p| p.to_vec())
+}
+
+/// [`Reader::read`] of `model`.
+fn read(model: &Network, input: &[u8], device: &Device) -> Result<String, JsError> {
+    let image: [u8; PIXELS] = input.try_into().map_err(|_| {
+        JsError::new(&format!(
+            "an input has {PIXELS} pixels, not {}",
+            input.len()
+        ))
+    })?;
+    let (layers, prediction) = look(model, &image, device);
+    let reading = Reading {
+        digit: prediction.digit,
+        probabilities: prediction.scores.to_vec(),
+        layers,
+    };
+    serde_json::to_string(&reading).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// [`Reader::first_layer`] of `model`.
+fn first_layer(model: &Network) -> String {
+    let layer = match model.conv.first() {
+        Some(conv) => {
+            let [count, _, side, _] = conv.conv.weight.dims();
+            FirstLayer {
+                kind: "conv",
+                count,
+                side,
+                values: floats(conv.conv.weight.val().into_data()),
+            }
+        }
+        None => {
+            let linear = model.linears().next().expect("a network has a Linear");
+            let [_, count] = linear.weight.dims();
+            // [784, neurons] row-major: neuron j's weights are column j.
+            let weights = floats(linear.weight.val().into_data());
+            let values = (0..count)
+                .flat_map(|j| (0..PIXELS).map(move |i| (i, j)))
+                .map(|(i, j)| weights[i * count + j])
+                .collect();
+            FirstLayer {
+                kind: "dense",
+                count,
+                side: 28,
+                values,
+            }
+        }
+    };
+    serde_json::to_string(&layer).unwrap_or_default()
 }
 
 fn floats(data: burn::tensor::TensorData) -> Vec<f32> {

@@ -1,0 +1,90 @@
+//! The optimizer a config names and the steps of an epoch: what `digits train`'s Learner and
+//! the training page's own loop both build from a config.
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, SgdConfig};
+
+use crate::config::{Optimizer, TrainingConfig};
+
+/// Training steps in an epoch of `images` images (the last batch may be smaller).
+pub fn steps_per_epoch(images: usize, batch_size: usize) -> usize {
+    images.div_ceil(batch_size)
+}
+
+/// What to say when a batch holds more images than the training split: the run still
+/// trains (full-batch gradient descent is a legitimate choice), but with one step an epoch,
+/// which a user who meant "as big as fits" rarely expects.
+pub fn batch_note(images: usize, batch_size: usize) -> Option<String> {
+    (batch_size > images).then(|| {
+        format!(
+            "note: training.batch_size = {batch_size} is larger than the {images} training \
+             images, so each batch holds all of them and an epoch is a single step (full-batch \
+             gradient descent). Set training.batch_size = {images} to say so, or a smaller \
+             batch (32 to 256) to take many steps an epoch"
+        )
+    })
+}
+
+/// The optimizer the config names. Momentum uses no dampening, as in PyTorch's SGD.
+pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
+    let weight_decay =
+        (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
+    let clipping = t.clipping();
+    let momentum = (t.optimizer == Optimizer::Momentum).then(|| {
+        MomentumConfig::new()
+            .with_momentum(t.momentum)
+            .with_dampening(0.0)
+    });
+    match t.optimizer {
+        Optimizer::Sgd | Optimizer::Momentum => SgdConfig::new()
+            .with_weight_decay(weight_decay)
+            .with_momentum(momentum)
+            .with_gradient_clipping(clipping)
+            .init(),
+        Optimizer::Adam => AdamConfig::new()
+            .with_weight_decay(weight_decay)
+            .with_grad_clipping(clipping)
+            .init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::prelude::*;
+
+    use crate::config::Config;
+
+    /// What the optimizer sees of a gradient with the config's clipping.
+    fn clipped(sets: &[&str], gradient: &[f32]) -> Vec<f32> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let config = Config::parse(std::path::Path::new("t.toml"), "", &sets).unwrap();
+        let device = crate::backend::Backend::select(None)
+            .unwrap()
+            .device()
+            .unwrap();
+        let grad = Tensor::<1>::from_floats(gradient, &device);
+        let clipping = config.training.clipping().map(|c| c.init());
+        let grad = match clipping {
+            Some(clipping) => clipping.clip_gradient(grad),
+            None => grad,
+        };
+        grad.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn the_clipping_keys_bound_the_gradient_the_optimizer_sees() {
+        let big = [30.0, -40.0, 0.5];
+        // By norm: |g| = 50.0025 → 1, direction kept.
+        let by_norm = clipped(&["training.grad_clip_norm=1"], &big);
+        let norm = by_norm.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{by_norm:?}");
+        assert!((by_norm[0] / by_norm[1] + 0.75).abs() < 1e-5);
+        // By value: each element into ±0.1, small ones untouched.
+        let by_value = clipped(&["training.grad_clip_value=0.1"], &[30.0, -40.0, 0.05]);
+        assert_eq!(by_value, [0.1, -0.1, 0.05]);
+        // Off: unset, or 0.
+        assert_eq!(clipped(&[], &big), big);
+        assert_eq!(clipped(&["training.grad_clip_norm=0"], &big), big);
+    }
+}

@@ -1,0 +1,424 @@
+// The training page: the controls, and what the worker (worker.js, digits' own training code
+// in WebAssembly) reports, drawn. Nothing here trains or computes a number the page shows.
+
+// What tests and curious people can read: where training is, every finished epoch, speeds.
+const state = (window.digitsTrain = {
+  ready: false,
+  phase: "loading", // loading · idle · starting · running · paused · done · refused
+  message: "",
+  note: "",
+  parameters: 0,
+  epoch: 0,
+  step: 0,
+  stepsDone: 0,
+  epochs: [],
+  imagesPerSecond: 0,
+  readings: 0,
+  lastReadMs: null,
+  maxReadMs: 0,
+  frames: 0,
+  framesMs: 0,
+  maxFrameGapMs: 0,
+  run: null,
+  errors: [],
+  workerResources: [],
+  initialFirstLayer: null,
+});
+
+const worker = new Worker("worker.js", { type: "module" });
+const $ = (id) => document.getElementById(id);
+const fields = [...document.querySelectorAll("[data-key]")];
+let configs = [];
+let history = { train: [], valid: [], test: [] };
+
+async function start() {
+  configs = await fetch("configs.json").then((r) => {
+    if (!r.ok) throw new Error(`${r.url}: HTTP ${r.status}`);
+    return r.json();
+  });
+  for (const { name } of configs) $("config").insertAdjacentHTML("beforeend", `<option>${name}</option>`);
+  $("config").value = configs.some((c) => c.name === "mlp.toml") ? "mlp.toml" : configs[0].name;
+  const reading = await fetch("index.html", { method: "HEAD" }).catch(() => null);
+  if (!reading || !reading.ok) $("reading-link").remove();
+}
+
+worker.onmessage = ({ data }) => {
+  const handler = messages[data.kind];
+  if (handler) handler(data);
+};
+worker.onerror = (event) => fail(`the worker failed: ${event.message}`);
+
+const messages = {
+  ready({ resources }) {
+    state.workerResources = resources;
+    state.ready = true;
+    state.phase = "idle";
+    $("summary").textContent = "Pick a config, change what you like, press Start.";
+    askKeys();
+    buttons();
+  },
+  keys({ name, config }) {
+    if (name !== $("config").value) return;
+    const values = {
+      "model.hidden": config.model.hidden.join(", "),
+      "model.activation": config.model.activation,
+      "model.norm": config.model.norm,
+      "training.loss": config.training.loss,
+      "training.optimizer": config.training.optimizer,
+      "training.learning_rate": config.training.learning_rate,
+      "training.lr_schedule": config.training.lr_schedule,
+      "training.batch_size": config.training.batch_size,
+      "training.epochs": config.training.epochs,
+      "training.seed": config.training.seed,
+    };
+    for (const field of fields) {
+      const value = values[field.dataset.key];
+      if (field.tagName === "SELECT") field.options[0].textContent = `${value} (config)`;
+      else field.placeholder = String(value);
+    }
+    const conv = config.model.kind === "cnn" ? `conv ${config.model.conv.map((b) => b.channels ?? b).join(", ")} → ` : "";
+    $("summary").textContent = `${name}: ${conv}${config.model.hidden.join(" → ")} → 10, ${config.model.activation}`;
+  },
+  refused({ message }) {
+    state.phase = "refused";
+    state.message = message;
+    $("message").textContent = message;
+    buttons();
+  },
+  started({ parameters, splits, note, firstLayer, testImages, guesses }) {
+    state.phase = "running";
+    Object.assign(state, { parameters, note, epoch: 1, step: 0, stepsDone: 0, epochs: [], run: null, message: "" });
+    history = { train: [], valid: [], test: [] };
+    $("message").textContent = note;
+    $("summary").textContent = `${$("config").value}: ${parameters.toLocaleString("en")} parameters · ${splits[0].toLocaleString("en")} training, ${splits[1].toLocaleString("en")} validation, ${splits[2].toLocaleString("en")} test images`;
+    state.initialFirstLayer = firstLayer;
+    showWeights(firstLayer);
+    showTests(testImages, guesses);
+    drawCharts();
+  },
+  running() {
+    state.phase = "running";
+    buttons();
+  },
+  paused() {
+    state.phase = "paused";
+    buttons();
+  },
+  progress({ progress, imagesPerSecond, firstLayer, guesses }) {
+    state.epoch = progress.epoch;
+    state.step = progress.step;
+    state.imagesPerSecond = imagesPerSecond;
+    const x = progress.epoch - 1 + progress.step / Math.max(1, progress.steps);
+    if (progress.images) history.train.push([x, progress.loss, 100 * progress.accuracy]);
+    for (const finished of progress.epochsFinished) {
+      state.epochs.push(finished);
+      history.valid.push([finished.epoch, finished.valid.loss, 100 * finished.valid.accuracy]);
+      history.test.push([finished.epoch, finished.test.loss, 100 * finished.test.accuracy]);
+    }
+    state.stepsDone = (progress.epoch - 1) * progress.steps + progress.step;
+    const last = state.epochs[state.epochs.length - 1];
+    const scores = last ? ` · after epoch ${last.epoch}: validation ${(100 * last.valid.accuracy).toFixed(2)} %, test ${(100 * last.test.accuracy).toFixed(2)} %` : "";
+    $("status").textContent = `epoch ${progress.epoch} of ${progress.epochs}, step ${progress.step} of ${progress.steps} · ${Math.round(imagesPerSecond).toLocaleString("en")} images/s · lr ${progress.learning_rate.toPrecision(3)}${scores}`;
+    showWeights(firstLayer);
+    showGuesses(guesses);
+    if (progress.images) showNorms(progress.grad_norms);
+    drawCharts();
+    if (progress.diverged) $("message").textContent = progress.diverged;
+  },
+  done({ diverged }) {
+    state.phase = "done";
+    if (diverged) state.message = $("message").textContent = diverged;
+    buttons();
+  },
+  reset() {
+    state.phase = "idle";
+    history = { train: [], valid: [], test: [] };
+    Object.assign(state, { epoch: 0, step: 0, stepsDone: 0, epochs: [], run: null });
+    $("status").textContent = "";
+    $("weights").textContent = "";
+    $("tests").textContent = "";
+    $("norms").textContent = "";
+    drawCharts();
+    buttons();
+  },
+  reading({ id, input, reading }) {
+    if (id !== readingId) return; // a newer drawing is on its way
+    const ms = performance.now() - readingSent;
+    state.readings += 1;
+    state.lastReadMs = ms;
+    state.maxReadMs = Math.max(state.maxReadMs, ms);
+    state.reading = reading;
+    showAnswer(reading);
+    $("timing").textContent = reading ? `answered in ${ms.toFixed(1)} ms` : "";
+    readingInFlight = false;
+    if (padDirty) askReading();
+  },
+  run({ bytes }) {
+    state.run = bytes;
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([bytes], { type: "application/x-tar" }));
+    link.download = `digits-${$("config").value.replace(/\.toml$/, "")}-run.tar`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  },
+  error({ message }) {
+    fail(message);
+  },
+};
+
+function fail(message) {
+  state.errors.push(message);
+  state.message = message;
+  $("message").textContent = message;
+}
+
+// ---- controls ----
+
+function overrides() {
+  return fields
+    .filter((field) => field.value.trim() !== "")
+    .map((field) => {
+      const value = field.value.trim();
+      return field.dataset.list !== undefined ? `${field.dataset.key}=[${value.replace(/[[\]]/g, "")}]` : `${field.dataset.key}=${value}`;
+    })
+    .join("\n");
+}
+
+function askKeys() {
+  const config = configs.find((c) => c.name === $("config").value);
+  worker.postMessage({ kind: "keys", name: config.name, text: config.text });
+}
+
+function buttons() {
+  const phase = state.phase;
+  $("start").disabled = !state.ready || phase === "running" || phase === "starting";
+  $("start").textContent = phase === "paused" ? "Resume" : "Start";
+  $("pause").disabled = phase !== "running";
+  $("step").disabled = phase !== "paused";
+  $("reset").disabled = !["running", "paused", "done"].includes(phase);
+  $("download").disabled = !["paused", "done"].includes(phase) || state.epochs.length === 0;
+}
+
+$("config").addEventListener("change", () => {
+  for (const field of fields) field.value = "";
+  askKeys();
+});
+$("start").addEventListener("click", () => {
+  if (state.phase === "paused") return worker.postMessage({ kind: "resume" });
+  const config = configs.find((c) => c.name === $("config").value);
+  $("message").textContent = "";
+  state.message = "";
+  state.phase = "starting"; // until the worker says running or refused
+  buttons();
+  worker.postMessage({ kind: "start", name: config.name, text: config.text, overrides: overrides() });
+});
+$("pause").addEventListener("click", () => worker.postMessage({ kind: "pause" }));
+$("step").addEventListener("click", () => worker.postMessage({ kind: "step" }));
+$("reset").addEventListener("click", () => worker.postMessage({ kind: "reset" }));
+$("download").addEventListener("click", () => worker.postMessage({ kind: "download" }));
+
+// ---- frames: the page must stay smooth while the worker trains ----
+
+let lastFrame = null;
+function frame(now) {
+  if (state.phase === "running") {
+    if (lastFrame !== null) {
+      state.frames += 1;
+      state.framesMs += now - lastFrame;
+      state.maxFrameGapMs = Math.max(state.maxFrameGapMs, now - lastFrame);
+    }
+    lastFrame = now;
+  } else lastFrame = null;
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+
+// ---- drawing, read by the worker's network as it is now ----
+
+const pad = $("pad");
+const padContext = pad.getContext("2d", { willReadFrequently: true });
+let last = null;
+let padDirty = false;
+let readingInFlight = false;
+let readingId = 0;
+let readingSent = 0;
+
+function clearPad() {
+  padContext.fillStyle = "#fff";
+  padContext.fillRect(0, 0, pad.width, pad.height);
+  state.reading = null;
+  showAnswer(null);
+}
+function position(event) {
+  const box = pad.getBoundingClientRect();
+  return [((event.clientX - box.left) * pad.width) / box.width, ((event.clientY - box.top) * pad.height) / box.height];
+}
+pad.addEventListener("pointerdown", (event) => {
+  pad.setPointerCapture(event.pointerId);
+  last = position(event);
+  stroke(last, last, event.pressure);
+});
+pad.addEventListener("pointermove", (event) => {
+  if (!last) return;
+  const next = position(event);
+  stroke(last, next, event.pressure);
+  last = next;
+});
+for (const end of ["pointerup", "pointercancel"]) pad.addEventListener(end, () => (last = null));
+$("clear").addEventListener("click", clearPad);
+
+function stroke(from, to, pressure) {
+  padContext.strokeStyle = "#000";
+  padContext.lineWidth = 18 * (0.75 + 0.5 * (pressure || 0.5));
+  padContext.lineCap = "round";
+  padContext.beginPath();
+  padContext.moveTo(from[0], from[1]);
+  padContext.lineTo(to[0], to[1]);
+  padContext.stroke();
+  padDirty = true;
+  if (!readingInFlight) askReading();
+}
+
+// One drawing in flight at a time; the latest one is sent when it is answered.
+function askReading() {
+  if (!state.ready) return;
+  padDirty = false;
+  readingInFlight = true;
+  readingId += 1;
+  readingSent = performance.now();
+  const pixels = padContext.getImageData(0, 0, pad.width, pad.height);
+  worker.postMessage({ kind: "read", id: readingId, rgba: new Uint8Array(pixels.data.buffer), width: pad.width, height: pad.height });
+}
+
+// ---- panels ----
+
+function showAnswer(reading) {
+  $("answer").textContent = reading ? reading.digit : "–";
+  const list = $("probabilities");
+  if (!list.children.length) {
+    for (let d = 0; d < 10; d++) {
+      list.insertAdjacentHTML("beforeend", `<li><span>${d}</span><span class="bar"><span></span></span><span class="value"></span></li>`);
+    }
+  }
+  [...list.children].forEach((item, d) => {
+    const p = reading ? reading.probabilities[d] : 0;
+    item.querySelector(".bar span").style.width = `${(100 * p).toFixed(1)}%`;
+    item.querySelector(".value").textContent = reading ? `${(100 * p).toFixed(1)} %` : "";
+    item.classList.toggle("best", !!reading && d === reading.digit);
+  });
+}
+
+function showWeights(first) {
+  const box = $("weights");
+  const size = first.side * first.side;
+  while (box.children.length > first.count) box.lastChild.remove();
+  for (let n = 0; n < first.count; n++) {
+    let canvas = box.children[n];
+    if (!canvas) {
+      canvas = document.createElement("canvas");
+      canvas.width = canvas.height = first.side;
+      canvas.title = `${first.kind === "conv" ? "filter" : "neuron"} ${n + 1}`;
+      box.appendChild(canvas);
+    }
+    const values = first.values.slice(n * size, (n + 1) * size);
+    const top = Math.max(...values.map(Math.abs), 1e-6);
+    const context = canvas.getContext("2d");
+    const image = context.createImageData(first.side, first.side);
+    values.forEach((w, i) => {
+      const t = Math.abs(w) / top;
+      // As weights.png: red excites (positive), blue inhibits (negative).
+      const rgb = w >= 0 ? [255, 255 * (1 - 0.8 * t), 255 * (1 - 0.8 * t)] : [255 * (1 - t), 255 * (1 - 0.5 * t), 255];
+      image.data.set([...rgb.map(Math.round), 255], 4 * i);
+    });
+    context.putImageData(image, 0, 0);
+  }
+}
+
+function showNorms(norms) {
+  const box = $("norms");
+  if (!norms.length) return (box.textContent = "training.gradient_norms is off");
+  const logs = norms.map((n) => Math.log10(Math.max(n, 1e-12)));
+  const [low, high] = [Math.min(...logs, -6), Math.max(...logs, 0)];
+  box.innerHTML = norms
+    .map((n, i) => `<div class="norm"><span>layer ${i + 1}</span><span class="bar"><span style="width:${(100 * (logs[i] - low)) / (high - low || 1)}%"></span></span><span class="value">${n.toExponential(1)}</span></div>`)
+    .join("");
+}
+
+let testCount = 0;
+function showTests(images, guesses) {
+  const box = $("tests");
+  box.textContent = "";
+  testCount = images.length / 784;
+  for (let i = 0; i < testCount; i++) {
+    const figure = document.createElement("figure");
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 28;
+    const context = canvas.getContext("2d");
+    const image = context.createImageData(28, 28);
+    for (let p = 0; p < 784; p++) {
+      const v = 255 - images[i * 784 + p];
+      image.data.set([v, v, v, 255], 4 * p);
+    }
+    context.putImageData(image, 0, 0);
+    figure.append(canvas, document.createElement("figcaption"));
+    box.appendChild(figure);
+  }
+  showGuesses(guesses);
+}
+
+function showGuesses(guesses) {
+  [...$("tests").children].forEach((figure, i) => {
+    const [label, guess] = [guesses[i], guesses[testCount + i]];
+    figure.className = label === guess ? "right" : "wrong";
+    figure.lastChild.textContent = `${guess}`;
+    figure.title = `a ${label}, read as ${guess}`;
+  });
+}
+
+// Loss and accuracy against the epoch, on two canvases.
+function drawCharts() {
+  const epochs = Math.max(1, ...history.valid.map((p) => p[0]), Math.ceil(Math.max(0, ...history.train.map((p) => p[0]))));
+  chart($("loss-chart"), "loss", 1, epochs);
+  chart($("accuracy-chart"), "accuracy (%)", 2, epochs);
+}
+
+function chart(canvas, label, column, epochs) {
+  const context = canvas.getContext("2d");
+  const [w, h, left, bottom] = [canvas.width, canvas.height, 44, 24];
+  context.clearRect(0, 0, w, h);
+  const series = [
+    [history.train, "#d62728", false],
+    [history.valid, "#1f77b4", true],
+    [history.test, "#2ca02c", true],
+  ];
+  const ys = series.flatMap(([points]) => points.map((p) => p[column])).filter(Number.isFinite);
+  context.fillStyle = "#5b6474";
+  context.font = "11px system-ui, sans-serif";
+  context.fillText(label, left + 4, 12);
+  context.strokeStyle = "#999";
+  context.beginPath();
+  context.moveTo(left, 4);
+  context.lineTo(left, h - bottom);
+  context.lineTo(w - 6, h - bottom);
+  context.stroke();
+  if (!ys.length) return;
+  const [y0, y1] = [Math.min(...ys), Math.max(Math.max(...ys), Math.min(...ys) + 1e-6)];
+  const px = (x) => left + (x / epochs) * (w - left - 10);
+  const py = (y) => 6 + (1 - (y - y0) / (y1 - y0)) * (h - bottom - 10);
+  context.fillText(y1.toFixed(column === 1 ? 2 : 1), 2, 14);
+  context.fillText(y0.toFixed(column === 1 ? 2 : 1), 2, h - bottom);
+  context.fillText("epoch 0", left, h - 6);
+  context.fillText(String(epochs), w - 18, h - 6);
+  for (const [points, colour, dots] of series) {
+    context.strokeStyle = context.fillStyle = colour;
+    context.lineWidth = dots ? 2 : 1;
+    context.beginPath();
+    points.forEach((p, i) => (i ? context.lineTo(px(p[0]), py(p[column])) : context.moveTo(px(p[0]), py(p[column]))));
+    context.stroke();
+    if (dots) for (const p of points) context.fillRect(px(p[0]) - 2, py(p[column]) - 2, 4, 4);
+  }
+}
+
+start().catch((error) => fail(`The page could not start: ${error.message || error}`));
+clearPad();
+drawCharts();
