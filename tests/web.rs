@@ -117,6 +117,8 @@ fn serve(work: &Path, run: &Path, site: &Path) -> (Reaped, String) {
         }
     };
     eprintln!("{said}");
+    // Read on to its end: a closed pipe would stop the server at its next line (SIGPIPE).
+    std::thread::spawn(move || lines.for_each(drop));
     (Reaped(server), url)
 }
 

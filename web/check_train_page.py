@@ -18,9 +18,20 @@ import time
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from check_page import browser, draw_one, wait_for
+from check_page import browser, draw_one
+from check_page import wait_for as wait_for_page
 
 STATE = "return window.digitsTrain"
+
+
+def wait_for(driver, script, seconds=60):
+    """check_page's wait, saying on a timeout where the page was and what its console said."""
+    try:
+        return wait_for_page(driver, script, seconds)
+    except SystemExit as timeout:
+        state = driver.execute_script("return JSON.stringify(window.digitsTrain || null)")
+        logs = [entry["message"] for entry in driver.get_log("browser")]
+        raise SystemExit(f"{timeout}\npage: {state}\nconsole: {logs}") from None
 
 
 def field(driver, name, value):

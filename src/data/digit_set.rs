@@ -75,16 +75,20 @@ impl DigitSet {
     }
 
     /// The training file's images cut into (train, valid) as every run cuts them: shuffled
-    /// with the run's seed, the last `fraction` (rounded, at least one) held out. None when
-    /// that leaves no training image.
-    pub fn split_off_validation(&self, fraction: f64, seed: u64) -> Option<(Self, Self)> {
+    /// with the run's seed, the last `fraction` (rounded, at least one) held out. Why not,
+    /// when that leaves no training image.
+    pub fn split_off_validation(&self, fraction: f64, seed: u64) -> Result<(Self, Self), String> {
         let total = self.len();
         let valid = ((total as f64 * fraction).round() as usize).max(1);
         if valid >= total {
-            return None;
+            return Err(format!(
+                "{total} training image(s) cannot be split into train and validation with \
+                 validation_fraction {fraction}: use more images (data.train_limit) or a \
+                 smaller fraction"
+            ));
         }
         let shuffled = self.shuffled(seed);
-        Some((
+        Ok((
             shuffled.slice(0, total - valid),
             shuffled.slice(total - valid, total),
         ))

@@ -57,17 +57,9 @@ pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {
     let train = source.read(Split::Train, config.train_limit)?;
     let test = source.read(Split::Test, config.test_limit)?;
 
-    let Some((train, valid)) = train.split_off_validation(config.validation_fraction, seed) else {
-        return Err(Error::data(
-            &source.name_of(Split::Train),
-            format!(
-                "{} training image(s) cannot be split into train and validation with \
-                 validation_fraction {}: use more images (data.train_limit) or a smaller fraction",
-                train.len(),
-                config.validation_fraction
-            ),
-        ));
-    };
+    let (train, valid) = train
+        .split_off_validation(config.validation_fraction, seed)
+        .map_err(|why| Error::data(&source.name_of(Split::Train), why))?;
     Ok(DigitSplits {
         train,
         valid,

@@ -13,9 +13,13 @@ use digits::model::{Architecture, Network};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+mod progress;
 mod run_folder;
+mod sample;
+mod scoring;
 mod trainer;
-pub use trainer::{SampleFiles, Trainer, resolved_config};
+pub use sample::SampleFiles;
+pub use trainer::{Trainer, resolved_config};
 
 /// A trained network, ready to read drawings.
 #[wasm_bindgen]

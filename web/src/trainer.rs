@@ -13,29 +13,25 @@ use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::prelude::*;
 use digits::config::{Backprop, Config, DataSource};
 use digits::data::augment::Move;
-use digits::data::idx::{self, PIXELS};
 use digits::data::seed::{epoch_order, epoch_seed};
-use digits::data::{DataOrigin, DigitBatch, DigitSet, SourceKind, Split};
+use digits::data::{DataOrigin, DigitSet, SourceKind, Split};
 use digits::model::{Network, loss};
 use digits::run::summary::DivergedAt;
 use digits::run::{Scores, SplitRecord};
 use digits::train::optimizer::{batch_note, optimizer, steps_per_epoch};
 use digits::train::schedule::lr_scheduler;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::progress::{EpochScores, Progress, StepNumbers, Sums};
 use crate::run_folder;
-
-/// Images per part when the network is scored on a split: a few milliseconds of work, so the
-/// worker answers a drawing or Pause meanwhile. (The loss is a mean per part, weighted by its
-/// images: the same score as one pass, up to float rounding.)
-const SCORE_BATCH: usize = 250;
+use crate::sample::SampleFiles;
+use crate::scoring::{Scoring, correct};
 
 #[wasm_bindgen]
 extern "C" {
     /// The browser's clock, in milliseconds (std's clock panics in wasm32-unknown-unknown).
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn now_ms() -> f64;
+    pub fn now_ms() -> f64;
 }
 
 /// A run in progress in the page.
@@ -73,85 +69,6 @@ pub struct Trainer {
     scoring: Option<Scoring>,
 }
 
-/// Running sums over steps: an epoch's, or one call's.
-#[derive(Default, Clone)]
-struct Sums {
-    steps: usize,
-    images: usize,
-    correct: usize,
-    loss: f64,
-    learning_rate: f64,
-    /// Each weighted layer's gradient norm, summed over the steps.
-    grad_norms: Vec<f64>,
-    milliseconds: f64,
-}
-
-impl Sums {
-    fn add(&mut self, step: &StepNumbers) {
-        self.steps += 1;
-        self.images += step.images;
-        self.correct += step.correct;
-        self.loss += step.loss;
-        self.learning_rate += step.learning_rate;
-        if self.grad_norms.len() < step.grad_norms.len() {
-            self.grad_norms.resize(step.grad_norms.len(), 0.0);
-        }
-        for (sum, norm) in self.grad_norms.iter_mut().zip(&step.grad_norms) {
-            *sum += norm;
-        }
-    }
-
-    fn mean_norms(&self) -> Vec<f64> {
-        let steps = self.steps.max(1) as f64;
-        self.grad_norms.iter().map(|n| n / steps).collect()
-    }
-}
-
-/// What one training step measured.
-struct StepNumbers {
-    images: usize,
-    correct: usize,
-    loss: f64,
-    learning_rate: f64,
-    grad_norms: Vec<f64>,
-}
-
-/// What `train` reports to the page after each call.
-#[derive(Serialize)]
-struct Progress {
-    epoch: usize,
-    epochs: usize,
-    /// Steps done in this epoch, of `steps`.
-    step: usize,
-    steps: usize,
-    /// These steps' images, mean loss, accuracy (0..1), mean learning rate, and each weighted
-    /// layer's mean gradient norm (input side first).
-    images: usize,
-    loss: f64,
-    accuracy: f64,
-    learning_rate: f64,
-    grad_norms: Vec<f64>,
-    /// The time these steps took (scoring excluded).
-    milliseconds: f64,
-    /// Set when this call finished an epoch.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    finished_epoch: Option<EpochScores>,
-    /// Training is over (every epoch done, or diverged).
-    done: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    diverged: Option<String>,
-}
-
-#[derive(Serialize)]
-struct EpochScores {
-    epoch: usize,
-    train: Scores,
-    valid: Scores,
-    test: Scores,
-    /// Training images per second over the epoch's train split.
-    images_per_second: f64,
-}
-
 #[wasm_bindgen]
 impl Trainer {
     /// A fresh run of the config `text` (named `name`), with `overrides` (`key=value` lines,
@@ -175,17 +92,9 @@ impl Trainer {
         config.data.source = DataSource::Sample;
         let t = &config.training;
         let (train, test) = files.read(config.data.train_limit, config.data.test_limit)?;
-        let Some((train, valid)) =
-            train.split_off_validation(config.data.validation_fraction, t.seed)
-        else {
-            return Err(JsError::new(&format!(
-                "{} training image(s) cannot be split into train and validation with \
-                 data.validation_fraction {}: use more images (data.train_limit) or a smaller \
-                 fraction",
-                train.len(),
-                config.data.validation_fraction
-            )));
-        };
+        let (train, valid) = train
+            .split_off_validation(config.data.validation_fraction, t.seed)
+            .map_err(|why| JsError::new(&format!("data: {why}")))?;
         #[allow(deprecated)] // ndarray: deprecated upstream for flex, which needs threads here
         let device = Device::ndarray();
         // As `digits train`: the device seeded, then the network drawn on its autodiff side.
@@ -221,18 +130,19 @@ impl Trainer {
 
     /// Trains for about `budget_ms` milliseconds and at most `max_steps` steps; once an
     /// epoch's batches are done, scores it on the validation and test splits (a part of them
-    /// per call, so the worker answers messages meanwhile) and moves on. What these steps
-    /// measured, as JSON.
+    /// at a time: a call within its budget, so the worker answers messages meanwhile) and moves
+    /// on. What these steps measured, and the epochs they finished, as JSON.
     pub fn train(&mut self, max_steps: usize, budget_ms: f64) -> String {
         let epochs = self.config.training.epochs;
         let mut call = Sums::default();
-        let mut finished_epoch = None;
+        let mut finished_epochs = Vec::new();
         let started = now_ms();
         while !self.is_done() && call.steps < max_steps && now_ms() - started < budget_ms {
             if let Some(scoring) = &mut self.scoring {
                 if scoring.advance(&self.valid, &self.test, &self.device) {
-                    finished_epoch = Some(self.finish_epoch());
-                    break;
+                    // And on to the next epoch's steps: a Step after a Pause at an epoch's
+                    // end still takes one.
+                    finished_epochs.push(self.finish_epoch());
                 }
             } else if self.next < self.order.len() {
                 let t0 = now_ms();
@@ -250,9 +160,9 @@ impl Trainer {
             }
         }
         let steps = steps_per_epoch(self.train.len(), self.config.training.batch_size);
-        let (epoch, step) = match &finished_epoch {
-            Some(scores) => (scores.epoch, steps),
-            None => (self.epoch.min(epochs), self.epoch_sums.steps),
+        let (epoch, step) = match self.epoch > epochs {
+            true => (epochs, steps),
+            false => (self.epoch, self.epoch_sums.steps),
         };
         let images = call.images.max(1) as f64;
         let mean = call.steps.max(1) as f64;
@@ -267,7 +177,7 @@ impl Trainer {
             learning_rate: call.learning_rate / mean,
             grad_norms: call.mean_norms(),
             milliseconds: call.milliseconds,
-            finished_epoch,
+            finished_epochs,
             done: self.is_done(),
             diverged: self.diverged.map(|(epoch, step, loss)| {
                 format!(
@@ -497,136 +407,6 @@ impl Trainer {
     }
 }
 
-/// A finished epoch's network being scored, a part of a split at a time: the validation split,
-/// then the test split.
-struct Scoring {
-    model: Network,
-    /// 0: validation, 1: test; then done.
-    split: usize,
-    next: usize,
-    loss_sum: f64,
-    correct: usize,
-    scores: [Scores; 2],
-    valid_ms: f64,
-}
-
-impl Scoring {
-    fn new(model: Network) -> Scoring {
-        let none = Scores {
-            loss: f64::NAN,
-            accuracy: f64::NAN,
-        };
-        Scoring {
-            model,
-            split: 0,
-            next: 0,
-            loss_sum: 0.0,
-            correct: 0,
-            scores: [none; 2],
-            valid_ms: 0.0,
-        }
-    }
-
-    /// Scores the next part; true once both splits are scored.
-    fn advance(&mut self, valid: &DigitSet, test: &DigitSet, device: &Device) -> bool {
-        let t0 = now_ms();
-        let set = [valid, test][self.split];
-        let end = (self.next + SCORE_BATCH).min(set.len());
-        let indices: Vec<usize> = (self.next..end).collect();
-        if !indices.is_empty() {
-            let DigitBatch { images, targets } = set.batch(&indices, device);
-            let logits = self.model.forward(images);
-            self.correct += correct(logits.clone(), targets.clone());
-            let mean = f64::from(loss(self.model.loss, logits, targets).into_scalar::<f32>());
-            self.loss_sum += mean * indices.len() as f64;
-        }
-        self.next = end;
-        if self.split == 0 {
-            self.valid_ms += now_ms() - t0;
-        }
-        if self.next < set.len() {
-            return false;
-        }
-        let images = set.len().max(1) as f64;
-        self.scores[self.split] = Scores {
-            loss: self.loss_sum / images,
-            accuracy: self.correct as f64 / images,
-        };
-        (self.split, self.next, self.loss_sum, self.correct) = (self.split + 1, 0, 0.0, 0);
-        self.split == 2
-    }
-}
-
-/// The sample's four IDX files as the page fetched them.
-#[wasm_bindgen]
-pub struct SampleFiles {
-    train_images: Vec<u8>,
-    train_labels: Vec<u8>,
-    test_images: Vec<u8>,
-    test_labels: Vec<u8>,
-}
-
-#[wasm_bindgen]
-impl SampleFiles {
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        train_images: Vec<u8>,
-        train_labels: Vec<u8>,
-        test_images: Vec<u8>,
-        test_labels: Vec<u8>,
-    ) -> SampleFiles {
-        SampleFiles {
-            train_images,
-            train_labels,
-            test_images,
-            test_labels,
-        }
-    }
-}
-
-impl SampleFiles {
-    /// The training file's and the test file's images, each cut to its limit.
-    fn read(
-        &self,
-        train_limit: Option<usize>,
-        test_limit: Option<usize>,
-    ) -> Result<(DigitSet, DigitSet), JsError> {
-        let pair = |images: &[u8], labels: &[u8], names: [&str; 2], limit: Option<usize>| {
-            let bad = |name: &str, e: idx::IdxError| JsError::new(&format!("{name}: {e}"));
-            let images = idx::parse_images(images).map_err(|e| bad(names[0], e))?;
-            let mut labels = idx::parse_labels(labels).map_err(|e| bad(names[1], e))?;
-            if labels.len() != images.count {
-                return Err(JsError::new(&format!(
-                    "{} holds {} images but {} holds {} labels",
-                    names[0],
-                    images.count,
-                    names[1],
-                    labels.len()
-                )));
-            }
-            let count = limit.unwrap_or(labels.len()).min(labels.len());
-            labels.truncate(count);
-            let mut pixels = images.pixels;
-            pixels.truncate(count * PIXELS);
-            Ok(DigitSet::new(pixels, labels))
-        };
-        Ok((
-            pair(
-                &self.train_images,
-                &self.train_labels,
-                [idx::TRAIN_IMAGES, idx::TRAIN_LABELS],
-                train_limit,
-            )?,
-            pair(
-                &self.test_images,
-                &self.test_labels,
-                [idx::TEST_IMAGES, idx::TEST_LABELS],
-                test_limit,
-            )?,
-        ))
-    }
-}
-
 /// What the page cannot do that `digits train` can, refused before anything starts.
 fn refuse_what_the_page_lacks(config: &Config) -> Result<(), JsError> {
     let t = &config.training;
@@ -655,29 +435,7 @@ fn refuse_what_the_page_lacks(config: &Config) -> Result<(), JsError> {
     }
 }
 
-/// Images of `logits` `[B, 10]` whose largest output is the target's.
-fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> usize {
-    // Read back and compared here: two small copies instead of four more tensor operations a
-    // step (each a dispatch and an allocation, which a step of the seed network is made of).
-    let [_, classes] = logits.dims();
-    let logits = floats(logits.into_data());
-    let targets = targets.into_data().convert::<i64>();
-    let targets = targets.as_slice::<i64>().unwrap_or(&[]);
-    logits
-        .chunks(classes.max(1))
-        .zip(targets)
-        .filter(|&(row, &target)| {
-            // The first of the largest, as Burn's `argmax`.
-            let best = row
-                .iter()
-                .enumerate()
-                .fold(0, |best, (i, &v)| if v > row[best] { i } else { best });
-            best as i64 == target
-        })
-        .count()
-}
-
-fn floats(data: TensorData) -> Vec<f64> {
+pub fn floats(data: TensorData) -> Vec<f64> {
     data.convert::<f64>()
         .try_to_vec::<f64>()
         .unwrap_or_default()

@@ -123,7 +123,7 @@ channel.port1.onmessage = () => loop();
 function loop() {
   if (!running || !trainer) return;
   const progress = trainFor(Infinity, SLICE_MS);
-  flush(progress.finished_epoch || progress.done);
+  flush(progress.finished_epochs.length > 0 || progress.done);
   if (progress.done) {
     running = false;
     postMessage({ kind: "done", diverged: progress.diverged || null });
@@ -142,7 +142,7 @@ function trainFor(steps, budgetMs) {
 
 // Progress of several calls as one: the latest position, the steps' means weighted by images.
 function merge(into, next) {
-  if (!into) return { ...next, epochsFinished: next.finished_epoch ? [next.finished_epoch] : [] };
+  if (!into) return { ...next, epochsFinished: next.finished_epochs };
   const images = into.images + next.images;
   const mean = (a, b) => (images ? (a * into.images + b * next.images) / images : a);
   return {
@@ -153,7 +153,7 @@ function merge(into, next) {
     learning_rate: mean(into.learning_rate, next.learning_rate),
     // A call that only scored took no step: it has no norms.
     grad_norms: next.images ? next.grad_norms.map((n, i) => mean(into.grad_norms[i] ?? n, n)) : into.grad_norms,
-    epochsFinished: into.epochsFinished.concat(next.finished_epoch ? [next.finished_epoch] : []),
+    epochsFinished: into.epochsFinished.concat(next.finished_epochs),
   };
 }
 
