@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use tiny_http::{Header, Method, Response, Server};
+use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::error::{Error, Result};
 
@@ -47,29 +47,41 @@ pub fn bind(port: u16) -> Result<(Server, u16)> {
     Ok((server, port))
 }
 
+/// Threads answering requests: a client slow to read a large file (the training page's
+/// sample, the module) holds one of them, not the whole server.
+const SERVING_THREADS: usize = 4;
+
 /// Answers requests for `dir`'s files until the process is stopped.
 pub fn serve(server: Server, dir: &Path) {
-    for request in server.incoming_requests() {
-        if !matches!(request.method(), Method::Get | Method::Head) {
-            let _ =
-                request.respond(Response::from_string("method not allowed").with_status_code(405));
-            continue;
+    std::thread::scope(|scope| {
+        for _ in 0..SERVING_THREADS {
+            scope.spawn(|| {
+                while let Ok(request) = server.recv() {
+                    answer(request, dir);
+                }
+            });
         }
-        let Some(file) = file_for(dir, request.url()) else {
+    });
+}
+
+fn answer(request: Request, dir: &Path) {
+    if !matches!(request.method(), Method::Get | Method::Head) {
+        let _ = request.respond(Response::from_string("method not allowed").with_status_code(405));
+        return;
+    }
+    let Some(file) = file_for(dir, request.url()) else {
+        let _ = request.respond(Response::from_string("not found").with_status_code(404));
+        return;
+    };
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let header = Header::from_bytes("Content-Type", content_type(name)).expect("a valid header");
+    match std::fs::File::open(&file) {
+        // tiny_http leaves the body out of a HEAD response itself.
+        Ok(body) => {
+            let _ = request.respond(Response::from_file(body).with_header(header));
+        }
+        Err(_) => {
             let _ = request.respond(Response::from_string("not found").with_status_code(404));
-            continue;
-        };
-        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let header =
-            Header::from_bytes("Content-Type", content_type(name)).expect("a valid header");
-        match std::fs::File::open(&file) {
-            // tiny_http leaves the body out of a HEAD response itself.
-            Ok(body) => {
-                let _ = request.respond(Response::from_file(body).with_header(header));
-            }
-            Err(_) => {
-                let _ = request.respond(Response::from_string("not found").with_status_code(404));
-            }
         }
     }
 }

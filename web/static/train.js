@@ -22,6 +22,7 @@ const state = (window.digitsTrain = {
   run: null,
   errors: [],
   workerResources: [],
+  loaded: [],
   initialFirstLayer: null,
 });
 
@@ -49,6 +50,9 @@ worker.onmessage = ({ data }) => {
 worker.onerror = (event) => fail(`the worker failed: ${event.message}`);
 
 const messages = {
+  loaded({ part }) {
+    state.loaded.push(part);
+  },
   ready({ resources }) {
     state.workerResources = resources;
     state.ready = true;

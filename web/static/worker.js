@@ -22,11 +22,20 @@ let lastReport = 0;
 let trainMs = 0;
 let trainImages = 0;
 
+// Each part of loading, as it ends (what a page that never gets ready reports).
+const loaded = (part) => postMessage({ kind: "loaded", part });
+loaded("worker");
 const ready = (async () => {
-  const [files] = await Promise.all([
-    Promise.all(SAMPLE.map((name) => fetch(name).then(expectOk).then((r) => r.arrayBuffer()))),
-    init(),
-  ]);
+  // One file at a time, each on a connection the browser keeps: `digits web --serve`'s
+  // tiny_http 0.12 can leave a request unread when several new connections open at once
+  // while its connection threads hold kept-alive ones (1 load in 4 here, fetching in parallel).
+  const files = [];
+  for (const name of [...SAMPLE, "digits_web_bg.wasm"]) {
+    files.push(await fetch(name).then(expectOk).then((r) => r.arrayBuffer()));
+    loaded(name);
+  }
+  await init({ module_or_path: files.pop() });
+  loaded("module");
   sample = files.map((buffer) => new Uint8Array(buffer));
   // What the worker fetched, for the page's own-origin check (a worker's fetches are not in
   // the page's resource timing).
