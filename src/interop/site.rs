@@ -29,14 +29,15 @@ pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 pub const MODULE_FILE: &str = "digits_web_bg.wasm";
 const GLUE_FILE: &str = "digits_web.js";
 /// The pages themselves, built into the binary: the reading page and the training page (with
-/// its Web Worker).
-const PAGE: [(&str, &str); 6] = [
+/// its Web Worker), and the panels both draw.
+const PAGE: [(&str, &str); 7] = [
     ("index.html", include_str!("../../web/static/index.html")),
     ("app.js", include_str!("../../web/static/app.js")),
     ("style.css", include_str!("../../web/static/style.css")),
     ("train.html", include_str!("../../web/static/train.html")),
     ("train.js", include_str!("../../web/static/train.js")),
     ("worker.js", include_str!("../../web/static/worker.js")),
+    ("panels.js", include_str!("../../web/static/panels.js")),
 ];
 
 /// The configs the training page offers (`configs.json`): every config digits ships.

@@ -1,13 +1,15 @@
 // The page: a drawing pad, and what digits' network (WebAssembly, ./digits_web.js) makes of it.
 // Everything the network computes comes from the module; this file only draws.
 import init, { Reader } from "./digits_web.js";
+import { drawingPad, showAnswer, showWeights } from "./panels.js";
 
 const started = performance.now();
 // What tests and curious people can read: the last input, answer and timings.
 const state = (window.digits = { ready: false, input: null, probabilities: null, digit: null, loadMs: null, updateMs: null, updates: 0, updateTotalMs: 0 });
 
 const pad = document.getElementById("pad");
-const padContext = pad.getContext("2d", { willReadFrequently: true });
+const drawing = drawingPad(pad, schedule);
+const padContext = drawing.context;
 const inputCanvas = document.getElementById("input");
 let reader = null;
 let pending = false;
@@ -21,7 +23,7 @@ async function start() {
   ]);
   reader = new Reader(network, new Uint8Array(weights));
   showSummary(run);
-  showWeights(JSON.parse(reader.first_layer()));
+  showWeights(document.getElementById("weights"), JSON.parse(reader.first_layer()));
   showCurves(run.curves);
   clear();
   state.loadMs = performance.now() - started;
@@ -37,8 +39,7 @@ function expectOk(response) {
 // ---- drawing ----
 
 function clear() {
-  padContext.fillStyle = "#fff";
-  padContext.fillRect(0, 0, pad.width, pad.height);
+  drawing.clear();
   state.input = null;
   state.probabilities = null;
   state.digit = null;
@@ -46,38 +47,7 @@ function clear() {
   showInput(null);
   showInside(null);
 }
-
-let last = null;
-function position(event) {
-  const box = pad.getBoundingClientRect();
-  return [((event.clientX - box.left) * pad.width) / box.width, ((event.clientY - box.top) * pad.height) / box.height];
-}
-pad.addEventListener("pointerdown", (event) => {
-  pad.setPointerCapture(event.pointerId);
-  last = position(event);
-  stroke(last, last, event.pressure);
-});
-pad.addEventListener("pointermove", (event) => {
-  if (!last) return;
-  const next = position(event);
-  stroke(last, next, event.pressure);
-  last = next;
-});
-for (const end of ["pointerup", "pointercancel"]) pad.addEventListener(end, () => (last = null));
 document.getElementById("clear").addEventListener("click", clear);
-
-function stroke(from, to, pressure) {
-  // A pen's pressure thickens the line a little; a mouse reports 0.5.
-  const width = 18 * (0.75 + 0.5 * (pressure || 0.5));
-  padContext.strokeStyle = "#000";
-  padContext.lineWidth = width;
-  padContext.lineCap = "round";
-  padContext.beginPath();
-  padContext.moveTo(from[0], from[1]);
-  padContext.lineTo(to[0], to[1]);
-  padContext.stroke();
-  schedule();
-}
 
 // One update per frame, however many pointer events arrive.
 function schedule() {
@@ -108,24 +78,6 @@ function update() {
 }
 
 // ---- panels ----
-
-function showAnswer(reading) {
-  document.getElementById("answer").textContent = reading ? reading.digit : "–";
-  const list = document.getElementById("probabilities");
-  if (!list.children.length) {
-    for (let d = 0; d < 10; d++) {
-      const item = document.createElement("li");
-      item.innerHTML = `<span>${d}</span><span class="bar"><span></span></span><span class="value"></span>`;
-      list.appendChild(item);
-    }
-  }
-  [...list.children].forEach((item, d) => {
-    const p = reading ? reading.probabilities[d] : 0;
-    item.querySelector(".bar span").style.width = `${(100 * p).toFixed(1)}%`;
-    item.querySelector(".value").textContent = reading ? `${(100 * p).toFixed(1)} %` : "";
-    item.classList.toggle("best", reading !== null && d === reading.digit);
-  });
-}
 
 function showInput(input) {
   const context = inputCanvas.getContext("2d");
@@ -187,28 +139,6 @@ function layerBlock(parent, name, kind) {
   layer.innerHTML = `<div class="name">${name}</div><div class="${kind}"></div>`;
   parent.appendChild(layer);
   return layer.lastChild;
-}
-
-function showWeights(first) {
-  const box = document.getElementById("weights");
-  const size = first.side * first.side;
-  for (let n = 0; n < first.count; n++) {
-    const values = first.values.slice(n * size, (n + 1) * size);
-    const top = Math.max(...values.map(Math.abs), 1e-6);
-    const canvas = document.createElement("canvas");
-    canvas.width = canvas.height = first.side;
-    canvas.title = `${first.kind === "conv" ? "filter" : "neuron"} ${n + 1}`;
-    const context = canvas.getContext("2d");
-    const image = context.createImageData(first.side, first.side);
-    values.forEach((w, i) => {
-      const t = Math.abs(w) / top;
-      // As weights.png: red excites (positive), blue inhibits (negative).
-      const rgb = w >= 0 ? [255, 255 * (1 - 0.8 * t), 255 * (1 - 0.8 * t)] : [255 * (1 - t), 255 * (1 - 0.5 * t), 255];
-      image.data.set([...rgb.map(Math.round), 255], 4 * i);
-    });
-    context.putImageData(image, 0, 0);
-    box.appendChild(canvas);
-  }
 }
 
 function showSummary(run) {

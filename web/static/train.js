@@ -1,6 +1,8 @@
 // The training page: the controls, and what the worker (worker.js, digits' own training code
 // in WebAssembly) reports, drawn. Nothing here trains or computes a number the page shows.
 
+import { drawingPad, showAnswer, showWeights } from "./panels.js";
+
 // What tests and curious people can read: where training is, every finished epoch, speeds.
 const state = (window.digitsTrain = {
   ready: false,
@@ -96,7 +98,7 @@ const messages = {
     $("message").textContent = note;
     $("summary").textContent = `${$("config").value}: ${parameters.toLocaleString("en")} parameters · ${splits[0].toLocaleString("en")} training, ${splits[1].toLocaleString("en")} validation, ${splits[2].toLocaleString("en")} test images`;
     state.initialFirstLayer = firstLayer;
-    showWeights(firstLayer);
+    showWeights($("weights"), firstLayer);
     showTests(testImages, guesses);
     drawCharts();
   },
@@ -123,7 +125,7 @@ const messages = {
     const last = state.epochs[state.epochs.length - 1];
     const scores = last ? ` · after epoch ${last.epoch}: validation ${(100 * last.valid.accuracy).toFixed(2)} %, test ${(100 * last.test.accuracy).toFixed(2)} %` : "";
     $("status").textContent = `epoch ${progress.epoch} of ${progress.epochs}, step ${progress.step} of ${progress.steps} · ${Math.round(imagesPerSecond).toLocaleString("en")} images/s · lr ${progress.learning_rate.toPrecision(3)}${scores}`;
-    showWeights(firstLayer);
+    showWeights($("weights"), firstLayer);
     showGuesses(guesses);
     if (progress.images) showNorms(progress.grad_norms);
     drawCharts();
@@ -240,48 +242,22 @@ requestAnimationFrame(frame);
 // ---- drawing, read by the worker's network as it is now ----
 
 const pad = $("pad");
-const padContext = pad.getContext("2d", { willReadFrequently: true });
-let last = null;
+const drawing = drawingPad(pad, () => {
+  padDirty = true;
+  if (!readingInFlight) askReading();
+});
+const padContext = drawing.context;
 let padDirty = false;
 let readingInFlight = false;
 let readingId = 0;
 let readingSent = 0;
 
 function clearPad() {
-  padContext.fillStyle = "#fff";
-  padContext.fillRect(0, 0, pad.width, pad.height);
+  drawing.clear();
   state.reading = null;
   showAnswer(null);
 }
-function position(event) {
-  const box = pad.getBoundingClientRect();
-  return [((event.clientX - box.left) * pad.width) / box.width, ((event.clientY - box.top) * pad.height) / box.height];
-}
-pad.addEventListener("pointerdown", (event) => {
-  pad.setPointerCapture(event.pointerId);
-  last = position(event);
-  stroke(last, last, event.pressure);
-});
-pad.addEventListener("pointermove", (event) => {
-  if (!last) return;
-  const next = position(event);
-  stroke(last, next, event.pressure);
-  last = next;
-});
-for (const end of ["pointerup", "pointercancel"]) pad.addEventListener(end, () => (last = null));
 $("clear").addEventListener("click", clearPad);
-
-function stroke(from, to, pressure) {
-  padContext.strokeStyle = "#000";
-  padContext.lineWidth = 18 * (0.75 + 0.5 * (pressure || 0.5));
-  padContext.lineCap = "round";
-  padContext.beginPath();
-  padContext.moveTo(from[0], from[1]);
-  padContext.lineTo(to[0], to[1]);
-  padContext.stroke();
-  padDirty = true;
-  if (!readingInFlight) askReading();
-}
 
 // One drawing in flight at a time; the latest one is sent when it is answered.
 function askReading() {
@@ -295,48 +271,6 @@ function askReading() {
 }
 
 // ---- panels ----
-
-function showAnswer(reading) {
-  $("answer").textContent = reading ? reading.digit : "–";
-  const list = $("probabilities");
-  if (!list.children.length) {
-    for (let d = 0; d < 10; d++) {
-      list.insertAdjacentHTML("beforeend", `<li><span>${d}</span><span class="bar"><span></span></span><span class="value"></span></li>`);
-    }
-  }
-  [...list.children].forEach((item, d) => {
-    const p = reading ? reading.probabilities[d] : 0;
-    item.querySelector(".bar span").style.width = `${(100 * p).toFixed(1)}%`;
-    item.querySelector(".value").textContent = reading ? `${(100 * p).toFixed(1)} %` : "";
-    item.classList.toggle("best", !!reading && d === reading.digit);
-  });
-}
-
-function showWeights(first) {
-  const box = $("weights");
-  const size = first.side * first.side;
-  while (box.children.length > first.count) box.lastChild.remove();
-  for (let n = 0; n < first.count; n++) {
-    let canvas = box.children[n];
-    if (!canvas) {
-      canvas = document.createElement("canvas");
-      canvas.width = canvas.height = first.side;
-      canvas.title = `${first.kind === "conv" ? "filter" : "neuron"} ${n + 1}`;
-      box.appendChild(canvas);
-    }
-    const values = first.values.slice(n * size, (n + 1) * size);
-    const top = Math.max(...values.map(Math.abs), 1e-6);
-    const context = canvas.getContext("2d");
-    const image = context.createImageData(first.side, first.side);
-    values.forEach((w, i) => {
-      const t = Math.abs(w) / top;
-      // As weights.png: red excites (positive), blue inhibits (negative).
-      const rgb = w >= 0 ? [255, 255 * (1 - 0.8 * t), 255 * (1 - 0.8 * t)] : [255 * (1 - t), 255 * (1 - 0.5 * t), 255];
-      image.data.set([...rgb.map(Math.round), 255], 4 * i);
-    });
-    context.putImageData(image, 0, 0);
-  }
-}
 
 function showNorms(norms) {
   const box = $("norms");
