@@ -48,6 +48,19 @@ def wait_for(driver, script, seconds=60):
     raise SystemExit(f"timed out waiting for: {script}")
 
 
+def foreign_resources(driver, more=()):
+    """What the page (and, in `more`, its workers) loaded from anywhere but its own server."""
+    origin = driver.execute_script("return location.origin")
+    names = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    return [name for name in [*names, *more] if not name.startswith(origin)]
+
+
+def console_errors(driver):
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
 def draw_one(driver):
     """A vertical stroke down the middle of the pad, in small pointer moves."""
     pad = driver.find_element(By.ID, "pad")
@@ -83,15 +96,8 @@ def main(url, out_dir):
             "const d = window.digits; return {input: d.input, probabilities: d.probabilities,"
             " answer: document.getElementById('answer').textContent};"
         )
-        origin = driver.execute_script("return location.origin")
-        resources = driver.execute_script(
-            "return performance.getEntriesByType('resource').map(e => e.name)"
-        )
-        errors = [
-            entry["message"]
-            for entry in driver.get_log("browser")
-            if entry["level"] == "SEVERE"
-        ]
+        foreign = foreign_resources(driver)
+        errors = console_errors(driver)
     finally:
         driver.quit()
     print(
@@ -99,7 +105,7 @@ def main(url, out_dir):
             {
                 "drawn": drawn,
                 "cleared": cleared,
-                "foreign_resources": [r for r in resources if not r.startswith(origin)],
+                "foreign_resources": foreign,
                 "console_errors": errors,
             }
         )

@@ -18,10 +18,8 @@ import time
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from check_page import browser, draw_one
+from check_page import browser, console_errors, draw_one, foreign_resources
 from check_page import wait_for as wait_for_page
-
-STATE = "return window.digitsTrain"
 
 
 def wait_for(driver, script, seconds=60):
@@ -132,16 +130,9 @@ def main(url, out_dir, epochs):
             " maxFrameGapMs: s.maxFrameGapMs,"
             " parameters: s.parameters, errors: s.errors, stepsDone: s.stepsDone}"
         )
-        origin = driver.execute_script("return location.origin")
-        resources = driver.execute_script(
-            "return performance.getEntriesByType('resource').map(e => e.name)"
-            ".concat(window.digitsTrain.workerResources)"
-        )
-        errors = [
-            entry["message"]
-            for entry in driver.get_log("browser")
-            if entry["level"] == "SEVERE"
-        ]
+        worker = driver.execute_script("return window.digitsTrain.workerResources")
+        foreign = foreign_resources(driver, worker)
+        errors = console_errors(driver)
     finally:
         driver.quit()
     print(
@@ -155,7 +146,7 @@ def main(url, out_dir, epochs):
                 "reading": reading,
                 "shown": shown,
                 "state": state,
-                "foreign_resources": [r for r in resources if not r.startswith(origin)],
+                "foreign_resources": foreign,
                 "console_errors": errors,
             }
         )

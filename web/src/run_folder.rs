@@ -61,18 +61,11 @@ impl RunFiles<'_> {
 
     fn summary(&self) -> Result<String, String> {
         let t = &self.config.training;
-        let train_seconds: f64 = self
+        let (train_seconds, train_images) = self
             .records
             .iter()
             .filter(|r| r.split == Split::Train)
-            .map(|r| r.seconds)
-            .sum();
-        let train_images: usize = self
-            .records
-            .iter()
-            .filter(|r| r.split == Split::Train)
-            .map(|r| r.items)
-            .sum();
+            .fold((0.0, 0), |(s, n), r| (s + r.seconds, n + r.items));
         let summary = Summary {
             digits_version: DIGITS_VERSION.into(),
             burn_version: BURN_VERSION.into(),
