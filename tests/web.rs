@@ -24,6 +24,9 @@ fn web_refuses_what_is_not_a_run_and_a_folder_it_would_litter() {
     let work = tempfile::tempdir().unwrap();
     let output = digits(work.path(), &["web", work.path().to_str().unwrap()]);
     assert_user_error(&output, &["config.toml"]);
+    // No run and nowhere to write the training page alone.
+    let output = digits(work.path(), &["web"]);
+    assert_user_error(&output, &["--out"]);
 
     let run = trained(work.path());
     let other = work.path().join("notes");
@@ -89,15 +92,12 @@ fn python() -> String {
     })
 }
 
-/// `digits web RUN --out SITE --serve` on any free port: the server, and its address.
-fn serve(work: &Path, run: &Path, site: &Path) -> (Reaped, String) {
+/// `digits web [RUN] --out SITE --serve` on any free port: the server, and its address.
+fn serve(work: &Path, run: Option<&Path>, site: &Path) -> (Reaped, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_digits"))
-        .args([
-            "web",
-            run.to_str().unwrap(),
-            "--out",
-            site.to_str().unwrap(),
-        ])
+        .arg("web")
+        .args(run)
+        .args(["--out", site.to_str().unwrap()])
         .args(["--serve", "--port", "0"])
         .current_dir(work)
         .stdout(Stdio::piped())
@@ -132,7 +132,7 @@ fn web_page_reads_a_drawn_one_as_predict_does_in_headless_chromium() {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-page");
     std::fs::create_dir_all(&shots).unwrap();
 
-    let (server, url) = serve(work.path(), &run, &site);
+    let (server, url) = serve(work.path(), Some(&run), &site);
 
     let checked = Command::new(python())
         .arg(root().join("web/check_page.py"))
@@ -208,7 +208,14 @@ fn the_training_page_learns_as_digits_train_does_in_headless_chromium() {
     assert!(output.status.success(), "{output:?}");
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("training-page");
     std::fs::create_dir_all(&shots).unwrap();
-    let (server, url) = serve(work.path(), &cli, &work.path().join("site"));
+    // The training page alone: a site made without a run, its index.html the training page.
+    let site = work.path().join("site");
+    let (server, url) = serve(work.path(), None, &site);
+    let page = |name: &str| std::fs::read_to_string(site.join(name)).unwrap();
+    assert_eq!(page("index.html"), page("train.html"));
+    for reading in ["app.js", "model.bpk", "network.json", "run.json"] {
+        assert!(!site.join(reading).exists(), "{reading}");
+    }
     let checked = Command::new(python())
         .arg(root().join("web/check_train_page.py"))
         .arg(format!("{url}train.html"))
@@ -296,6 +303,7 @@ fn the_training_page_learns_as_digits_train_does_in_headless_chromium() {
     );
     let shown = &page["shown"];
     assert_eq!(shown["weights"], 16);
+    assert_eq!(shown["reading_link"], 0, "no reading page to link to");
     assert_eq!(shown["norms"], 3);
     assert_eq!(shown["tests"], 24);
     for drawn in shown["charts_drawn"].as_array().unwrap() {

@@ -104,6 +104,7 @@ def main(url, out_dir, epochs):
             "weights": len(driver.find_elements(By.CSS_SELECTOR, "#weights canvas")),
             "tests": len(driver.find_elements(By.CSS_SELECTOR, "#tests figure")),
             "norms": len(driver.find_elements(By.CSS_SELECTOR, "#norms .norm")),
+            "reading_link": len(driver.find_elements(By.ID, "reading-link")),
             # Charts drawn: some pixel of each is not blank.
             "charts_drawn": driver.execute_script(
                 "return ['loss-chart', 'accuracy-chart'].map(id => {"

@@ -1,6 +1,7 @@
-//! `digits web RUN_DIR [--out DIR] [--serve [--port P]]`: the run as a static web page that
-//! reads handwriting in the browser — digits' own network compiled to WebAssembly — and,
-//! with `--serve`, a server for it on 127.0.0.1.
+//! `digits web [RUN_DIR] [--out DIR] [--serve [--port P]]`: the run as a static web page that
+//! reads handwriting in the browser — digits' own network compiled to WebAssembly — beside
+//! the training page, where a network learns in the browser (without a run, the training page
+//! alone), and, with `--serve`, a server for it on 127.0.0.1.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,15 +12,16 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::inspect::trained_run::load_run;
 use crate::interop::serve;
-use crate::interop::site::{MODULE_FILE, is_site_or_empty, write_site};
+use crate::interop::site::{MODULE_FILE, SiteRun, is_site_or_empty, write_site};
 use crate::run::folder::{self as run, RunFolder};
 
 #[derive(Args)]
 pub struct WebArgs {
-    /// A run folder written by `digits train` (or `import`).
-    run_dir: PathBuf,
+    /// A run folder written by `digits train` (or `import`); without one, the site is the
+    /// training page alone (then --out is needed).
+    run_dir: Option<PathBuf>,
     /// Where to write the site (default: RUN_DIR/web).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", required_unless_present = "run_dir")]
     out: Option<PathBuf>,
     /// Replace the files of a folder that holds something other than a site.
     #[arg(long)]
@@ -40,11 +42,25 @@ impl WebArgs {
 }
 
 pub fn run(args: WebArgs) -> Result<ExitCode> {
-    RunFolder::existing(&args.run_dir, "web RUN_DIR")?;
-    // The weights must fit the run's network before a page is made of them.
-    let device = Backend::select(None)?.device()?;
-    let loaded = load_run(&args.run_dir, &device)?;
-    let out = args.out.clone().unwrap_or_else(|| args.run_dir.join("web"));
+    let loaded = match &args.run_dir {
+        Some(dir) => {
+            RunFolder::existing(dir, "web RUN_DIR")?;
+            // The weights must fit the run's network before a page is made of them.
+            let device = Backend::select(None)?.device()?;
+            Some(load_run(dir, &device)?)
+        }
+        None => None,
+    };
+    let out = match (&args.out, &args.run_dir) {
+        (Some(out), _) => out.clone(),
+        (None, Some(dir)) => dir.join("web"),
+        (None, None) => {
+            return Err(Error::Usage(
+                "web needs a run folder (RUN_DIR) or, for the training page alone, --out DIR"
+                    .into(),
+            ));
+        }
+    };
     if !args.force && !is_site_or_empty(&out) {
         return Err(Error::Usage(format!(
             "--out {} holds files and no site ({MODULE_FILE}); choose an empty or new folder, \
@@ -54,12 +70,18 @@ pub fn run(args: WebArgs) -> Result<ExitCode> {
     }
     // Bind first: a port in use is an error before minutes of building.
     let server = args.serve.then(|| serve::bind(args.port)).transpose()?;
-    let files = write_site(&args.run_dir, &loaded.config, &out)?;
+    let run = loaded.as_ref().map(|loaded| SiteRun {
+        dir: &loaded.dir,
+        config: &loaded.config,
+    });
+    let files = write_site(run, &out)?;
     let kib = |bytes: u64| bytes as f64 / 1024.0;
+    let what = match &args.run_dir {
+        Some(dir) => format!("the site of {}", dir.display()),
+        None => "the training page".to_string(),
+    };
     println!(
-        "wrote the site of {} in {}: {:.0} KiB in all (the module {:.0} KiB, the weights {:.0} \
-         KiB)",
-        args.run_dir.display(),
+        "wrote {what} in {}: {:.0} KiB in all (the module {:.0} KiB, the weights {:.0} KiB)",
         out.display(),
         kib(files.total()),
         kib(files.size_of(MODULE_FILE)),
@@ -73,7 +95,9 @@ pub fn run(args: WebArgs) -> Result<ExitCode> {
         None => println!(
             "open it from any static server, e.g. `digits web {} --serve` (browsers do not \
              run a module from file://)",
-            args.run_dir.display()
+            args.run_dir
+                .as_ref()
+                .map_or(format!("--out {}", out.display()), |d| d.display().to_string())
         ),
     }
     Ok(ExitCode::SUCCESS)

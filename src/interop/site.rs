@@ -28,13 +28,17 @@ pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// The files `wasm-bindgen` writes for the page: the module and its JavaScript glue.
 pub const MODULE_FILE: &str = "digits_web_bg.wasm";
 const GLUE_FILE: &str = "digits_web.js";
+/// The training page, also a run-less site's `index.html`.
+const TRAINING_PAGE: &str = include_str!("../../web/static/train.html");
+/// The reading page's own files: a run-less site has none (a stale one is removed).
+const READING_PAGE: [&str; 5] = ["app.js", run::MODEL_FILE, "network.json", "run.json", "index.html"];
 /// The pages themselves, built into the binary: the reading page and the training page (with
 /// its Web Worker), and the panels both draw.
 const PAGE: [(&str, &str); 7] = [
     ("index.html", include_str!("../../web/static/index.html")),
     ("app.js", include_str!("../../web/static/app.js")),
     ("style.css", include_str!("../../web/static/style.css")),
-    ("train.html", include_str!("../../web/static/train.html")),
+    ("train.html", TRAINING_PAGE),
     ("train.js", include_str!("../../web/static/train.js")),
     ("worker.js", include_str!("../../web/static/worker.js")),
     ("panels.js", include_str!("../../web/static/panels.js")),
@@ -57,7 +61,15 @@ const CONFIGS: [(&str, &str); 13] = [
     ("cnn.toml", include_str!("../../config/cnn.toml")),
 ];
 
-/// `configs.json`: one entry per config the training page offers.
+/// `configs.json`: what the training page offers, and whether the site has a reading page to
+/// link to.
+#[derive(Serialize)]
+struct TrainingPage {
+    reading_page: bool,
+    configs: Vec<ConfigFile>,
+}
+
+/// One config the training page offers.
 #[derive(Serialize)]
 struct ConfigFile {
     name: &'static str,
@@ -105,9 +117,16 @@ impl SiteFiles {
     }
 }
 
-/// Writes the site of run `run_dir` (its `config` read back) into `out`: builds the
-/// WebAssembly module from `web/`, then the page, the weights and the run's numbers.
-pub fn write_site(run_dir: &Path, config: &Config, out: &Path) -> Result<SiteFiles> {
+/// The run a site reads handwriting with: its folder and its config read back.
+pub struct SiteRun<'a> {
+    pub dir: &'a Path,
+    pub config: &'a Config,
+}
+
+/// Writes the site into `out`: builds the WebAssembly module from `web/`, then the pages, the
+/// training page's configs and sample, and with a `run` its weights and numbers for the
+/// reading page. Without one the site is the training page alone (`index.html` is it).
+pub fn write_site(run: Option<SiteRun>, out: &Path) -> Result<SiteFiles> {
     // What the build needs is checked before minutes of compiling, and the folder is made
     // only once there is a module to put in it.
     let root = source_root()?;
@@ -119,10 +138,47 @@ pub fn write_site(run_dir: &Path, config: &Config, out: &Path) -> Result<SiteFil
         source,
     })?;
     bind_module(&wasm, out)?;
-    for (name, text) in PAGE {
-        write_atomic(&out.join(name), text.as_bytes())?;
+    let mut names: Vec<&str> = vec![GLUE_FILE, MODULE_FILE, "configs.json"];
+    if run.is_none() {
+        for name in READING_PAGE {
+            let _ = std::fs::remove_file(out.join(name));
+        }
     }
-    let weights = Weights::of(run_dir)?;
+    for (name, text) in PAGE {
+        let text = match (name, &run) {
+            ("index.html", None) => TRAINING_PAGE,
+            ("app.js", None) => continue,
+            _ => text,
+        };
+        write_atomic(&out.join(name), text.as_bytes())?;
+        names.push(name);
+    }
+    if let Some(run) = &run {
+        write_run(run, out)?;
+        names.extend([run::MODEL_FILE, "network.json", "run.json"]);
+    }
+    let training = TrainingPage {
+        reading_page: run.is_some(),
+        configs: CONFIGS
+            .iter()
+            .map(|&(name, text)| ConfigFile { name, text })
+            .collect(),
+    };
+    write_json(&out.join("configs.json"), &training)?;
+    let mut files: Vec<(String, u64)> = names
+        .into_iter()
+        .map(|name| {
+            let size = std::fs::metadata(out.join(name)).map_or(0, |m| m.len());
+            (name.to_string(), size)
+        })
+        .collect();
+    files.extend(write_sample(out)?);
+    Ok(SiteFiles { files })
+}
+
+/// The reading page's files of `run`: its weights, its network and its numbers.
+fn write_run(run: &SiteRun, out: &Path) -> Result<()> {
+    let weights = Weights::of(run.dir)?;
     let bytes = std::fs::read(weights.path()).map_err(|source| Error::Io {
         action: "cannot read",
         path: weights.path().to_path_buf(),
@@ -130,34 +186,11 @@ pub fn write_site(run_dir: &Path, config: &Config, out: &Path) -> Result<SiteFil
     })?;
     write_atomic(&out.join(run::MODEL_FILE), &bytes)?;
     let architecture = Architecture {
-        model: config.model.clone(),
-        loss: config.training.loss,
+        model: run.config.model.clone(),
+        loss: run.config.training.loss,
     };
     write_json(&out.join("network.json"), &architecture)?;
-    write_json(&out.join("run.json"), &run_page(run_dir, config)?)?;
-    let configs: Vec<ConfigFile> = CONFIGS
-        .iter()
-        .map(|&(name, text)| ConfigFile { name, text })
-        .collect();
-    write_json(&out.join("configs.json"), &configs)?;
-    let sample = write_sample(out)?;
-    let mut files = Vec::new();
-    for name in PAGE.iter().map(|p| p.0.to_string()).chain(
-        [
-            GLUE_FILE,
-            MODULE_FILE,
-            run::MODEL_FILE,
-            "network.json",
-            "run.json",
-            "configs.json",
-        ]
-        .map(String::from),
-    ) {
-        let size = std::fs::metadata(out.join(&name)).map_or(0, |m| m.len());
-        files.push((name, size));
-    }
-    files.extend(sample);
-    Ok(SiteFiles { files })
+    write_json(&out.join("run.json"), &run_page(run.dir, run.config)?)
 }
 
 /// The bundled MNIST sample's four gzipped IDX files, as the binary carries them, into `out`

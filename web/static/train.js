@@ -35,14 +35,15 @@ let configs = [];
 let history = { train: [], valid: [], test: [] };
 
 async function start() {
-  configs = await fetch("configs.json").then((r) => {
+  const site = await fetch("configs.json").then((r) => {
     if (!r.ok) throw new Error(`${r.url}: HTTP ${r.status}`);
     return r.json();
   });
+  configs = site.configs;
+  // A site made without a run has no reading page (its index.html is this page).
+  if (!site.reading_page) $("reading-link").remove();
   for (const { name } of configs) $("config").insertAdjacentHTML("beforeend", `<option>${name}</option>`);
   $("config").value = configs.some((c) => c.name === "mlp.toml") ? "mlp.toml" : configs[0].name;
-  const reading = await fetch("index.html", { method: "HEAD" }).catch(() => null);
-  if (!reading || !reading.ok) $("reading-link").remove();
 }
 
 worker.onmessage = ({ data }) => {
