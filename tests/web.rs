@@ -214,7 +214,7 @@ fn the_training_page_learns_as_digits_train_does_in_headless_chromium() {
     let page = |name: &str| std::fs::read_to_string(site.join(name)).unwrap();
     assert_eq!(page("index.html"), page("train.html"));
     for reading in ["app.js", "model.bpk", "network.json", "run.json"] {
-        assert!(!site.join(reading).exists(), "{reading}");
+        assert!(!site.join(reading).exists(), "{reading}: no reading page");
     }
     let checked = Command::new(python())
         .arg(root().join("web/check_train_page.py"))

@@ -30,8 +30,6 @@ pub const MODULE_FILE: &str = "digits_web_bg.wasm";
 const GLUE_FILE: &str = "digits_web.js";
 /// The training page, also a run-less site's `index.html`.
 const TRAINING_PAGE: &str = include_str!("../../web/static/train.html");
-/// The reading page's own files: a run-less site has none (a stale one is removed).
-const READING_PAGE: [&str; 5] = ["app.js", run::MODEL_FILE, "network.json", "run.json", "index.html"];
 /// The pages themselves, built into the binary: the reading page and the training page (with
 /// its Web Worker), and the panels both draw.
 const PAGE: [(&str, &str); 7] = [
@@ -125,7 +123,8 @@ pub struct SiteRun<'a> {
 
 /// Writes the site into `out`: builds the WebAssembly module from `web/`, then the pages, the
 /// training page's configs and sample, and with a `run` its weights and numbers for the
-/// reading page. Without one the site is the training page alone (`index.html` is it).
+/// reading page. Without one the site is the training page alone (`index.html` is it; files a
+/// reading page left in `out` before stay, unlinked: nothing in `out` is deleted).
 pub fn write_site(run: Option<SiteRun>, out: &Path) -> Result<SiteFiles> {
     // What the build needs is checked before minutes of compiling, and the folder is made
     // only once there is a module to put in it.
@@ -139,11 +138,6 @@ pub fn write_site(run: Option<SiteRun>, out: &Path) -> Result<SiteFiles> {
     })?;
     bind_module(&wasm, out)?;
     let mut names: Vec<&str> = vec![GLUE_FILE, MODULE_FILE, "configs.json"];
-    if run.is_none() {
-        for name in READING_PAGE {
-            let _ = std::fs::remove_file(out.join(name));
-        }
-    }
     for (name, text) in PAGE {
         let text = match (name, &run) {
             ("index.html", None) => TRAINING_PAGE,
