@@ -122,6 +122,22 @@ fn serve(work: &Path, run: Option<&Path>, site: &Path) -> (Reaped, String) {
     (Reaped(server), url)
 }
 
+/// `web/SCRIPT ARGS…` run by the Selenium Python: what it printed (one JSON object).
+fn check_in_browser(script: &str, args: &[&str]) -> serde_json::Value {
+    let checked = Command::new(python())
+        .arg(root().join("web").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{script}: {}{}",
+        stdout(&checked),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    serde_json::from_str(stdout(&checked).trim()).unwrap()
+}
+
 #[test]
 #[ignore = "needs a browser, the wasm32 target and wasm-bindgen-cli: DIGITS_PYTHON (CI sets it)"]
 fn web_page_reads_a_drawn_one_as_predict_does_in_headless_chromium() {
@@ -134,20 +150,8 @@ fn web_page_reads_a_drawn_one_as_predict_does_in_headless_chromium() {
 
     let (server, url) = serve(work.path(), Some(&run), &site);
 
-    let checked = Command::new(python())
-        .arg(root().join("web/check_page.py"))
-        .arg(&url)
-        .arg(&shots)
-        .output()
-        .unwrap();
+    let page = check_in_browser("check_page.py", &[&url, shots.to_str().unwrap()]);
     drop(server);
-    assert!(
-        checked.status.success(),
-        "check_page.py: {}{}",
-        stdout(&checked),
-        String::from_utf8_lossy(&checked.stderr)
-    );
-    let page: serde_json::Value = serde_json::from_str(stdout(&checked).trim()).unwrap();
     eprintln!(
         "page: loaded in {:.0} ms, {} updates of {:.2} ms on average",
         page["drawn"]["loadMs"].as_f64().unwrap(),
@@ -216,21 +220,11 @@ fn the_training_page_learns_as_digits_train_does_in_headless_chromium() {
     for reading in ["app.js", "model.bpk", "network.json", "run.json"] {
         assert!(!site.join(reading).exists(), "{reading}: no reading page");
     }
-    let checked = Command::new(python())
-        .arg(root().join("web/check_train_page.py"))
-        .arg(format!("{url}train.html"))
-        .arg(&shots)
-        .arg("10")
-        .output()
-        .unwrap();
-    drop(server);
-    assert!(
-        checked.status.success(),
-        "check_train_page.py: {}{}",
-        stdout(&checked),
-        String::from_utf8_lossy(&checked.stderr)
+    let page = check_in_browser(
+        "check_train_page.py",
+        &[&format!("{url}train.html"), shots.to_str().unwrap(), "10"],
     );
-    let page: serde_json::Value = serde_json::from_str(stdout(&checked).trim()).unwrap();
+    drop(server);
     let state = &page["state"];
     eprintln!(
         "training page: {:.0} images/s, {:.0} frames/s (longest gap {:.0} ms), a drawing \

@@ -33,6 +33,7 @@ const $ = (id) => document.getElementById(id);
 const fields = [...document.querySelectorAll("[data-key]")];
 let configs = [];
 let history = { train: [], valid: [], test: [] };
+let learningRate = 0;
 
 async function start() {
   const site = await fetch("configs.json").then((r) => {
@@ -125,7 +126,9 @@ const messages = {
     state.stepsDone = (progress.epoch - 1) * progress.steps + progress.step;
     const last = state.epochs[state.epochs.length - 1];
     const scores = last ? ` · after epoch ${last.epoch}: validation ${(100 * last.valid.accuracy).toFixed(2)} %, test ${(100 * last.test.accuracy).toFixed(2)} %` : "";
-    $("status").textContent = `epoch ${progress.epoch} of ${progress.epochs}, step ${progress.step} of ${progress.steps} · ${Math.round(imagesPerSecond).toLocaleString("en")} images/s · lr ${progress.learning_rate.toPrecision(3)}${scores}`;
+    // A report of scoring alone took no step: it has no rate of its own.
+    if (progress.images) learningRate = progress.learning_rate;
+    $("status").textContent = `epoch ${progress.epoch} of ${progress.epochs}, step ${progress.step} of ${progress.steps} · ${Math.round(imagesPerSecond).toLocaleString("en")} images/s · lr ${learningRate.toPrecision(3)}${scores}`;
     showWeights($("weights"), firstLayer);
     showGuesses(guesses);
     if (progress.images) showNorms(progress.grad_norms);
