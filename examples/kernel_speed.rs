@@ -13,7 +13,7 @@ use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use digits::model::{kernels, unfolded_conv};
+use digits::model::{Fused, kernels, unfolded_conv};
 
 fn main() {
     let backend = std::env::args().nth(1);
@@ -57,7 +57,7 @@ fn main() {
         let bias = linear.bias.as_ref().expect("a bias").val();
         let burns = timed(&x, |x| burn::tensor::activation::relu(linear.forward(x)));
         let ours = timed(&x, |x| {
-            kernels::dense(x, linear.weight.val(), bias.clone(), true)
+            kernels::dense(x, linear.weight.val(), bias.clone(), Fused::Relu)
         });
         let shape = format!("{inputs} → {outputs}, ReLU, batch {batch}");
         row("dense", &shape, burns, ours);

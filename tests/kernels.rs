@@ -9,6 +9,7 @@ use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::{Distribution, Tolerance};
+use digits::model::Fused;
 use digits::model::kernels::{convolve, dense, has_kernels, max_pool_square};
 use digits::model::unfolded_conv;
 use proptest::prelude::*;
@@ -188,19 +189,20 @@ fn check_convolution(device: &Device, case: &ConvCase) -> Result<(), TestCaseErr
     Ok(())
 }
 
-/// Our dense kernel against Burn's `Linear` (and `relu`): values and the gradients of input,
-/// weights and bias under a loss that weights each output differently.
-fn check_dense(device: &Device, [batch, inputs, outputs]: [usize; 3], relu: bool) {
+/// Our dense kernel against Burn's `Linear` (and `relu` or `sigmoid`): values and the gradients
+/// of input, weights and bias under a loss that weights each output differently.
+fn check_dense(device: &Device, [batch, inputs, outputs]: [usize; 3], act: Fused) {
     let linear = LinearConfig::new(inputs, outputs).init(device);
     let x = Tensor::<2>::random([batch, inputs], Distribution::Uniform(-1.0, 1.0), device)
         .require_grad();
     let bias = linear.bias.as_ref().unwrap().val();
     let weight = linear.weight.val();
-    let burns = match relu {
-        true => burn::tensor::activation::relu(linear.forward(x.clone())),
-        false => linear.forward(x.clone()),
+    let burns = match act {
+        Fused::Relu => burn::tensor::activation::relu(linear.forward(x.clone())),
+        Fused::Sigmoid => burn::tensor::activation::sigmoid(linear.forward(x.clone())),
+        Fused::Identity => linear.forward(x.clone()),
     };
-    let ours = dense(x.clone(), weight.clone(), bias.clone(), relu);
+    let ours = dense(x.clone(), weight.clone(), bias.clone(), act);
     assert_eq!(ours.dims(), burns.dims());
     ours.clone()
         .into_data()
@@ -225,16 +227,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// Our dense layer (what `Linear` layers run on CPU backends) against Burn's on random
-    /// sizes, with and without ReLU.
+    /// sizes, without an activation, with ReLU and with the sigmoid.
     #[test]
     fn dense_is_burns_linear_with_the_same_gradients(
         batch in 1usize..=130,
         inputs in 1usize..=300,
         outputs in 1usize..=300,
-        relu: bool,
+        act in prop_oneof![Just(Fused::Identity), Just(Fused::Relu), Just(Fused::Sigmoid)],
     ) {
         for device in cpu_devices() {
-            check_dense(&device, [batch, inputs, outputs], relu);
+            check_dense(&device, [batch, inputs, outputs], act);
         }
     }
 

@@ -3,6 +3,8 @@
 //! losses are in `loss`, its step outputs and the steps Burn's Learner calls in `step`.
 
 mod conv;
+pub mod fused;
+pub use fused::Fused;
 off_the_web! {
     pub mod kernels;
 }
@@ -37,10 +39,19 @@ pub struct HiddenBlock {
 
 impl HiddenBlock {
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let x = match (&self.norm, &self.activation) {
-            // Nothing between the product and ReLU: both in one pass where the kernels run.
-            (Normalization::Identity(_), ActivationLayer::Relu(_)) => dense(&self.linear, x, true),
-            (norm, activation) => activation.forward(norm.forward(dense(&self.linear, x, false))),
+        let fused = match &self.activation {
+            ActivationLayer::Relu(_) => Some(Fused::Relu),
+            ActivationLayer::Sigmoid(_) => Some(Fused::Sigmoid),
+            _ => None,
+        };
+        let x = match (&self.norm, fused) {
+            // Nothing between the product and the activation: both in one pass where the
+            // kernels run.
+            (Normalization::Identity(_), Some(act)) => dense(&self.linear, x, act),
+            (norm, _) => {
+                self.activation
+                    .forward(norm.forward(dense(&self.linear, x, Fused::Identity)))
+            }
         };
         match &self.dropout {
             Some(dropout) => dropout.forward(x),
@@ -151,7 +162,7 @@ impl Network {
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
         let x = self.features(images);
         let x = self.hidden.iter().fold(x, |x, block| block.forward(x));
-        dense(&self.output, x, false)
+        dense(&self.output, x, Fused::Identity)
     }
 
     /// What the dense layers read: the images themselves (MLP), or the last convolution
@@ -189,24 +200,25 @@ impl Network {
         Inside {
             maps,
             hidden,
-            logits: dense(&self.output, x, false),
+            logits: dense(&self.output, x, Fused::Identity),
         }
     }
 }
 
-/// `linear`'s output for `x` `[B, inputs]`, through ReLU when `relu`: our dense kernel where
-/// the device has it ([`kernels`]), else Burn's `Linear` (and `relu`).
-fn dense(linear: &Linear, x: Tensor<2>, relu: bool) -> Tensor<2> {
+/// `linear`'s output for `x` `[B, inputs]`, through `act`: our dense kernel where the device
+/// has it ([`kernels`]), else Burn's `Linear` (and activation).
+fn dense(linear: &Linear, x: Tensor<2>, act: Fused) -> Tensor<2> {
     #[cfg(not(target_arch = "wasm32"))]
     if kernels::has_kernels(&x.device())
         && let Some(bias) = &linear.bias
     {
-        return kernels::dense(x, linear.weight.val(), bias.val(), relu);
+        return kernels::dense(x, linear.weight.val(), bias.val(), act);
     }
     let y = linear.forward(x);
-    match relu {
-        true => burn::tensor::activation::relu(y),
-        false => y,
+    match act {
+        Fused::Identity => y,
+        Fused::Relu => burn::tensor::activation::relu(y),
+        Fused::Sigmoid => burn::tensor::activation::sigmoid(y),
     }
 }
 

@@ -11,6 +11,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::tensor::TensorData;
 
 use super::Wanted;
+use crate::model::fused::Fused;
 use super::conv::{self, ConvDims};
 use super::dense::{self, DenseDims};
 use super::{CpuBackward, CpuKernels, pool, sum};
@@ -67,7 +68,7 @@ macro_rules! cpu_kernels {
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
                 bias: FloatTensor<Self>,
-                relu: bool,
+                act: Fused,
             ) -> FloatTensor<Self> {
                 let d = dense_dims(&x, &weight);
                 let (xv, wv, bv) = (
@@ -76,7 +77,7 @@ macro_rules! cpu_kernels {
                     f32_values::<Self>(&bias),
                 );
                 Self::from_values(
-                    dense::forward(&xv, &wv, &bv, d, relu),
+                    dense::forward(&xv, &wv, &bv, d, act),
                     &[d.batch, d.outputs],
                 )
             }
@@ -124,16 +125,16 @@ macro_rules! cpu_kernels {
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
-                relu_output: Option<FloatTensor<Self>>,
+                activated: Option<(FloatTensor<Self>, Fused)>,
                 want: Wanted,
             ) -> [Option<FloatTensor<Self>>; 3] {
                 let d = dense_dims(&x, &weight);
-                let y = relu_output.as_ref().map(f32_values::<Self>);
+                let y = activated.as_ref().map(|(y, act)| (f32_values::<Self>(y), *act));
                 let [gx, gw, gb] = dense::backward(
                     &f32_values::<Self>(&x),
                     &f32_values::<Self>(&weight),
                     &f32_values::<Self>(&grad),
-                    y.as_deref(),
+                    y.as_ref().map(|(y, act)| (&y[..], *act)),
                     d,
                     want,
                 );

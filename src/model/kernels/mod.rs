@@ -14,9 +14,10 @@
 //!   step on flex). Windows that do not overlap make each pass one read of the input: the
 //!   forward keeps each window's largest value, the backward finds it again in the input (kept
 //!   by autodiff, as Burn's pooling keeps it) and hands it the gradient: no index tensor.
-//! - **dense layers** (`Linear`, and ReLU when nothing comes between): the bias written and the
-//!   product added onto it, ReLU applied while the rows are in cache; backward, ReLU's mask
-//!   applied once and the three gradients as products ([`dense`]).
+//! - **dense layers** (`Linear`, and ReLU or the sigmoid when nothing comes between): the
+//!   product, then the bias and the activation in one pass (the sigmoid's exponential
+//!   vectorised, [`super::fused`]); backward, the activation's derivative applied once and the
+//!   three gradients as products ([`dense`]).
 //!
 //! Every product is [`product`]'s, one block of rows per rayon task, so each value is summed in
 //! one order whatever the thread count (training reproducible, `--resume` exact). GPU and
@@ -43,6 +44,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, backend_extension};
 use burn::prelude::*;
 
+use super::fused::Fused;
+
 /// The operations digits runs with its own kernels where a backend has them.
 #[backend_extension(NdArray: cfg(feature = "ndarray"), Flex: cfg(feature = "flex"), Autodiff)]
 pub trait CpuKernels: Backend {
@@ -59,13 +62,13 @@ pub trait CpuKernels: Backend {
         padding: usize,
     ) -> FloatTensor<Self>;
 
-    /// `x` `[B, I]` by `weight` `[I, O]` plus `bias` `[O]` → `[B, O]`, through ReLU when
-    /// `relu`: a `Linear` layer (and its activation) in one pass.
+    /// `x` `[B, I]` by `weight` `[I, O]` plus `bias` `[O]` → `[B, O]`, through `act`: a
+    /// `Linear` layer (and its activation) in one pass.
     fn dense(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
-        relu: bool,
+        act: Fused,
     ) -> FloatTensor<Self>;
 
     /// `[1]`: the sum of `x`'s squares (a gradient's squared L2 norm, which training measures
@@ -103,12 +106,12 @@ pub trait CpuBackward: Backend {
     ) -> [Option<FloatTensor<Self>>; 3];
 
     /// The gradients of `dense`'s input, weights and bias (each only if `want` asks), given
-    /// its output when it went through ReLU.
+    /// its output and activation when it went through one.
     fn dense_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
-        relu_output: Option<FloatTensor<Self>>,
+        activated: Option<(FloatTensor<Self>, Fused)>,
         want: Wanted,
     ) -> [Option<FloatTensor<Self>>; 3];
 }
@@ -169,12 +172,12 @@ pub fn convolve(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, padding: usize
 }
 
 /// [`CpuKernels::dense`] (the device must have the kernels: [`has_kernels`]).
-pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {
+pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, act: Fused) -> Tensor<2> {
     Tensor::from_dispatch(<Dispatch as CpuKernels>::dense(
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),
-        relu,
+        act,
     ))
 }
 
@@ -229,12 +232,12 @@ impl<B: Backend + CpuBackward> Backward<B, 3> for Conv2d {
 }
 
 /// The autodiff node of `dense`; its state: the input and weights (checkpointed), and the
-/// output when it went through ReLU (whose mask the backward needs).
+/// output with its activation when it went through one (the derivative is the output's).
 #[derive(Debug)]
 struct Dense;
 
 impl<B: Backend + CpuBackward> Backward<B, 3> for Dense {
-    type State = (NodeId, NodeId, Option<FloatTensor<B>>);
+    type State = (NodeId, NodeId, Option<(FloatTensor<B>, Fused)>);
 
     fn backward(
         self,
@@ -243,10 +246,10 @@ impl<B: Backend + CpuBackward> Backward<B, 3> for Dense {
         checkpointer: &mut Checkpointer,
     ) {
         let grad = grads.consume::<B>(&ops.node);
-        let (x_state, weight_state, relu_output) = ops.state;
+        let (x_state, weight_state, activated) = ops.state;
         let [x, weight] = [x_state, weight_state].map(|id| checkpointer.retrieve_node_output(id));
         let parents = ops.parents.map(|parent| parent.map(|parent| parent.id));
-        let computed = B::dense_backward(x, weight, grad, relu_output, wanted(&parents));
+        let computed = B::dense_backward(x, weight, grad, activated, wanted(&parents));
         register::<B>(parents, computed, grads);
     }
 }
@@ -319,7 +322,7 @@ impl<B: Backend + CpuKernels + CpuBackward, C: CheckpointStrategy> CpuKernels fo
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
-        relu: bool,
+        act: Fused,
     ) -> FloatTensor<Self> {
         let nodes = [x.node(), weight.node(), bias.node()];
         match Dense.prepare::<C>(nodes).compute_bound().stateful() {
@@ -329,16 +332,16 @@ impl<B: Backend + CpuKernels + CpuBackward, C: CheckpointStrategy> CpuKernels fo
                     x.into_primitive(),
                     weight.into_primitive(),
                     bias.into_primitive(),
-                    relu,
+                    act,
                 );
-                let relu_output = relu.then(|| out.clone());
-                prep.finish((x_state, weight_state, relu_output), out)
+                let activated = (act != Fused::Identity).then(|| (out.clone(), act));
+                prep.finish((x_state, weight_state, activated), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::dense(
                 x.into_primitive(),
                 weight.into_primitive(),
                 bias.into_primitive(),
-                relu,
+                act,
             )),
         }
     }
