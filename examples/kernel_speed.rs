@@ -51,15 +51,24 @@ fn main() {
         let shape = format!("2×2, {channels} channels, {side}×{side}, batch 64");
         row("max pooling", &shape, burns, ours);
     }
-    for (batch, inputs, outputs) in [(64, 3136, 128), (128, 784, 512), (128, 2048, 2048)] {
+    let dense_shapes = [
+        (64, 3136, 128, Fused::Relu),
+        (128, 784, 512, Fused::Relu),
+        (128, 784, 512, Fused::Sigmoid),
+        (128, 2048, 2048, Fused::Relu),
+    ];
+    for (batch, inputs, outputs, act) in dense_shapes {
         let linear = LinearConfig::new(inputs, outputs).init(&device);
         let x = random([batch, inputs], &device);
         let bias = linear.bias.as_ref().expect("a bias").val();
-        let burns = timed(&x, |x| burn::tensor::activation::relu(linear.forward(x)));
-        let ours = timed(&x, |x| {
-            kernels::dense(x, linear.weight.val(), bias.clone(), Fused::Relu)
+        let burns = timed(&x, |x| match act {
+            Fused::Sigmoid => burn::tensor::activation::sigmoid(linear.forward(x)),
+            _ => burn::tensor::activation::relu(linear.forward(x)),
         });
-        let shape = format!("{inputs} → {outputs}, ReLU, batch {batch}");
+        let ours = timed(&x, |x| {
+            kernels::dense(x, linear.weight.val(), bias.clone(), act)
+        });
+        let shape = format!("{inputs} → {outputs}, {act:?}, batch {batch}");
         row("dense", &shape, burns, ours);
     }
 }
