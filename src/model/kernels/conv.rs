@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::Wanted;
 use super::product::product;
+use super::sum::lane_sum;
 use super::unfold::{fold_plane, unfold_plane, unfolded_side};
 
 /// The sizes of one convolution: input `[batch, channels, height, width]`, `outputs` filters
@@ -155,7 +156,7 @@ fn weight_and_bias_grads(x: &[f32], grad: &[f32], d: ConvDims) -> (Vec<f32>, Vec
                 d.unfold_image(image, &mut cols);
                 product([o, n, rows], (grad, n, 1), (&cols, 1, n), 1.0, &mut dw);
                 for (sum, map) in db.iter_mut().zip(grad.chunks(n)) {
-                    *sum += map.iter().sum::<f32>();
+                    *sum += lane_sum(map);
                 }
             }
             (dw, db)
