@@ -1,9 +1,11 @@
 //! The activations a dense kernel (`kernels`) applies in its one pass over the product (with the bias),
 //! and their gradients from the output. The logistic sigmoid computes its exponential with a
 //! polynomial the compiler vectorises (8 values an instruction with AVX2, chosen at run
-//! time): Burn's CPU sigmoids call libm's scalar `expf` (flex) or chain four operations
+//! time: [`vectorised`]): Burn's CPU sigmoids call libm's scalar `expf` (flex) or chain four operations
 //! through fresh tensors (ndarray); on flex that was 6 ns a value, 23 % of a [512,512]
 //! sigmoid network's `digits bench` by `perf`.
+
+use super::simd::vectorised;
 
 /// The activation fused into a dense kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,38 +18,23 @@ pub enum Fused {
 
 /// `y[r][j] = act(y[r][j] + bias[j])` for every row `r` of `y` (rows of `bias.len()`).
 pub fn add_bias_and_activate(y: &mut [f32], bias: &[f32], act: Fused) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: this CPU has AVX2 and FMA (checked just above).
-        return unsafe { add_bias_and_activate_avx2(y, bias, act) };
-    }
-    add_bias_and_activate_any(y, bias, act)
-}
-
-/// [`add_bias_and_activate`] compiled for AVX2 (the body is inlined here).
-///
-/// # Safety
-/// The CPU has AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn add_bias_and_activate_avx2(y: &mut [f32], bias: &[f32], act: Fused) {
-    add_bias_and_activate_any(y, bias, act)
-}
-
-#[inline(always)]
-fn add_bias_and_activate_any(y: &mut [f32], bias: &[f32], act: Fused) {
     if bias.is_empty() {
         return;
     }
-    for row in y.chunks_mut(bias.len()) {
-        let pairs = row.iter_mut().zip(bias);
-        match act {
-            Fused::Identity => pairs.for_each(|(v, b)| *v += b),
-            // NaN stays NaN, as in Burn's `relu`.
-            Fused::Relu => pairs.for_each(|(v, b)| *v = relu(*v + b)),
-            Fused::Sigmoid => pairs.for_each(|(v, b)| *v = sigmoid(*v + b)),
-        }
-    }
+    vectorised(
+        #[inline(always)]
+        || {
+            for row in y.chunks_mut(bias.len()) {
+                let pairs = row.iter_mut().zip(bias);
+                match act {
+                    Fused::Identity => pairs.for_each(|(v, b)| *v += b),
+                    // NaN stays NaN, as in Burn's `relu`.
+                    Fused::Relu => pairs.for_each(|(v, b)| *v = relu(*v + b)),
+                    Fused::Sigmoid => pairs.for_each(|(v, b)| *v = sigmoid(*v + b)),
+                }
+            }
+        },
+    )
 }
 
 /// `grad` through the activation, given its output `y`: ReLU's mask, or the sigmoid's

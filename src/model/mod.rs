@@ -4,6 +4,7 @@
 
 mod conv;
 pub mod fused;
+pub mod simd;
 pub use fused::Fused;
 off_the_web! {
     pub mod kernels;
