@@ -81,7 +81,7 @@ fn exp_non_positive(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5; // Cephes: 5.0000001201e-1, which is 0.5 in f32
     let e_r = p * r * r + r + 1.0;
     let exponent = (shifted.to_bits() as i32 - ROUND.to_bits() as i32 + 127) as u32;
     let e = e_r * f32::from_bits(exponent << 23);
