@@ -1,9 +1,9 @@
-//! The activations a dense kernel (`kernels`) applies in its one pass over the product (with the bias),
-//! and their gradients from the output. The logistic sigmoid computes its exponential with a
-//! polynomial the compiler vectorises (8 values an instruction with AVX2, chosen at run
-//! time: [`vectorised`]): Burn's CPU sigmoids call libm's scalar `expf` (flex) or chain four operations
-//! through fresh tensors (ndarray); on flex that was 6 ns a value, 23 % of a [512,512]
-//! sigmoid network's `digits bench` by `perf`.
+//! The activations a dense kernel (`kernels`) applies in its one pass over the product (with
+//! the bias), and their gradients from the output. The logistic sigmoid computes its
+//! exponential with a polynomial the compiler vectorises (8 values an instruction with AVX2,
+//! chosen at run time: [`vectorised`]): Burn's CPU sigmoids call libm's scalar `expf` (flex)
+//! or chain four operations through fresh tensors (ndarray); on flex that was 6 ns a value,
+//! 23 % of a [512,512] sigmoid network's `digits bench` by `perf`.
 
 use super::simd::vectorised;
 

@@ -11,10 +11,10 @@ use burn::backend::tensor::FloatTensor;
 use burn::tensor::TensorData;
 
 use super::Wanted;
-use crate::model::fused::Fused;
 use super::conv::{self, ConvDims};
 use super::dense::{self, DenseDims};
 use super::{CpuBackward, CpuKernels, pool, sum};
+use crate::model::fused::Fused;
 
 /// The dims of a `[B, C, H, W]` tensor.
 pub fn dims4<T: TensorMetadata>(x: &T) -> [usize; 4] {

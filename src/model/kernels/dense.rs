@@ -5,8 +5,8 @@
 //! it, each on every thread ([`parallel_product`]).
 
 use super::Wanted;
-use crate::model::fused::{self as activation, Fused};
 use super::product::parallel_product;
+use crate::model::fused::{self, Fused};
 
 /// The sizes of one dense layer: `batch` rows of `inputs` values in, `outputs` out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: DenseDims, act: Fused
         parallel_product([d.batch, i, o], (x, i, 1), (weight, o, 1), 0.0, &mut y);
     }
     // The bias added after the product (as Burn's `Linear` adds it).
-    activation::add_bias_and_activate(&mut y, bias, act);
+    fused::add_bias_and_activate(&mut y, bias, act);
     y
 }
 
@@ -47,7 +47,7 @@ pub fn backward(
     let through;
     let grad = match activated {
         Some((y, act)) => {
-            through = activation::backward(grad, y, act);
+            through = fused::backward(grad, y, act);
             &through[..]
         }
         None => grad,
