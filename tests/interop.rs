@@ -12,7 +12,8 @@ use digits::data::{EpochLoader, load_test};
 use digits::inspect::trained_run::load_run;
 
 use crate::common::{
-    assert_user_error, digits, limited, root, shipped_configs, stdout, summary_json, train_command,
+    assert_user_error, digits, limited, python_report, root, shipped_configs, stdout, summary_json,
+    train_command,
 };
 
 /// Trains `config/<name>` for two epochs on 2,000 images with the binary; the run folder.
@@ -462,30 +463,11 @@ fn hostile_weight_files_are_refused_with_the_key_or_file_named_and_nothing_writt
     }
 }
 
-/// The Python with the clients installed (`DIGITS_PYTHON`, set by `.ci/run`).
-fn python() -> String {
-    std::env::var("DIGITS_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "these checks need Python with numpy, safetensors, onnxruntime and tensorboard: \
-             set DIGITS_PYTHON to it (.ci/run makes one: python3 -m venv; pip install -r \
-             interop/requirements.txt)"
-        )
-    })
-}
-
+/// `interop/check_clients.py ARGS…` run by the clients' Python: its report.
 fn check_clients(args: &[&str]) -> serde_json::Value {
-    let output = std::process::Command::new(python())
-        .arg(root().join("interop/check_clients.py"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "check_clients.py {args:?}: {}{}",
-        stdout(&output),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout(&output).trim()).unwrap()
+    let needs = "Python with numpy, safetensors, onnxruntime and tensorboard \
+                 (interop/requirements.txt)";
+    python_report(needs, &root().join("interop/check_clients.py"), args)
 }
 
 /// digits' probabilities on the 10,000 test images of the bundled sample, as raw f32.

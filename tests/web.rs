@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::common::{
-    Reaped, assert_user_error, digits, root, run_digits, stderr, stdout, train_command,
+    Reaped, assert_user_error, digits, python_report, root, run_digits, stderr, stdout,
+    train_command,
 };
 
 fn trained(work: &Path) -> std::path::PathBuf {
@@ -81,17 +82,6 @@ fn web_checks_its_tools_and_source_before_building() {
     assert!(!run.join("web").exists());
 }
 
-/// The Python with Selenium (`DIGITS_PYTHON`, set by `.ci/run`).
-fn python() -> String {
-    std::env::var("DIGITS_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "this check needs Python with selenium (web/requirements.txt), Debian's chromium \
-             and chromium-driver, `rustup target add wasm32-unknown-unknown` and wasm-bindgen-cli: \
-             set DIGITS_PYTHON to that Python (.ci/run sets it all up)"
-        )
-    })
-}
-
 /// `digits web [RUN] --out SITE --serve` on any free port: the server, and its address.
 fn serve(work: &Path, run: Option<&Path>, site: &Path) -> (Reaped, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_digits"))
@@ -124,18 +114,9 @@ fn serve(work: &Path, run: Option<&Path>, site: &Path) -> (Reaped, String) {
 
 /// `web/SCRIPT ARGS…` run by the Selenium Python: what it printed (one JSON object).
 fn check_in_browser(script: &str, args: &[&str]) -> serde_json::Value {
-    let checked = Command::new(python())
-        .arg(root().join("web").join(script))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        checked.status.success(),
-        "{script}: {}{}",
-        stdout(&checked),
-        String::from_utf8_lossy(&checked.stderr)
-    );
-    serde_json::from_str(stdout(&checked).trim()).unwrap()
+    let needs = "Python with selenium (web/requirements.txt), Debian's chromium and \
+                 chromium-driver, `rustup target add wasm32-unknown-unknown` and wasm-bindgen-cli";
+    python_report(needs, &root().join("web").join(script), args)
 }
 
 #[test]

@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::data::augment::Move;
-use crate::data::idx::PIXELS;
+use crate::data::idx::{IdxImages, PIXELS};
 use crate::model::simd::vectorised;
 
 /// Batches of at least this many images are converted to f32 on every thread (native builds).
@@ -51,6 +51,33 @@ pub struct DigitBatch {
 }
 
 impl DigitSet {
+    /// A split from its parsed image and label files, cut to its first `limit` items; or why
+    /// not, worded to follow the image file's name (`labels_name` names the other): the files
+    /// disagree, or hold nothing.
+    pub fn from_files(
+        images: IdxImages,
+        mut labels: Vec<u8>,
+        labels_name: &str,
+        limit: Option<usize>,
+    ) -> Result<Self, String> {
+        if images.count != labels.len() {
+            return Err(format!(
+                "holds {} images but {labels_name} holds {} labels: the two files must come \
+                 from the same data set",
+                images.count,
+                labels.len()
+            ));
+        }
+        if images.count == 0 {
+            return Err("holds no images".into());
+        }
+        let count = limit.map_or(images.count, |l| l.min(images.count));
+        let mut pixels = images.pixels;
+        pixels.truncate(count * PIXELS);
+        labels.truncate(count);
+        Ok(Self::new(pixels, labels))
+    }
+
     /// All images of a store, in file order. `pixels` holds `labels.len()` images.
     pub fn new(pixels: Vec<u8>, labels: Vec<u8>) -> Self {
         assert_eq!(pixels.len(), labels.len() * PIXELS, "one label per image");

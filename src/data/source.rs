@@ -15,7 +15,7 @@ use crate::data::digit_set::DigitSet;
 pub use crate::data::origin::{DataOrigin, SourceKind};
 use crate::data::download::{self, DownloadFailure};
 use crate::data::idx::{
-    self, IdxImages, PIXELS, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
+    self, IdxImages, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
 };
 use crate::data::sample;
 use crate::error::{Error, Result};
@@ -321,27 +321,8 @@ fn pair(
             ),
         ));
     }
-    if images_idx.count != labels_idx.len() {
-        return Err(Error::data(
-            images,
-            format!(
-                "holds {} images but {} holds {} labels: the two files must come from the \
-                 same data set",
-                images_idx.count,
-                labels.display(),
-                labels_idx.len()
-            ),
-        ));
-    }
-    if images_idx.count == 0 {
-        return Err(Error::data(images, "holds no images"));
-    }
-    let count = limit.map_or(images_idx.count, |l| l.min(images_idx.count));
-    let mut pixels = images_idx.pixels;
-    let mut labels = labels_idx;
-    pixels.truncate(count * PIXELS);
-    labels.truncate(count);
-    Ok(DigitSet::new(pixels, labels))
+    DigitSet::from_files(images_idx, labels_idx, &labels.display().to_string(), limit)
+        .map_err(|why| Error::data(images, why))
 }
 
 impl IdxFiles {

@@ -263,6 +263,27 @@ pub fn summary_json(run: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
 }
 
+/// `script ARGS…` run by the Python `DIGITS_PYTHON` names (`.ci/run` sets it up, with what
+/// `needs` says): the one JSON object it printed. Its output is shown when it fails.
+pub fn python_report(needs: &str, script: &Path, args: &[&str]) -> serde_json::Value {
+    let python = std::env::var("DIGITS_PYTHON").unwrap_or_else(|_| {
+        panic!("this check needs {needs}: set DIGITS_PYTHON to that Python (.ci/run sets it up)")
+    });
+    let output = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{} {args:?}: {}{}",
+        script.display(),
+        stdout(&output),
+        stderr(&output)
+    );
+    serde_json::from_str(stdout(&output).trim()).unwrap()
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

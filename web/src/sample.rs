@@ -2,7 +2,7 @@
 //! digits' own parser and cut to the config's limits.
 
 use digits::data::DigitSet;
-use digits::data::idx::{self, PIXELS};
+use digits::data::idx;
 use wasm_bindgen::prelude::*;
 
 /// The sample's four IDX files as the page fetched them.
@@ -42,21 +42,9 @@ impl SampleFiles {
         let pair = |images: &[u8], labels: &[u8], names: [&str; 2], limit: Option<usize>| {
             let bad = |name: &str, e: idx::IdxError| JsError::new(&format!("{name}: {e}"));
             let images = idx::parse_images(images).map_err(|e| bad(names[0], e))?;
-            let mut labels = idx::parse_labels(labels).map_err(|e| bad(names[1], e))?;
-            if labels.len() != images.count {
-                return Err(JsError::new(&format!(
-                    "{} holds {} images but {} holds {} labels",
-                    names[0],
-                    images.count,
-                    names[1],
-                    labels.len()
-                )));
-            }
-            let count = limit.unwrap_or(labels.len()).min(labels.len());
-            labels.truncate(count);
-            let mut pixels = images.pixels;
-            pixels.truncate(count * PIXELS);
-            Ok(DigitSet::new(pixels, labels))
+            let labels = idx::parse_labels(labels).map_err(|e| bad(names[1], e))?;
+            DigitSet::from_files(images, labels, names[1], limit)
+                .map_err(|why| JsError::new(&format!("{}: {why}", names[0])))
         };
         Ok((
             pair(
