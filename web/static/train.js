@@ -326,28 +326,39 @@ function drawCharts() {
 
 function chart(canvas, label, column, epochs) {
   const context = canvas.getContext("2d");
-  const [w, h, left, bottom] = [canvas.width, canvas.height, 44, 24];
+  // The title and the legend sit on a row of their own above the plot, clear of the curves.
+  const [w, h, left, bottom, top] = [canvas.width, canvas.height, 44, 24, 22];
   context.clearRect(0, 0, w, h);
   const series = [
-    [history.train, "#d62728", false],
-    [history.valid, "#1f77b4", true],
-    [history.test, "#2ca02c", true],
+    [history.train, "#d62728", false, "training"],
+    [history.valid, "#1f77b4", true, "validation"],
+    [history.test, "#2ca02c", true, "test"],
   ];
   const ys = series.flatMap(([points]) => points.map((p) => p[column])).filter(Number.isFinite);
-  context.fillStyle = "#5b6474";
   context.font = "11px system-ui, sans-serif";
-  context.fillText(label, left + 4, 12);
+  context.fillStyle = "#5b6474";
+  context.fillText(label, left, 12);
+  let x = w - 6;
+  for (const [, colour, , name] of [...series].reverse()) {
+    x -= context.measureText(name).width;
+    context.fillStyle = "#5b6474";
+    context.fillText(name, x, 12);
+    context.fillStyle = colour;
+    context.fillRect(x - 12, 6, 9, 3);
+    x -= 22;
+  }
+  context.fillStyle = "#5b6474";
   context.strokeStyle = "#999";
   context.beginPath();
-  context.moveTo(left, 4);
+  context.moveTo(left, top);
   context.lineTo(left, h - bottom);
   context.lineTo(w - 6, h - bottom);
   context.stroke();
   if (!ys.length) return;
   const [y0, y1] = [Math.min(...ys), Math.max(Math.max(...ys), Math.min(...ys) + 1e-6)];
   const px = (x) => left + (x / epochs) * (w - left - 10);
-  const py = (y) => 6 + (1 - (y - y0) / (y1 - y0)) * (h - bottom - 10);
-  context.fillText(y1.toFixed(column === 1 ? 2 : 1), 2, 14);
+  const py = (y) => top + 2 + (1 - (y - y0) / (y1 - y0)) * (h - bottom - top - 4);
+  context.fillText(y1.toFixed(column === 1 ? 2 : 1), 2, top + 6);
   context.fillText(y0.toFixed(column === 1 ? 2 : 1), 2, h - bottom);
   context.fillText("epoch 0", left, h - 6);
   context.fillText(String(epochs), w - 18, h - 6);
