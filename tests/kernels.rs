@@ -9,10 +9,14 @@ use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::{Distribution, Tolerance};
-use digits::model::Fused;
+use digits::config::Config;
+use digits::data::idx::PIXELS;
+use digits::model::inference::Classifier;
 use digits::model::kernels::{convolve, dense, has_kernels, max_pool_square};
 use digits::model::unfolded_conv;
+use digits::model::{Fused, Network};
 use proptest::prelude::*;
+use std::path::Path;
 
 fn cpu_devices() -> Vec<Device> {
     let devices: Vec<Device> = cpu_backends()
@@ -223,6 +227,47 @@ fn check_dense(device: &Device, [batch, inputs, outputs]: [usize; 3], act: Fused
         .assert_approx_eq::<f32>(&gb.into_data(), Tolerance::rel_abs(1e-5, 1e-4));
 }
 
+/// [`a_classifier_gives_the_networks_logits`]'s one case.
+fn check_classifier(
+    device: &Device,
+    hidden: &[usize],
+    activation: &str,
+    norm: &str,
+    images: usize,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let sets = [
+        format!("model.hidden={hidden:?}"),
+        format!("model.activation=\"{activation}\""),
+        format!("model.norm=\"{norm}\""),
+    ];
+    let config = Config::parse(Path::new("t.toml"), "", &sets).unwrap();
+    device.seed(seed);
+    let network = Network::new(&config.model, config.training.loss, device);
+    let classifier = Classifier::new(&network, device);
+    let per_block = activation != "tanh" && norm == "none";
+    prop_assert_eq!(classifier.runs_per_block(), per_block);
+    let mut bytes = vec![0u8; images * PIXELS];
+    let mut state = seed | 1;
+    for byte in &mut bytes {
+        // xorshift: any bytes, 0 and 255 among them.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = (state >> 24) as u8;
+    }
+    let images: Vec<&[u8]> = bytes.chunks(PIXELS).collect();
+    let scaled: Vec<f32> = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(scaled, [images.len(), PIXELS]), device);
+    let expected = network.valid().forward(x).into_data();
+    let logits = classifier.logits(&images);
+    prop_assert_eq!(logits.dims(), [images.len(), 10]);
+    logits
+        .into_data()
+        .assert_approx_eq::<f32>(&expected, Tolerance::rel_abs(1e-5, 1e-5));
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -237,6 +282,23 @@ proptest! {
     ) {
         for device in cpu_devices() {
             check_dense(&device, [batch, inputs, outputs], act);
+        }
+    }
+
+    /// A classifier (what `eval`, `predict` and `bench` run) gives the network's own logits
+    /// for random bytes, on random MLPs of either kind: run per block where our kernels cover
+    /// the layers (no normalisation; ReLU or the sigmoid), Burn's layers otherwise. Batches
+    /// up to 300 images cover one block on this thread and several on every thread.
+    #[test]
+    fn a_classifier_gives_the_networks_logits(
+        hidden in proptest::collection::vec(1usize..=80, 1..=3),
+        activation in prop_oneof![Just("relu"), Just("sigmoid"), Just("tanh")],
+        norm in prop_oneof![Just("none"), Just("batch")],
+        images in 1usize..=300,
+        seed in any::<u64>(),
+    ) {
+        for device in cpu_devices().into_iter().map(|d| d.inner()) {
+            check_classifier(&device, &hidden, activation, norm, images, seed)?;
         }
     }
 

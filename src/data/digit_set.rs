@@ -18,7 +18,7 @@ use rand::seq::SliceRandom;
 
 use crate::data::augment::Move;
 use crate::data::idx::{IdxImages, PIXELS};
-use crate::model::simd::vectorised;
+use crate::model::input::scale_pixels;
 
 /// Batches of at least this many images are converted to f32 on every thread (native builds).
 const PARALLEL_IMAGES: usize = 256;
@@ -166,17 +166,8 @@ impl DigitSet {
     /// every thread (native builds): at batch 1024 this was a third of the seed network's
     /// inference, and the cost is writing 3 MB, which one core does at half the speed of two.
     fn scaled_pixels(&self, indices: &[usize]) -> Vec<f32> {
-        // Compiled for AVX2 where the CPU has it: twice the divisions an instruction.
         let scale = |index: usize, out: &mut [std::mem::MaybeUninit<f32>]| {
-            let pixels = self.pixels_of(self.row(index));
-            vectorised(
-                #[inline(always)]
-                || {
-                    for (out, &p) in out.iter_mut().zip(pixels) {
-                        out.write(f32::from(p) / 255.0);
-                    }
-                },
-            )
+            scale_pixels(self.pixels_of(self.row(index)), out)
         };
         let values = indices.len() * PIXELS;
         let mut pixels = Vec::with_capacity(values);
@@ -198,6 +189,11 @@ impl DigitSet {
         pixels
     }
 
+    /// Item `index`'s 784 stored bytes (`index` below `len()`).
+    pub fn image_bytes(&self, index: usize) -> &[u8] {
+        self.pixels_of(self.row(index))
+    }
+
     fn pixels_of(&self, row: usize) -> &[u8] {
         &self.pixels[row * PIXELS..(row + 1) * PIXELS]
     }
@@ -206,14 +202,19 @@ impl DigitSet {
     pub fn batch(&self, indices: &[usize], device: &Device) -> DigitBatch {
         let n = indices.len();
         let pixels = self.scaled_pixels(indices);
-        let labels = indices
+        DigitBatch {
+            images: Tensor::from_data(TensorData::new(pixels, [n, PIXELS]), device),
+            targets: self.targets(indices, device),
+        }
+    }
+
+    /// Items `indices`' labels, `[B]` on `device`.
+    pub fn targets(&self, indices: &[usize], device: &Device) -> Tensor<1, Int> {
+        let labels: Vec<i64> = indices
             .iter()
             .map(|&index| i64::from(self.labels[self.row(index)]))
             .collect();
-        DigitBatch {
-            images: Tensor::from_data(TensorData::new(pixels, [n, PIXELS]), device),
-            targets: Tensor::from_data(TensorData::new(labels, [n]), device),
-        }
+        Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
     }
 
     /// As [`DigitSet::batch`], each image moved as `move_of` says for its row in the store

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use burn::data::dataloader::{DataLoader, Progress};
+use burn::data::dataloader::Progress;
 use burn::prelude::*;
 use burn::train::metric::{
     AccuracyInput, AccuracyMetric, ClassReduction, ConfusionStatsInput, Metric, MetricMetadata,
@@ -14,7 +14,6 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::data::digit_set::DigitSet;
 use crate::data::idx::CLASSES;
-use crate::data::loader::EpochLoader;
 use crate::data::source as data;
 use crate::error::{Error, Result};
 use crate::inspect::plots;
@@ -22,6 +21,7 @@ use crate::inspect::robustness::{MovedAccuracy, moved_accuracies};
 use crate::inspect::trained_run::load_run;
 use crate::metrics::ConfusionMatrix;
 use crate::metrics::confusion::ClassReport;
+use crate::model::inference::Classifier;
 use crate::model::{self, Network};
 use crate::run::folder::{CONFUSION_FILE, EVAL_FILE, RunFolder};
 
@@ -42,8 +42,7 @@ pub struct Evaluation {
 pub fn evaluate(model: &Network, dataset: &DigitSet, device: &Device) -> Result<Evaluation> {
     // The batch size does not change the result (inference-mode normalisation is per image),
     // only the speed.
-    let loader = EpochLoader::new(dataset.clone(), EVAL_BATCH, None, false, 1, device.clone());
-    let model = model.valid();
+    let classifier = Classifier::new(model, device);
     let metadata = MetricMetadata {
         progress: Progress::new(0, dataset.len(), None),
         iteration: None,
@@ -56,18 +55,20 @@ pub fn evaluate(model: &Network, dataset: &DigitSet, device: &Device) -> Result<
     let mut loss_sum = 0.0;
     let read_error = |e: &dyn std::fmt::Display| Error::Internal(format!("evaluation: {e}"));
 
-    for batch in loader.iter() {
-        let batch = batch.map_err(|e| read_error(&e))?;
-        let n = batch.targets.dims()[0];
-        let logits = model.forward(batch.images);
-        let loss = model::loss(model.loss, logits.clone(), batch.targets.clone());
+    let every: Vec<usize> = (0..dataset.len()).collect();
+    for ids in every.chunks(EVAL_BATCH) {
+        let n = ids.len();
+        let images: Vec<&[u8]> = ids.iter().map(|&i| dataset.image_bytes(i)).collect();
+        let targets = dataset.targets(ids, device);
+        let logits = classifier.logits(&images);
+        let loss = model::loss(model.loss, logits.clone(), targets.clone());
         loss_sum += f64::from(loss.into_scalar::<f32>()) * n as f64;
 
-        let one_hot = batch.targets.clone().one_hot(CLASSES).bool();
+        let one_hot = targets.clone().one_hot(CLASSES).bool();
         let stats = ConfusionStatsInput::new(logits.clone(), one_hot);
         accuracy
             .update(
-                &AccuracyInput::new(logits.clone(), batch.targets.clone()),
+                &AccuracyInput::new(logits.clone(), targets.clone()),
                 &metadata,
             )
             .map_err(|e| read_error(&e))?;
@@ -84,7 +85,7 @@ pub fn evaluate(model: &Network, dataset: &DigitSet, device: &Device) -> Result<
                 .map_err(|e| read_error(&format!("{e:?}")))
         };
         let predicted = as_labels(logits.argmax(1).reshape([n]))?;
-        let truth = as_labels(batch.targets)?;
+        let truth = as_labels(targets)?;
         for (t, p) in truth.into_iter().zip(predicted) {
             confusion.add(t as usize, p as usize);
         }

@@ -7,6 +7,8 @@ use burn::tensor::activation::{sigmoid, softmax};
 use crate::config::Loss;
 use crate::data::idx::{CLASSES, PIXELS};
 use crate::model::Network;
+use crate::model::inference::Classifier;
+use crate::model::input::scaled;
 
 /// What the network makes of one image.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +21,8 @@ pub struct Prediction {
 
 /// Classifies 28×28 images (0 = background), one prediction each.
 pub fn classify(model: &Network, images: &[[u8; PIXELS]], device: &Device) -> Vec<Prediction> {
-    let logits = model.valid().forward(input_tensor(images, device));
+    let images: Vec<&[u8]> = images.iter().map(|image| &image[..]).collect();
+    let logits = Classifier::new(model, device).logits(&images);
     predictions(model.loss, logits)
 }
 
@@ -53,9 +56,7 @@ pub struct Layers {
 /// What the network makes of one 28×28 image, layer by layer: every layer's outputs and the
 /// prediction (the same as [`classify`]'s).
 pub fn look(model: &Network, image: &[u8; PIXELS], device: &Device) -> (Layers, Prediction) {
-    let inside = model
-        .valid()
-        .forward_inside(input_tensor(std::slice::from_ref(image), device));
+    let inside = model.valid().forward_inside(input_tensor(image, device));
     let maps = inside
         .maps
         .into_iter()
@@ -77,13 +78,8 @@ pub fn look(model: &Network, image: &[u8; PIXELS], device: &Device) -> (Layers, 
 }
 
 /// Images as the network's `[N, 784]` input in 0..1.
-fn input_tensor(images: &[[u8; PIXELS]], device: &Device) -> Tensor<2> {
-    let pixels: Vec<f32> = images
-        .iter()
-        .flatten()
-        .map(|&p| f32::from(p) / 255.0)
-        .collect();
-    Tensor::<2>::from_data(TensorData::new(pixels, [images.len(), PIXELS]), device)
+fn input_tensor(image: &[u8; PIXELS], device: &Device) -> Tensor<2> {
+    Tensor::<2>::from_data(TensorData::new(scaled(&[image]), [1, PIXELS]), device)
 }
 
 fn values(tensor: Tensor<2>) -> Vec<f32> {

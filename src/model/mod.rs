@@ -4,6 +4,8 @@
 
 mod conv;
 pub mod fused;
+pub mod inference;
+pub mod input;
 pub mod simd;
 pub use fused::Fused;
 off_the_web! {

@@ -13,7 +13,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use burn::data::dataloader::DataLoader;
-use burn::module::Module;
 use burn::prelude::*;
 use burn::train::{Interrupter, Learner, TrainStep};
 use serde::Serialize;
@@ -26,6 +25,7 @@ use crate::data::digit_set::DigitSet;
 use crate::data::loader::EpochLoader;
 use crate::error::{Error, Result};
 use crate::model::Network;
+use crate::model::inference::Classifier;
 use crate::run::RunFolder;
 use crate::run::history::EpochHistory;
 use crate::run::summary::peak_rss_mb;
@@ -138,20 +138,38 @@ fn throughput(
     budget: Duration,
     mut step: impl FnMut(crate::data::digit_set::DigitBatch) -> usize,
 ) -> Result<f64> {
+    let mut batches = loader.iter();
+    timed_steps(device, budget, || {
+        let batch = match batches.next() {
+            Some(batch) => batch,
+            None => {
+                batches = loader.iter();
+                batches.next().expect("an epoch has a batch")
+            }
+        };
+        let batch = batch.map_err(|e| Error::Internal(format!("bench batch: {e}")))?;
+        Ok(step(batch))
+    })
+}
+
+/// Calls `step` over and over for `budget` after a warm-up of a quarter of it; returns images
+/// per second. `step` returns the images it processed.
+fn timed_steps(
+    device: &Device,
+    budget: Duration,
+    mut step: impl FnMut() -> Result<usize>,
+) -> Result<f64> {
     let mut timed = |budget: Duration| -> Result<f64> {
         let started = Instant::now();
         let mut images = 0;
         loop {
-            for batch in loader.iter() {
-                let batch = batch.map_err(|e| Error::Internal(format!("bench batch: {e}")))?;
-                images += step(batch);
-                if started.elapsed() >= budget {
-                    // Asynchronous backends (wgpu) count only finished work.
-                    device
-                        .sync()
-                        .map_err(|e| Error::Internal(format!("bench sync: {e:?}")))?;
-                    return Ok(images as f64 / started.elapsed().as_secs_f64());
-                }
+            images += step()?;
+            if started.elapsed() >= budget {
+                // Asynchronous backends (wgpu) count only finished work.
+                device
+                    .sync()
+                    .map_err(|e| Error::Internal(format!("bench sync: {e:?}")))?;
+                return Ok(images as f64 / started.elapsed().as_secs_f64());
             }
         }
     };
@@ -284,21 +302,19 @@ fn learner_train_sps(
     Ok(items as f64 / seconds.max(f64::MIN_POSITIVE))
 }
 
-/// (c) Inference on the test split, in batches of the benchmark's size.
+/// (c) Inference on the test split, in batches of the benchmark's size, the way `eval` and
+/// `predict` classify: from the stored bytes through a [`Classifier`].
 fn infer_sps(config: &Config, device: &Device, test: &DigitSet, budget: Duration) -> Result<f64> {
-    let model = learner::new_model(config, device).valid();
-    let loader = EpochLoader::new(
-        test.clone(),
-        config.training.batch_size,
-        None,
-        false,
-        1,
-        device.clone(),
-    );
-    throughput(&loader, device, budget, |batch| {
-        let images = batch.targets.dims()[0];
+    let classifier = Classifier::new(&learner::new_model(config, device), device);
+    let every: Vec<usize> = (0..test.len()).collect();
+    let mut batches = every.chunks(config.training.batch_size).cycle();
+    timed_steps(device, budget, || {
+        let ids = batches.next().ok_or_else(|| {
+            Error::Usage("bench: the test split is empty; give it images (data.test_limit)".into())
+        })?;
+        let images: Vec<&[u8]> = ids.iter().map(|&i| test.image_bytes(i)).collect();
         // Read the digits back, as `predict` and `eval` do.
-        let _digits = model.forward(batch.images).argmax(1).into_data();
-        images
+        let _digits = classifier.logits(&images).argmax(1).into_data();
+        Ok(ids.len())
     })
 }

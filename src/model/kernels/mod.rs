@@ -30,6 +30,7 @@
 mod conv;
 mod cpu;
 mod dense;
+pub mod mlp;
 mod pool;
 mod product;
 mod sum;

@@ -125,7 +125,7 @@ unsafe fn sgemm(
 
 /// Multiply-adds below which a product runs on the calling thread: waking another costs about
 /// 20 µs on a 2-core machine, as long as such a product takes (the seed network's layers).
-const PARALLEL_WORK: usize = 1 << 21;
+pub const PARALLEL_WORK: usize = 1 << 21;
 
 /// The smaller side of `c` from which gemm's own split between threads is used (flex). Below
 /// it (a 16-neuron layer at batch 1024) gemm's split woke the threads many times a product

@@ -1,0 +1,100 @@
+//! A trained network classifying stored images (`eval`, `predict`, `explain`, `bench`'s
+//! inference figure): from the images' bytes to logits. Where the device runs our kernels and
+//! the network is an MLP whose layers they cover (no normalisation; ReLU or the sigmoid), the
+//! whole network runs per block of images ([`kernels::mlp`]), its weights read out once when
+//! the classifier is made; anywhere else, Burn's tensors layer by layer.
+
+use burn::prelude::*;
+
+use super::Network;
+use super::input::scaled;
+#[cfg(not(target_arch = "wasm32"))]
+use super::kernels::{self, mlp::DenseLayer};
+
+/// A network in inference mode, ready to classify images.
+pub struct Classifier {
+    network: Network,
+    device: Device,
+    /// The dense layers' weights for the per-block kernel, where it applies.
+    #[cfg(not(target_arch = "wasm32"))]
+    layers: Option<Vec<DenseLayer>>,
+}
+
+impl Classifier {
+    /// `network` in inference mode on `device`.
+    pub fn new(network: &Network, device: &Device) -> Classifier {
+        let network = network.valid();
+        Classifier {
+            #[cfg(not(target_arch = "wasm32"))]
+            layers: dense_layers(&network, device),
+            network,
+            device: device.clone(),
+        }
+    }
+
+    /// The network it runs (in inference mode).
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Whether it runs the network per block of images with our kernels (else layer by layer
+    /// through Burn's tensors).
+    pub fn runs_per_block(&self) -> bool {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.layers.is_some();
+        #[cfg(target_arch = "wasm32")]
+        false
+    }
+
+    /// The logits `[images, 10]` of `images`, each 784 stored bytes (0..255).
+    pub fn logits(&self, images: &[&[u8]]) -> Tensor<2> {
+        let rows = images.len();
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(layers) = &self.layers {
+            let logits = kernels::mlp::logits(images, layers);
+            let classes = layers.last().map_or(0, DenseLayer::outputs);
+            return Tensor::from_data(TensorData::new(logits, [rows, classes]), &self.device);
+        }
+        let inputs = images.first().map_or(0, |image| image.len());
+        let x = Tensor::from_data(
+            TensorData::new(scaled(images), [rows, inputs]),
+            &self.device,
+        );
+        self.network.forward(x)
+    }
+}
+
+/// Each dense layer's weights and activation, if the per-block kernel runs this network on
+/// `device`: an MLP without normalisation, each hidden activation ReLU or the sigmoid.
+#[cfg(not(target_arch = "wasm32"))]
+fn dense_layers(network: &Network, device: &Device) -> Option<Vec<DenseLayer>> {
+    use burn::nn::activation::Activation;
+    use burn::nn::norm::Normalization;
+
+    if !kernels::has_kernels(device) || !network.conv.is_empty() {
+        return None;
+    }
+    let layer = |linear: &burn::nn::Linear, act| {
+        Some(DenseLayer {
+            weight: values(linear.weight.val())?,
+            bias: values(linear.bias.as_ref()?.val())?,
+            act,
+        })
+    };
+    let mut layers = Vec::with_capacity(network.hidden.len() + 1);
+    for block in &network.hidden {
+        let act = match (&block.norm, &block.activation) {
+            (Normalization::Identity(_), Activation::Relu(_)) => super::Fused::Relu,
+            (Normalization::Identity(_), Activation::Sigmoid(_)) => super::Fused::Sigmoid,
+            _ => return None,
+        };
+        layers.push(layer(&block.linear, act)?);
+    }
+    layers.push(layer(&network.output, super::Fused::Identity)?);
+    Some(layers)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn values<const D: usize>(tensor: Tensor<D>) -> Option<Vec<f32>> {
+    tensor.into_data().try_into_vec_as::<f32>().ok()
+}
