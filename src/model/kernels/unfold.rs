@@ -29,18 +29,25 @@ fn segments(
     })
 }
 
-/// One input plane's k² rows of patches into `rows` (`[k², H'·W']`), which must hold zeros
-/// where padding is read (they are not written).
+/// One input plane's k² rows of patches into `rows` (`[k², H'·W']`), every value written:
+/// the plane's pixels, and zeros where padding is read (no zero-filled buffer first: that
+/// memset was 6 % of a `cnn.toml` training step by `perf`).
 pub fn unfold_plane(plane: &[f32], rows: &mut [f32], [h, w]: [usize; 2], k: usize, p: usize) {
     let (oh, ow) = (unfolded_side(h, k, p), unfolded_side(w, k, p));
     if oh * ow == 0 {
         return;
     }
     for (r, row) in rows.chunks_mut(oh * ow).enumerate() {
+        // The segments come in order, row after row: zeros in each gap before one, and after
+        // the last.
+        let mut written = 0;
         for (columns, from) in segments(r, [h, w], [oh, ow], k, p) {
+            row[written..columns.start].fill(0.0);
+            written = columns.end;
             let len = columns.len();
             row[columns].copy_from_slice(&plane[from..from + len]);
         }
+        row[written..].fill(0.0);
     }
 }
 
@@ -55,6 +62,31 @@ pub fn fold_plane(rows: &[f32], plane: &mut [f32], [h, w]: [usize; 2], k: usize,
             let len = columns.len();
             for (pixel, g) in plane[to..to + len].iter_mut().zip(&row[columns]) {
                 *pixel += g;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Into a buffer of NaN (what a reused buffer may hold), every value is the patch's pixel
+    /// or a padding zero, as a direct reading of the definition gives.
+    #[test]
+    fn unfolding_writes_every_value() {
+        for (h, w, k, p) in [(5, 4, 3, 1), (3, 3, 3, 0), (4, 6, 2, 3), (2, 2, 5, 2), (1, 7, 1, 0)] {
+            let plane: Vec<f32> = (0..h * w).map(|v| v as f32 + 1.0).collect();
+            let (oh, ow) = (unfolded_side(h, k, p), unfolded_side(w, k, p));
+            let mut rows = vec![f32::NAN; k * k * oh * ow];
+            unfold_plane(&plane, &mut rows, [h, w], k, p);
+            for (r, row) in rows.chunks(oh * ow).enumerate() {
+                for (at, &value) in row.iter().enumerate() {
+                    let (iy, ix) = ((at / ow + r / k) as isize - p as isize, (at % ow + r % k) as isize - p as isize);
+                    let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                    let expected = if inside { plane[iy as usize * w + ix as usize] } else { 0.0 };
+                    assert_eq!(value, expected, "{h}×{w}, k {k}, p {p}: row {r}, pixel {at}");
+                }
             }
         }
     }
