@@ -18,10 +18,7 @@ use rand::seq::SliceRandom;
 
 use crate::data::augment::Move;
 use crate::data::idx::{IdxImages, PIXELS};
-use crate::model::input::scale_pixels;
-
-/// Batches of at least this many images are converted to f32 on every thread (native builds).
-const PARALLEL_IMAGES: usize = 256;
+use crate::model::input::scaled;
 
 /// One handwritten digit: 28×28 grey pixels (0 = background) and its label 0-9.
 #[derive(Clone, Debug)]
@@ -162,31 +159,10 @@ impl DigitSet {
         })
     }
 
-    /// Items `indices`' pixels as f32 in 0..1, image after image. A large batch is converted on
-    /// every thread (native builds): at batch 1024 this was a third of the seed network's
-    /// inference, and the cost is writing 3 MB, which one core does at half the speed of two.
+    /// Items `indices`' pixels as f32 in 0..1, image after image.
     fn scaled_pixels(&self, indices: &[usize]) -> Vec<f32> {
-        let scale = |index: usize, out: &mut [std::mem::MaybeUninit<f32>]| {
-            scale_pixels(self.pixels_of(self.row(index)), out)
-        };
-        let values = indices.len() * PIXELS;
-        let mut pixels = Vec::with_capacity(values);
-        let out = &mut pixels.spare_capacity_mut()[..values];
-        #[cfg(not(target_arch = "wasm32"))]
-        if indices.len() >= PARALLEL_IMAGES {
-            use rayon::prelude::*;
-            out.par_chunks_mut(PIXELS)
-                .zip(indices)
-                .for_each(|(out, &index)| scale(index, out));
-        }
-        let serial = cfg!(target_arch = "wasm32") || indices.len() < PARALLEL_IMAGES;
-        if serial {
-            let images = out.chunks_mut(PIXELS).zip(indices);
-            images.for_each(|(out, &index)| scale(index, out));
-        }
-        // SAFETY: each of the first `values` values was written above (PIXELS per index).
-        unsafe { pixels.set_len(values) };
-        pixels
+        let images: Vec<&[u8]> = indices.iter().map(|&i| self.image_bytes(i)).collect();
+        scaled(&images)
     }
 
     /// Item `index`'s 784 stored bytes (`index` below `len()`).
