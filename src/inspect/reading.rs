@@ -77,7 +77,7 @@ pub fn look(model: &Network, image: &[u8; PIXELS], device: &Device) -> (Layers, 
     (Layers { maps, hidden }, prediction)
 }
 
-/// Images as the network's `[N, 784]` input in 0..1.
+/// An image as the network's `[1, 784]` input in 0..1.
 fn input_tensor(image: &[u8; PIXELS], device: &Device) -> Tensor<2> {
     Tensor::<2>::from_data(TensorData::new(scaled(&[image]), [1, PIXELS]), device)
 }

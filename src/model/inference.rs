@@ -32,11 +32,6 @@ impl Classifier {
         }
     }
 
-    /// The network it runs (in inference mode).
-    pub fn network(&self) -> &Network {
-        &self.network
-    }
-
     /// Whether it runs the network per block of images with our kernels (else layer by layer
     /// through Burn's tensors).
     pub fn runs_per_block(&self) -> bool {

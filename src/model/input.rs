@@ -26,27 +26,27 @@ const PARALLEL_IMAGES: usize = 256;
 
 /// `images` (each of the same length) scaled, one after the other.
 pub fn scaled(images: &[&[u8]]) -> Vec<f32> {
-    let side = images.first().map_or(0, |image| image.len());
+    let len = images.first().map_or(0, |image| image.len());
     assert!(
-        images.iter().all(|image| image.len() == side),
+        images.iter().all(|image| image.len() == len),
         "images of one size"
     );
-    let values = images.len() * side;
+    let values = images.len() * len;
     let mut out = Vec::with_capacity(values);
     let free = &mut out.spare_capacity_mut()[..values];
     #[cfg(not(target_arch = "wasm32"))]
     if images.len() >= PARALLEL_IMAGES {
         use rayon::prelude::*;
-        free.par_chunks_mut(side.max(1))
+        free.par_chunks_mut(len.max(1))
             .zip(images)
             .for_each(|(to, image)| scale_pixels(image, to));
     }
     if cfg!(target_arch = "wasm32") || images.len() < PARALLEL_IMAGES {
-        for (to, image) in free.chunks_mut(side.max(1)).zip(images) {
+        for (to, image) in free.chunks_mut(len.max(1)).zip(images) {
             scale_pixels(image, to);
         }
     }
-    // SAFETY: each image's `side` values were written above, one chunk each.
+    // SAFETY: each image's `len` values were written above, one chunk each.
     unsafe { out.set_len(values) };
     out
 }
