@@ -4,7 +4,8 @@
 //! (a) a bare step loop: batch → forward → loss → backward → optimizer step;
 //! (b) the real training path: Burn's Learner with our loader, metrics, renderer and
 //!     checkpointers (`learner::supervised_training`), timing the train split only;
-//! (c) inference: batch → forward → argmax;
+//! (c) inference as `eval` and `predict` classify: the test images' bytes → logits (a
+//!     `Classifier`) → argmax;
 //! (d) for the networks `backprop` covers, trained with plain SGD: the bare step loop with the
 //!     written-out backpropagation and W ← W − η∇ instead of autodiff and Burn's optimizer,
 //!     taking turns with (a) so the two are paired.
