@@ -161,13 +161,13 @@ impl DigitSet {
 
     /// Items `indices`' pixels as f32 in 0..1, image after image.
     fn scaled_pixels(&self, indices: &[usize]) -> Vec<f32> {
-        let images: Vec<&[u8]> = indices.iter().map(|&i| self.image_bytes(i)).collect();
-        scaled(&images)
+        scaled(&self.images_bytes(indices))
     }
 
-    /// Item `index`'s 784 stored bytes (`index` below `len()`).
-    pub fn image_bytes(&self, index: usize) -> &[u8] {
-        self.pixels_of(self.row(index))
+    /// Items `indices`' 784 stored bytes each (what a `Classifier` reads).
+    pub fn images_bytes(&self, indices: &[usize]) -> Vec<&[u8]> {
+        let image = |index| self.pixels_of(self.row(index));
+        indices.iter().map(|&index| image(index)).collect()
     }
 
     fn pixels_of(&self, row: usize) -> &[u8] {

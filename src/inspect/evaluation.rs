@@ -58,9 +58,8 @@ pub fn evaluate(model: &Network, dataset: &DigitSet, device: &Device) -> Result<
     let every: Vec<usize> = (0..dataset.len()).collect();
     for ids in every.chunks(EVAL_BATCH) {
         let n = ids.len();
-        let images: Vec<&[u8]> = ids.iter().map(|&i| dataset.image_bytes(i)).collect();
         let targets = dataset.targets(ids, device);
-        let logits = classifier.logits(&images);
+        let logits = classifier.logits(&dataset.images_bytes(ids));
         let loss = model::loss(model.loss, logits.clone(), targets.clone());
         loss_sum += f64::from(loss.into_scalar::<f32>()) * n as f64;
 

@@ -63,9 +63,6 @@ impl Classifier {
 /// `device`: an MLP without normalisation, each hidden activation ReLU or the sigmoid.
 #[cfg(not(target_arch = "wasm32"))]
 fn dense_layers(network: &Network, device: &Device) -> Option<Vec<DenseLayer>> {
-    use burn::nn::activation::Activation;
-    use burn::nn::norm::Normalization;
-
     if !kernels::has_kernels(device) || !network.conv.is_empty() {
         return None;
     }
@@ -78,12 +75,7 @@ fn dense_layers(network: &Network, device: &Device) -> Option<Vec<DenseLayer>> {
     };
     let mut layers = Vec::with_capacity(network.hidden.len() + 1);
     for block in &network.hidden {
-        let act = match (&block.norm, &block.activation) {
-            (Normalization::Identity(_), Activation::Relu(_)) => super::Fused::Relu,
-            (Normalization::Identity(_), Activation::Sigmoid(_)) => super::Fused::Sigmoid,
-            _ => return None,
-        };
-        layers.push(layer(&block.linear, act)?);
+        layers.push(layer(&block.linear, block.fused_activation()?)?);
     }
     layers.push(layer(&network.output, super::Fused::Identity)?);
     Some(layers)

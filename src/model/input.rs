@@ -22,6 +22,7 @@ pub fn scale_pixels(bytes: &[u8], out: &mut [MaybeUninit<f32>]) {
 /// A batch this large is scaled on every thread (native builds): at batch 1024 the conversion
 /// was a third of the seed network's inference, and its cost is writing 3 MB, which one core
 /// does at half the speed of two.
+#[cfg(not(target_arch = "wasm32"))]
 const PARALLEL_IMAGES: usize = 256;
 
 /// `images` (each of the same length) scaled, one after the other.
@@ -34,18 +35,16 @@ pub fn scaled(images: &[&[u8]]) -> Vec<f32> {
     let values = images.len() * len;
     let mut out = Vec::with_capacity(values);
     let free = &mut out.spare_capacity_mut()[..values];
+    let scale = |(to, image): (&mut [MaybeUninit<f32>], &&[u8])| scale_pixels(image, to);
     #[cfg(not(target_arch = "wasm32"))]
     if images.len() >= PARALLEL_IMAGES {
         use rayon::prelude::*;
-        free.par_chunks_mut(len.max(1))
-            .zip(images)
-            .for_each(|(to, image)| scale_pixels(image, to));
+        free.par_chunks_mut(len.max(1)).zip(images).for_each(scale);
+    } else {
+        free.chunks_mut(len.max(1)).zip(images).for_each(scale);
     }
-    if cfg!(target_arch = "wasm32") || images.len() < PARALLEL_IMAGES {
-        for (to, image) in free.chunks_mut(len.max(1)).zip(images) {
-            scale_pixels(image, to);
-        }
-    }
+    #[cfg(target_arch = "wasm32")]
+    free.chunks_mut(len.max(1)).zip(images).for_each(scale);
     // SAFETY: each image's `len` values were written above, one chunk each.
     unsafe { out.set_len(values) };
     out

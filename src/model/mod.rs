@@ -41,19 +41,23 @@ pub struct HiddenBlock {
 }
 
 impl HiddenBlock {
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let fused = match &self.activation {
-            ActivationLayer::Relu(_) => Some(Fused::Relu),
-            ActivationLayer::Sigmoid(_) => Some(Fused::Sigmoid),
+    /// The activation a dense kernel applies in its pass over the product, where nothing comes
+    /// between the two (no normalisation) and the kernels have it (ReLU, the sigmoid).
+    pub fn fused_activation(&self) -> Option<Fused> {
+        match (&self.norm, &self.activation) {
+            (Normalization::Identity(_), ActivationLayer::Relu(_)) => Some(Fused::Relu),
+            (Normalization::Identity(_), ActivationLayer::Sigmoid(_)) => Some(Fused::Sigmoid),
             _ => None,
-        };
-        let x = match (&self.norm, fused) {
-            // Nothing between the product and the activation: both in one pass where the
-            // kernels run.
-            (Normalization::Identity(_), Some(act)) => dense(&self.linear, x, act),
-            (norm, _) => {
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = match self.fused_activation() {
+            // Both in one pass where the kernels run.
+            Some(act) => dense(&self.linear, x, act),
+            None => {
                 self.activation
-                    .forward(norm.forward(dense(&self.linear, x, Fused::Identity)))
+                    .forward(self.norm.forward(dense(&self.linear, x, Fused::Identity)))
             }
         };
         match &self.dropout {

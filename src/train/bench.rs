@@ -313,9 +313,8 @@ fn infer_sps(config: &Config, device: &Device, test: &DigitSet, budget: Duration
         let ids = batches.next().ok_or_else(|| {
             Error::Usage("bench: the test split is empty; give it images (data.test_limit)".into())
         })?;
-        let images: Vec<&[u8]> = ids.iter().map(|&i| test.image_bytes(i)).collect();
         // Read the digits back, as `predict` and `eval` do.
-        let _digits = classifier.logits(&images).argmax(1).into_data();
+        let _digits = classifier.logits(&test.images_bytes(ids)).argmax(1).into_data();
         Ok(ids.len())
     })
 }
