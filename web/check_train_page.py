@@ -98,6 +98,11 @@ def main(url, out_dir, epochs):
             " epoch: s.epoch}"
         )
         wait_for(driver, "return window.digitsTrain.phase === 'done'", 300)
+        # The whole page, not the first screen (which ended inside the drawing panel).
+        height, chrome = driver.execute_script(
+            "return [document.documentElement.scrollHeight, outerHeight - innerHeight]"
+        )
+        driver.set_window_size(1280, height + chrome)
         driver.save_screenshot(f"{out_dir}/train-page.png")
         shown = {
             "status": driver.find_element(By.ID, "status").text,
