@@ -9,7 +9,10 @@ use burn::prelude::*;
 use super::Network;
 use super::input::scaled;
 #[cfg(not(target_arch = "wasm32"))]
-use super::kernels::{self, mlp::DenseLayer};
+use super::kernels::{
+    self,
+    mlp::{DenseLayer, Mlp},
+};
 
 /// A network in inference mode, ready to classify images.
 pub struct Classifier {
@@ -17,7 +20,7 @@ pub struct Classifier {
     device: Device,
     /// The dense layers' weights for the per-block kernel, where it applies.
     #[cfg(not(target_arch = "wasm32"))]
-    layers: Option<Vec<DenseLayer>>,
+    layers: Option<Mlp>,
 }
 
 impl Classifier {
@@ -46,8 +49,8 @@ impl Classifier {
         let rows = images.len();
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(layers) = &self.layers {
-            let logits = kernels::mlp::logits(images, layers);
-            let classes = layers.last().map_or(0, DenseLayer::outputs);
+            let logits = layers.logits(images);
+            let classes = layers.classes();
             return Tensor::from_data(TensorData::new(logits, [rows, classes]), &self.device);
         }
         let inputs = images.first().map_or(0, |image| image.len());
@@ -62,7 +65,7 @@ impl Classifier {
 /// Each dense layer's weights and activation, if the per-block kernel runs this network on
 /// `device`: an MLP without normalisation, each hidden activation ReLU or the sigmoid.
 #[cfg(not(target_arch = "wasm32"))]
-fn dense_layers(network: &Network, device: &Device) -> Option<Vec<DenseLayer>> {
+fn dense_layers(network: &Network, device: &Device) -> Option<Mlp> {
     if !kernels::has_kernels(device) || !network.conv.is_empty() {
         return None;
     }
@@ -78,7 +81,7 @@ fn dense_layers(network: &Network, device: &Device) -> Option<Vec<DenseLayer>> {
         layers.push(layer(&block.linear, block.fused_activation()?)?);
     }
     layers.push(layer(&network.output, super::Fused::Identity)?);
-    Some(layers)
+    Some(Mlp::new(layers))
 }
 
 #[cfg(not(target_arch = "wasm32"))]

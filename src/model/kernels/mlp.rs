@@ -1,26 +1,30 @@
 //! A whole multilayer perceptron's inference from the stored pixel bytes: each block of
 //! images is scaled to 0..1 into a buffer its thread reuses and goes through
 //! every layer (product, then bias and activation in one pass) while its values are still in
-//! the core's cache; then its logits are written out. Layer by layer through tensors, a batch
+//! the core's cache; then its logits are written out. The products run on weights packed once
+//! when the network is read ([`super::panel`]) where the CPU has AVX2 and FMA, else through
+//! gemm or matrixmultiply. Layer by layer through tensors, a batch
 //! of 1024 is first converted whole (3 MB of floats written out, read back by the first
 //! product), and the threads are woken once a layer and a conversion; here the 0.8 MB of
 //! bytes are read once and the threads woken once a batch.
 
 use rayon::prelude::*;
 
+use super::panel::{self, Panels};
 use super::product::{PARALLEL_WORK, product};
 use crate::model::fused::{Fused, add_bias_and_activate};
 use crate::model::input::scale_pixels;
 
-/// Images a block for a network of few weights (the seed network's 13,002): their 784 inputs
-/// as floats (200 KB) stay in a core's L2 cache (512 KB on the AMD EPYC hosts, more on the
-/// Intel Xeon ones). 32 to 128 measured alike there; 256 and 512 slower.
-const SMALL_NETWORK_BLOCK: usize = 64;
+/// Images a block: their 784 inputs as floats (200 KB) stay in a core's L2 cache (512 KB on
+/// the AMD EPYC hosts, more on the Intel Xeon ones). Through panels, 64 measured best or
+/// alike for the seed network, [512,512] and [2048,2048] (blocks of 32 to 512 tried); through
+/// products, for the seed network (32 to 128 alike, 256 and 512 slower).
+const BLOCK: usize = 64;
 
-/// Images a block for a network of [`WIDE_WEIGHTS`] weights or more: a [512,512] network ran
-/// faster with blocks of 256 and 512 than of 64 and 128 (each block's products stream the
-/// weights again).
-const WIDE_NETWORK_BLOCK: usize = 256;
+/// Images a block through products for a network of [`WIDE_WEIGHTS`] weights or more: a
+/// [512,512] network ran faster with blocks of 256 and 512 than of 64 and 128 (each block's
+/// products pack the weights again).
+const WIDE_PRODUCTS_BLOCK: usize = 256;
 const WIDE_WEIGHTS: usize = 1 << 18;
 
 /// One dense layer: weights `[inputs, outputs]` (Burn's `Linear` layout), bias `[outputs]`
@@ -42,67 +46,169 @@ impl DenseLayer {
     }
 }
 
-/// The logits `[images, outputs of the last layer]`, row after row, of `images` (each the
-/// first layer's inputs long) through `layers` (each reading what the one before gives).
-/// The blocks are shared between the threads; their size depends on the batch and the
-/// network, and on the thread count only where that is above a block's share of the batch.
-pub fn logits(images: &[&[u8]], layers: &[DenseLayer]) -> Vec<f32> {
-    let classes = layers.last().map_or(0, DenseLayer::outputs);
-    let mut out = vec![0.0f32; images.len() * classes];
-    if classes == 0 {
-        return out;
-    }
-    let buffers = || (Vec::new(), Vec::new());
-    let rows = block_images(images.len(), layers);
-    if rows >= images.len() {
-        let (mut x, mut y) = buffers();
-        block(images, layers, &mut x, &mut y, &mut out);
-        return out;
-    }
-    let blocks = images
-        .par_chunks(rows)
-        .zip(out.par_chunks_mut(rows * classes));
-    blocks.for_each_init(buffers, |(x, y), (images, out)| {
-        block(images, layers, x, y, out)
-    });
-    out
+/// A network's dense layers ready for inference, through panels where the CPU runs them.
+#[derive(Debug)]
+pub struct Mlp {
+    inputs: usize,
+    classes: usize,
+    weights: usize,
+    way: Way,
 }
 
-/// How many of `images` images go in a block: all of them where the work is too little to
-/// wake another thread for ([`PARALLEL_WORK`] multiply-adds), else as the network's size
-/// says, with at least one block a thread.
-fn block_images(images: usize, layers: &[DenseLayer]) -> usize {
-    let weights: usize = layers.iter().map(|layer| layer.weight.len()).sum();
-    if images * weights < PARALLEL_WORK {
-        return images;
-    }
-    let preferred = match weights < WIDE_WEIGHTS {
-        true => SMALL_NETWORK_BLOCK,
-        false => WIDE_NETWORK_BLOCK,
-    };
-    preferred.min(images.div_ceil(rayon::current_num_threads())).max(1)
+/// How a block goes through the layers.
+#[derive(Debug)]
+enum Way {
+    /// Each layer's weights packed once ([`super::panel`]).
+    Panels(Vec<PackedLayer>),
+    /// Each layer's product by gemm or matrixmultiply (which pack the weights every call).
+    Products(Vec<DenseLayer>),
 }
 
-/// One block of images through every layer into `out`; `x` and `y` are reused buffers.
-fn block(
-    images: &[&[u8]],
+/// A layer's weights in panels, its bias padded to them (zeros), and its activation.
+#[derive(Debug)]
+struct PackedLayer {
+    panels: Panels,
+    bias: Vec<f32>,
+    act: Fused,
+}
+
+impl Mlp {
+    /// `layers`, each reading what the one before gives (asserted): through panels where this
+    /// CPU runs them, else through products.
+    pub fn new(layers: Vec<DenseLayer>) -> Mlp {
+        Mlp::through(layers, panel::available())
+    }
+
+    fn through(layers: Vec<DenseLayer>, panels: bool) -> Mlp {
+        for pair in layers.windows(2) {
+            assert_eq!(pair[1].inputs(), pair[0].outputs(), "each layer reads the one before");
+        }
+        let inputs = layers.first().map_or(0, DenseLayer::inputs);
+        let classes = layers.last().map_or(0, DenseLayer::outputs);
+        let weights = layers.iter().map(|layer| layer.weight.len()).sum();
+        let way = match panels {
+            true => Way::Panels(pack(&layers)),
+            false => Way::Products(layers),
+        };
+        Mlp { inputs, classes, weights, way }
+    }
+
+    /// The last layer's outputs.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// The logits `[images, classes]`, row after row, of `images` (each the first layer's
+    /// inputs long). The blocks are shared between the threads; their size depends on the
+    /// batch and the network, and on the thread count only where that is above a block's
+    /// share of the batch.
+    pub fn logits(&self, images: &[&[u8]]) -> Vec<f32> {
+        let classes = self.classes;
+        let mut out = vec![0.0f32; images.len() * classes];
+        if classes == 0 {
+            return out;
+        }
+        let buffers = || (Vec::new(), Vec::new());
+        let rows = self.block_images(images.len());
+        if rows >= images.len() {
+            let (mut x, mut y) = buffers();
+            self.block(images, &mut x, &mut y, &mut out);
+            return out;
+        }
+        let blocks = images
+            .par_chunks(rows)
+            .zip(out.par_chunks_mut(rows * classes));
+        blocks.for_each_init(buffers, |(x, y), (images, out)| {
+            self.block(images, x, y, out)
+        });
+        out
+    }
+
+    /// How many of `images` images go in a block: all of them where the work is too little
+    /// to wake another thread for ([`PARALLEL_WORK`] multiply-adds), else as the way and the
+    /// network's size say, with at least one block a thread.
+    fn block_images(&self, images: usize) -> usize {
+        if images * self.weights < PARALLEL_WORK {
+            return images;
+        }
+        let preferred = match self.way {
+            Way::Products(_) if self.weights >= WIDE_WEIGHTS => WIDE_PRODUCTS_BLOCK,
+            _ => BLOCK,
+        };
+        preferred.min(images.div_ceil(rayon::current_num_threads())).max(1)
+    }
+
+    /// One block of images through every layer into `out`; `x` and `y` are reused buffers.
+    fn block(&self, images: &[&[u8]], x: &mut Vec<f32>, y: &mut Vec<f32>, out: &mut [f32]) {
+        scale_block(images, self.inputs, x);
+        match &self.way {
+            Way::Panels(packed) => through_panels(images.len(), packed, x, y, out),
+            Way::Products(layers) => through_products(images.len(), layers, x, y, out),
+        }
+    }
+}
+
+/// Each layer's weights in panels for the padded outputs of the layer before it.
+fn pack(layers: &[DenseLayer]) -> Vec<PackedLayer> {
+    let mut rows = layers.first().map_or(0, DenseLayer::inputs);
+    let mut packed = Vec::with_capacity(layers.len());
+    for layer in layers {
+        let (inputs, outputs) = (layer.inputs(), layer.outputs());
+        let mut bias = layer.bias.clone();
+        bias.resize(panel::padded(outputs), 0.0);
+        let panels = Panels::pack(&layer.weight, inputs, outputs, rows);
+        packed.push(PackedLayer { panels, bias, act: layer.act });
+        rows = panel::padded(outputs);
+    }
+    packed
+}
+
+/// `images` scaled to 0..1 into `x`, `width` values each.
+fn scale_block(images: &[&[u8]], width: usize, x: &mut Vec<f32>) {
+    x.clear();
+    x.reserve(images.len() * width);
+    for (image, to) in images.iter().zip(x.spare_capacity_mut().chunks_mut(width.max(1))) {
+        assert_eq!(image.len(), width, "an image of the first layer's inputs");
+        scale_pixels(image, to);
+    }
+    // SAFETY: every image's `width` values were written just above.
+    unsafe { x.set_len(images.len() * width) };
+}
+
+/// `rows` inputs in `x` through every layer's panels into `out`: each layer's outputs padded
+/// to whole panels (the padding's activations meet the next layer's zero weights), the last
+/// layer's real ones copied out.
+fn through_panels(
+    rows: usize,
+    packed: &[PackedLayer],
+    x: &mut Vec<f32>,
+    y: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    for layer in packed {
+        let width = layer.bias.len();
+        y.resize(rows * width, 0.0);
+        layer.panels.multiply(x, rows, y);
+        add_bias_and_activate(&mut y[..rows * width], &layer.bias, layer.act);
+        std::mem::swap(x, y);
+    }
+    let (classes, width) = (out.len() / rows.max(1), packed.last().map_or(0, |p| p.bias.len()));
+    for (row, to) in x.chunks(width.max(1)).zip(out.chunks_mut(classes.max(1))) {
+        to.copy_from_slice(&row[..classes]);
+    }
+}
+
+/// `rows` inputs in `x` through every layer's product (gemm's or matrixmultiply's) into
+/// `out`.
+fn through_products(
+    rows: usize,
     layers: &[DenseLayer],
     x: &mut Vec<f32>,
     y: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    let rows = images.len();
     let mut width = layers.first().map_or(0, DenseLayer::inputs);
-    x.clear();
-    x.reserve(rows * width);
-    for (image, to) in images.iter().zip(x.spare_capacity_mut().chunks_mut(width.max(1))) {
-        assert_eq!(image.len(), width, "an image of the first layer's inputs");
-        scale_pixels(image, to);
-    }
-    // SAFETY: `rows` images of `width` values each were written just above.
-    unsafe { x.set_len(rows * width) };
     for (at, layer) in layers.iter().enumerate() {
-        assert_eq!(layer.inputs(), width, "each layer reads the one before");
         let outputs = layer.outputs();
         let last = at + 1 == layers.len();
         let target: &mut [f32] = if last {
@@ -122,5 +228,40 @@ fn block(
             std::mem::swap(x, y);
         }
         width = outputs;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Through panels (where this CPU runs them) and through products, the same logits: the
+    /// classifier's test (`tests/kernels.rs`) checks the panels against the network's own
+    /// forward, this one the products a CPU without AVX2 takes.
+    #[test]
+    fn panels_and_products_give_the_same_logits() {
+        let value = |i: usize| ((i * 7919) % 201) as f32 / 100.0 - 1.0;
+        let layer = |inputs: usize, outputs: usize, act| DenseLayer {
+            weight: (0..inputs * outputs).map(|i| value(i) * 0.1).collect(),
+            bias: (0..outputs).map(value).collect(),
+            act,
+        };
+        let layers = vec![
+            layer(784, 37, Fused::Relu),
+            layer(37, 20, Fused::Sigmoid),
+            layer(20, 10, Fused::Identity),
+        ];
+        if !panel::available() {
+            return;
+        }
+        let panels = Mlp::through(layers.clone(), true);
+        let products = Mlp::through(layers, false);
+        let bytes: Vec<u8> = (0..150 * 784).map(|i| (i * 31 % 256) as u8).collect();
+        let images: Vec<&[u8]> = bytes.chunks(784).collect();
+        let (expected, got) = (products.logits(&images), panels.logits(&images));
+        assert_eq!(expected.len(), 150 * 10);
+        for (e, g) in expected.iter().zip(&got) {
+            assert!((e - g).abs() <= 1e-5 * e.abs().max(1.0), "{e} against {g}");
+        }
     }
 }
