@@ -244,9 +244,7 @@ fn check_classifier(
     let config = Config::parse(Path::new("t.toml"), "", &sets).unwrap();
     device.seed(seed);
     let network = Network::new(&config.model, config.training.loss, device);
-    let classifier = Classifier::new(&network, device);
-    let per_block = activation != "tanh" && norm == "none";
-    prop_assert_eq!(classifier.runs_per_block(), per_block);
+    let inner = device.clone().inner();
     let mut bytes = vec![0u8; images * PIXELS];
     let mut state = seed | 1;
     for byte in &mut bytes {
@@ -258,8 +256,19 @@ fn check_classifier(
     }
     let images: Vec<&[u8]> = bytes.chunks(PIXELS).collect();
     let scaled: Vec<f32> = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
-    let x = Tensor::<2>::from_data(TensorData::new(scaled, [images.len(), PIXELS]), device);
-    let expected = network.valid().forward(x).into_data();
+    let x = |device: &Device| {
+        let data = TensorData::new(scaled.clone(), [images.len(), PIXELS]);
+        Tensor::<2>::from_data(data, device)
+    };
+    // Training-mode passes move batch normalisation's running statistics away from their
+    // start (mean 0, variance 1), so folding them into the weights is tested on real values.
+    for _ in 0..5 {
+        let _ = network.forward(x(device));
+    }
+    let classifier = Classifier::new(&network, &inner);
+    let per_block = activation != "tanh" && (norm == "none" || norm == "batch");
+    prop_assert_eq!(classifier.runs_per_block(), per_block);
+    let expected = network.valid().forward(x(&inner)).into_data();
     let logits = classifier.logits(&images);
     prop_assert_eq!(logits.dims(), [images.len(), 10]);
     logits
@@ -287,7 +296,8 @@ proptest! {
 
     /// A classifier (what `eval`, `predict` and `bench` run) gives the network's own logits
     /// for random bytes, on random MLPs of either kind: run per block where our kernels cover
-    /// the layers (no normalisation; ReLU or the sigmoid), Burn's layers otherwise. Batches
+    /// the layers (no normalisation or batch normalisation with trained statistics; ReLU or
+    /// the sigmoid), Burn's layers otherwise. Batches
     /// up to 300 images cover one block on this thread and several on every thread.
     #[test]
     fn a_classifier_gives_the_networks_logits(
@@ -297,7 +307,7 @@ proptest! {
         images in 1usize..=300,
         seed in any::<u64>(),
     ) {
-        for device in cpu_devices().into_iter().map(|d| d.inner()) {
+        for device in cpu_devices() {
             check_classifier(&device, &hidden, activation, norm, images, seed)?;
         }
     }

@@ -1,6 +1,7 @@
 //! A trained network classifying stored images (`eval`, `predict`, `explain`, `bench`'s
 //! inference figure): from the images' bytes to logits. Where the device runs our kernels and
-//! the network is an MLP whose layers they cover (no normalisation; ReLU or the sigmoid), the
+//! the network is an MLP whose layers they cover (no normalisation or batch normalisation;
+//! ReLU or the sigmoid), the
 //! whole network runs per block of images ([`kernels::mlp`]), its weights read out once when
 //! the classifier is made; anywhere else, Burn's tensors layer by layer.
 
@@ -11,8 +12,10 @@ use super::input::scaled;
 #[cfg(not(target_arch = "wasm32"))]
 use super::kernels::{
     self,
-    mlp::{DenseLayer, Mlp},
+    mlp::{BatchNormValues, DenseLayer, Mlp},
 };
+#[cfg(not(target_arch = "wasm32"))]
+use burn::nn::norm::Normalization;
 
 /// A network in inference mode, ready to classify images.
 pub struct Classifier {
@@ -63,7 +66,9 @@ impl Classifier {
 }
 
 /// Each dense layer's weights and activation, if the per-block kernel runs this network on
-/// `device`: an MLP without normalisation, each hidden activation ReLU or the sigmoid.
+/// `device`: an MLP without normalisation or with batch normalisation (folded into the
+/// weights: in inference it is a fixed scale and shift of each output), each hidden
+/// activation ReLU or the sigmoid.
 #[cfg(not(target_arch = "wasm32"))]
 fn dense_layers(network: &Network, device: &Device) -> Option<Mlp> {
     if !kernels::has_kernels(device) || !network.conv.is_empty() {
@@ -78,7 +83,19 @@ fn dense_layers(network: &Network, device: &Device) -> Option<Mlp> {
     };
     let mut layers = Vec::with_capacity(network.hidden.len() + 1);
     for block in &network.hidden {
-        layers.push(layer(&block.linear, block.fused_activation()?)?);
+        let mut dense = layer(&block.linear, block.kernel_activation()?)?;
+        match &block.norm {
+            Normalization::Identity(_) => {}
+            Normalization::Batch(norm) => dense.fold_batch_norm(&BatchNormValues {
+                gamma: values(norm.gamma.val())?,
+                beta: values(norm.beta.val())?,
+                mean: values(norm.running_mean.value())?,
+                variance: values(norm.running_var.value())?,
+                epsilon: norm.epsilon,
+            }),
+            _ => return None,
+        }
+        layers.push(dense);
     }
     layers.push(layer(&network.output, super::Fused::Identity)?);
     Some(Mlp::new(layers))

@@ -42,11 +42,19 @@ pub struct HiddenBlock {
 
 impl HiddenBlock {
     /// The activation a dense kernel applies in its pass over the product, where nothing comes
-    /// between the two (no normalisation) and the kernels have it (ReLU, the sigmoid).
+    /// between the two (no normalisation) and the kernels have it ([`Self::kernel_activation`]).
     pub fn fused_activation(&self) -> Option<Fused> {
-        match (&self.norm, &self.activation) {
-            (Normalization::Identity(_), ActivationLayer::Relu(_)) => Some(Fused::Relu),
-            (Normalization::Identity(_), ActivationLayer::Sigmoid(_)) => Some(Fused::Sigmoid),
+        match &self.norm {
+            Normalization::Identity(_) => self.kernel_activation(),
+            _ => None,
+        }
+    }
+
+    /// This block's activation, if the dense kernels have it (ReLU, the sigmoid).
+    pub fn kernel_activation(&self) -> Option<Fused> {
+        match &self.activation {
+            ActivationLayer::Relu(_) => Some(Fused::Relu),
+            ActivationLayer::Sigmoid(_) => Some(Fused::Sigmoid),
             _ => None,
         }
     }

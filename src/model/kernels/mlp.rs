@@ -44,6 +44,40 @@ impl DenseLayer {
     pub fn inputs(&self) -> usize {
         self.weight.len() / self.outputs().max(1)
     }
+
+    /// Batch normalisation of this layer's outputs (before its activation) folded into its
+    /// weights and bias: in inference `(y − mean) / √(variance + ε) · γ + β` is `y · s + t` for
+    /// each output, with `s = γ / √(variance + ε)` and `t = β − mean · s`, so each output's
+    /// weights are scaled by `s` and its bias becomes `bias · s + t` (in f64, then rounded).
+    pub fn fold_batch_norm(&mut self, norm: &BatchNormValues) {
+        let outputs = self.outputs();
+        for values in [&norm.gamma, &norm.beta, &norm.mean, &norm.variance] {
+            assert_eq!(values.len(), outputs, "one value an output");
+        }
+        let scale: Vec<f64> = (0..outputs)
+            .map(|j| f64::from(norm.gamma[j]) / (f64::from(norm.variance[j]) + norm.epsilon).sqrt())
+            .collect();
+        for row in self.weight.chunks_mut(outputs.max(1)) {
+            for (w, s) in row.iter_mut().zip(&scale) {
+                *w = (f64::from(*w) * s) as f32;
+            }
+        }
+        for (j, b) in self.bias.iter_mut().enumerate() {
+            let shift = f64::from(norm.beta[j]) - f64::from(norm.mean[j]) * scale[j];
+            *b = (f64::from(*b) * scale[j] + shift) as f32;
+        }
+    }
+}
+
+/// A batch normalisation's values in inference, one a feature: its scale (γ) and shift (β),
+/// and the running mean and variance it normalises with.
+#[derive(Debug, Clone)]
+pub struct BatchNormValues {
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub mean: Vec<f32>,
+    pub variance: Vec<f32>,
+    pub epsilon: f64,
 }
 
 /// A network's dense layers ready for inference, through panels where the CPU runs them.
@@ -234,6 +268,37 @@ fn through_products(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A layer with batch normalisation folded in gives what the layer then the normalisation
+    /// (Burn's formula, in f64) give.
+    #[test]
+    fn folded_batch_norm_is_the_layer_then_the_normalisation() {
+        let (inputs, outputs) = (3, 4);
+        let weight: Vec<f32> = (0..12).map(|i| i as f32 * 0.25 - 1.5).collect();
+        let bias = vec![0.5, -1.0, 2.0, 0.0];
+        let norm = BatchNormValues {
+            gamma: vec![1.5, -0.5, 2.0, 0.25],
+            beta: vec![0.1, 0.2, -0.3, 4.0],
+            mean: vec![-1.0, 3.0, 0.5, 10.0],
+            variance: vec![4.0, 0.25, 1.0, 9.0],
+            epsilon: 1e-5,
+        };
+        let mut folded = DenseLayer { weight: weight.clone(), bias: bias.clone(), act: Fused::Identity };
+        folded.fold_batch_norm(&norm);
+        let x = [0.3f64, -2.0, 1.25];
+        for j in 0..outputs {
+            let y: f64 = (0..inputs).map(|i| x[i] * f64::from(weight[i * outputs + j])).sum::<f64>()
+                + f64::from(bias[j]);
+            let std = (f64::from(norm.variance[j]) + norm.epsilon).sqrt();
+            let expected = (y - f64::from(norm.mean[j])) / std * f64::from(norm.gamma[j])
+                + f64::from(norm.beta[j]);
+            let got: f64 = (0..inputs)
+                .map(|i| x[i] * f64::from(folded.weight[i * outputs + j]))
+                .sum::<f64>()
+                + f64::from(folded.bias[j]);
+            assert!((got - expected).abs() < 1e-5, "output {j}: {got} against {expected}");
+        }
+    }
 
     /// Through panels (where this CPU runs them) and through products, the same logits: the
     /// classifier's test (`tests/kernels.rs`) checks the panels against the network's own
