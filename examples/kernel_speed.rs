@@ -65,6 +65,7 @@ fn main() {
             Fused::Identity => linear.forward(x),
             Fused::Relu => burn::tensor::activation::relu(linear.forward(x)),
             Fused::Sigmoid => burn::tensor::activation::sigmoid(linear.forward(x)),
+            Fused::Tanh => burn::tensor::activation::tanh(linear.forward(x)),
         });
         let ours = timed(&x, |x| {
             kernels::dense(x, linear.weight.val(), bias.clone(), act)

@@ -204,6 +204,7 @@ fn check_dense(device: &Device, [batch, inputs, outputs]: [usize; 3], act: Fused
     let burns = match act {
         Fused::Relu => burn::tensor::activation::relu(linear.forward(x.clone())),
         Fused::Sigmoid => burn::tensor::activation::sigmoid(linear.forward(x.clone())),
+        Fused::Tanh => burn::tensor::activation::tanh(linear.forward(x.clone())),
         Fused::Identity => linear.forward(x.clone()),
     };
     let ours = dense(x.clone(), weight.clone(), bias.clone(), act);
@@ -266,7 +267,7 @@ fn check_classifier(
         let _ = network.forward(x(device));
     }
     let classifier = Classifier::new(&network, &inner);
-    let per_block = activation != "tanh" && (norm == "none" || norm == "batch");
+    let per_block = activation != "gelu" && (norm == "none" || norm == "batch");
     prop_assert_eq!(classifier.runs_per_block(), per_block);
     let expected = network.valid().forward(x(&inner)).into_data();
     let logits = classifier.logits(&images);
@@ -281,13 +282,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// Our dense layer (what `Linear` layers run on CPU backends) against Burn's on random
-    /// sizes, without an activation, with ReLU and with the sigmoid.
+    /// sizes, without an activation, with ReLU, with the sigmoid and with tanh.
     #[test]
     fn dense_is_burns_linear_with_the_same_gradients(
         batch in 1usize..=130,
         inputs in 1usize..=300,
         outputs in 1usize..=300,
-        act in prop_oneof![Just(Fused::Identity), Just(Fused::Relu), Just(Fused::Sigmoid)],
+        act in prop_oneof![
+            Just(Fused::Identity),
+            Just(Fused::Relu),
+            Just(Fused::Sigmoid),
+            Just(Fused::Tanh)
+        ],
     ) {
         for device in cpu_devices() {
             check_dense(&device, [batch, inputs, outputs], act);
@@ -296,13 +302,13 @@ proptest! {
 
     /// A classifier (what `eval`, `predict` and `bench` run) gives the network's own logits
     /// for random bytes, on random MLPs of either kind: run per block where our kernels cover
-    /// the layers (no normalisation or batch normalisation with trained statistics; ReLU or
-    /// the sigmoid), Burn's layers otherwise. Batches
-    /// up to 300 images cover one block on this thread and several on every thread.
+    /// the layers (no normalisation or batch normalisation with trained statistics; ReLU, the
+    /// sigmoid or tanh), Burn's layers otherwise (GELU). Batches up to 300 images cover one
+    /// block on this thread and several on every thread.
     #[test]
     fn a_classifier_gives_the_networks_logits(
         hidden in proptest::collection::vec(1usize..=80, 1..=3),
-        activation in prop_oneof![Just("relu"), Just("sigmoid"), Just("tanh")],
+        activation in prop_oneof![Just("relu"), Just("sigmoid"), Just("tanh"), Just("gelu")],
         norm in prop_oneof![Just("none"), Just("batch")],
         images in 1usize..=300,
         seed in any::<u64>(),

@@ -1,9 +1,10 @@
 //! The activations a dense kernel (`kernels`) applies in its one pass over the product (with
-//! the bias), and their gradients from the output. The logistic sigmoid computes its
-//! exponential with a polynomial the compiler vectorises (8 values an instruction with AVX2,
-//! chosen at run time: [`vectorised`]): Burn's CPU sigmoids call libm's scalar `expf` (flex)
-//! or chain four operations through fresh tensors (ndarray); on flex that was 6 ns a value,
-//! 23 % of a [512,512] sigmoid network's `digits bench` by `perf`.
+//! the bias), and their gradients from the output. The logistic sigmoid and tanh compute
+//! their exponential with a polynomial the compiler vectorises (8 values an instruction with
+//! AVX2, chosen at run time: [`vectorised`]): Burn's CPU sigmoids call libm's scalar `expf`
+//! (flex) or chain four operations through fresh tensors (ndarray), its tanh libm's scalar
+//! `tanhf`; on flex the sigmoid was 6 ns a value, 23 % of a [512,512] sigmoid network's
+//! `digits bench` by `perf`.
 
 use super::simd::vectorised;
 
@@ -14,6 +15,7 @@ pub enum Fused {
     Identity,
     Relu,
     Sigmoid,
+    Tanh,
 }
 
 /// `y[r][j] = act(y[r][j] + bias[j])` for every row `r` of `y` (rows of `bias.len()`).
@@ -31,14 +33,15 @@ pub fn add_bias_and_activate(y: &mut [f32], bias: &[f32], act: Fused) {
                     // NaN stays NaN, as in Burn's `relu`.
                     Fused::Relu => pairs.for_each(|(v, b)| *v = relu(*v + b)),
                     Fused::Sigmoid => pairs.for_each(|(v, b)| *v = sigmoid(*v + b)),
+                    Fused::Tanh => pairs.for_each(|(v, b)| *v = tanh(*v + b)),
                 }
             }
         },
     )
 }
 
-/// `grad` through the activation, given its output `y`: ReLU's mask, or the sigmoid's
-/// derivative `y(1 − y)` (multiplied in Burn's order).
+/// `grad` through the activation, given its output `y`: ReLU's mask, the sigmoid's
+/// derivative `y(1 − y)` or tanh's `1 − y²` (multiplied in Burn's order).
 pub fn backward(grad: &[f32], y: &[f32], act: Fused) -> Vec<f32> {
     let pairs = grad.iter().zip(y);
     match act {
@@ -47,6 +50,7 @@ pub fn backward(grad: &[f32], y: &[f32], act: Fused) -> Vec<f32> {
             .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 })
             .collect(),
         Fused::Sigmoid => pairs.map(|(&g, &y)| g * y * (1.0 - y)).collect(),
+        Fused::Tanh => pairs.map(|(&g, &y)| g * (1.0 - y * y)).collect(),
     }
 }
 
@@ -61,6 +65,24 @@ pub fn sigmoid(x: f32) -> f32 {
     let e = exp_non_positive(-x.abs());
     let s = if x >= 0.0 { 1.0 } else { e } / (1.0 + e);
     if x.is_nan() { x } else { s }
+}
+
+/// `tanh x` as Cephes' `tanhf` computes it, without branches: an odd polynomial below
+/// |x| = 0.625, above it `(1 − e^−2|x|) / (1 + e^−2|x|)` with the sign of `x` (the
+/// exponential never overflows). Within 3e-7 relative of libm's.
+#[inline(always)]
+pub fn tanh(x: f32) -> f32 {
+    let z = x * x;
+    let mut p = -5.704_988_7e-3;
+    p = p * z + 2.063_909e-2;
+    p = p * z - 5.373_971_6e-2;
+    p = p * z + 1.333_144_2e-1;
+    p = p * z - 3.333_328e-1;
+    let small = p * z * x + x;
+    let e = exp_non_positive(-2.0 * x.abs());
+    let large = ((1.0 - e) / (1.0 + e)).copysign(x);
+    let t = if x.abs() < 0.625 { small } else { large };
+    if x.is_nan() { x } else { t }
 }
 
 /// `e^x` for `x ≤ 0` without branches: `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2`, `e^r` by
@@ -118,6 +140,35 @@ mod tests {
         assert_eq!(sigmoid(f32::INFINITY), 1.0);
         assert_eq!(sigmoid(f32::NEG_INFINITY), 0.0);
         assert!(sigmoid(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn tanh_is_libms_within_rounding_over_the_whole_range() {
+        let mut worst = 0.0f64;
+        // Every 1/4096 from −20 to 20, tiny values, and the edges.
+        let xs = (-81_920..=81_920).map(|i| i as f32 / 4096.0);
+        for x in xs.chain([
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+            1e-6,
+            0.625,
+            -0.625,
+            f32::MAX,
+            f32::MIN,
+        ]) {
+            let (ours, libm) = (f64::from(tanh(x)), f64::from(x).tanh());
+            if libm != 0.0 {
+                worst = worst.max((ours - libm).abs() / libm.abs());
+            } else {
+                assert_eq!(ours, 0.0, "tanh({x})");
+            }
+        }
+        assert!(worst < 3e-7, "worst relative difference {worst}");
+        assert_eq!(tanh(f32::INFINITY), 1.0);
+        assert_eq!(tanh(f32::NEG_INFINITY), -1.0);
+        assert!(tanh(f32::NAN).is_nan());
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! A trained network classifying stored images (`eval`, `predict`, `explain`, `bench`'s
 //! inference figure): from the images' bytes to logits. Where the device runs our kernels and
 //! the network is an MLP whose layers they cover (no normalisation or batch normalisation;
-//! ReLU or the sigmoid), the
-//! whole network runs per block of images ([`kernels::mlp`]), its weights read out once when
+//! ReLU, the sigmoid or tanh), the whole network runs per block of images ([`kernels::mlp`]), its weights read out once when
 //! the classifier is made; anywhere else, Burn's tensors layer by layer.
 
 use burn::prelude::*;
@@ -68,7 +67,7 @@ impl Classifier {
 /// Each dense layer's weights and activation, if the per-block kernel runs this network on
 /// `device`: an MLP without normalisation or with batch normalisation (folded into the
 /// weights: in inference it is a fixed scale and shift of each output), each hidden
-/// activation ReLU or the sigmoid.
+/// activation ReLU, the sigmoid or tanh.
 #[cfg(not(target_arch = "wasm32"))]
 fn dense_layers(network: &Network, device: &Device) -> Option<Mlp> {
     if !kernels::has_kernels(device) || !network.conv.is_empty() {

@@ -50,11 +50,12 @@ impl HiddenBlock {
         }
     }
 
-    /// This block's activation, if the dense kernels have it (ReLU, the sigmoid).
+    /// This block's activation, if the dense kernels have it (ReLU, the sigmoid, tanh).
     pub fn kernel_activation(&self) -> Option<Fused> {
         match &self.activation {
             ActivationLayer::Relu(_) => Some(Fused::Relu),
             ActivationLayer::Sigmoid(_) => Some(Fused::Sigmoid),
+            ActivationLayer::Tanh(_) => Some(Fused::Tanh),
             _ => None,
         }
     }
@@ -234,6 +235,7 @@ fn dense(linear: &Linear, x: Tensor<2>, act: Fused) -> Tensor<2> {
         Fused::Identity => y,
         Fused::Relu => burn::tensor::activation::relu(y),
         Fused::Sigmoid => burn::tensor::activation::sigmoid(y),
+        Fused::Tanh => burn::tensor::activation::tanh(y),
     }
 }
 

@@ -1,4 +1,4 @@
-//! A dense layer `y = act(x·W + b)` (act: none, ReLU or the sigmoid) on contiguous f32
+//! A dense layer `y = act(x·W + b)` (act: none, ReLU, the sigmoid or tanh) on contiguous f32
 //! values, `x` `[B, I]`, `W` `[I, O]` (Burn's `Linear` layout), `b` `[O]`: the product, then
 //! the bias and the activation in one pass over it in place (no second or third tensor);
 //! backward, the activation's derivative applied once and the three gradients as products over
