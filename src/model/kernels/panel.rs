@@ -15,6 +15,7 @@ pub const PANEL: usize = 16;
 
 /// Images a tile: 6 × 2 accumulators, 2 weight registers and a broadcast input fit the 16
 /// AVX2 registers.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const TILE_ROWS: usize = 6;
 
 /// Whether this CPU runs the panels (AVX2 and FMA).
@@ -34,6 +35,8 @@ pub fn padded(n: usize) -> usize {
 /// A layer's weights `[inputs, outputs]` in panels, for `rows` inputs (`inputs` or more: the
 /// previous layer's padded outputs, whose extra inputs get zero weights).
 #[derive(Debug)]
+// Elsewhere nothing packs panels (`available()` is false) nor reads them.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub struct Panels {
     values: Vec<f32>,
     /// Where the first panel starts in `values`: a 64-byte boundary, so no load of a
