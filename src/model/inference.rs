@@ -1,8 +1,9 @@
 //! A trained network classifying stored images (`eval`, `predict`, `explain`, `bench`'s
 //! inference figure): from the images' bytes to logits. Where the device runs our kernels and
 //! the network is an MLP whose layers they cover (no normalisation or batch normalisation;
-//! ReLU, the sigmoid or tanh), the whole network runs per block of images ([`kernels::mlp`]), its weights read out once when
-//! the classifier is made; anywhere else, Burn's tensors layer by layer.
+//! ReLU, the sigmoid or tanh), the whole network runs per block of images
+//! ([`kernels::mlp`]), its weights read out once when the classifier is made; anywhere else,
+//! Burn's tensors layer by layer.
 
 use burn::prelude::*;
 

@@ -1,12 +1,12 @@
 //! A whole multilayer perceptron's inference from the stored pixel bytes: each block of
 //! images is scaled to 0..1 into a buffer its thread reuses and goes through
 //! every layer (product, then bias and activation in one pass) while its values are still in
-//! the core's cache; then its logits are written out. The products run on weights packed once
-//! when the network is read ([`super::panel`]) where the CPU has AVX2 and FMA, else through
-//! gemm or matrixmultiply. Layer by layer through tensors, a batch
+//! the core's cache; then its logits are written out. Layer by layer through tensors, a batch
 //! of 1024 is first converted whole (3 MB of floats written out, read back by the first
 //! product), and the threads are woken once a layer and a conversion; here the 0.8 MB of
-//! bytes are read once and the threads woken once a batch.
+//! bytes are read once and the threads woken once a batch. The products run on weights packed
+//! once, when the network is read ([`super::panel`]), where the CPU has AVX2 and FMA, else
+//! through gemm or matrixmultiply.
 
 use rayon::prelude::*;
 
@@ -16,9 +16,9 @@ use crate::model::fused::{Fused, add_bias_and_activate};
 use crate::model::input::scale_pixels;
 
 /// Images a block: their 784 inputs as floats (200 KB) stay in a core's L2 cache (512 KB on
-/// the AMD EPYC hosts, more on the Intel Xeon ones). Through panels, 64 measured best or
-/// alike for the seed network, [512,512] and [2048,2048] (blocks of 32 to 512 tried); through
-/// products, for the seed network (32 to 128 alike, 256 and 512 slower).
+/// the AMD EPYC hosts, more on the Intel Xeon ones). Through panels 64 measured best or alike
+/// for the seed network and [512,512] (blocks of 32 to 512 tried) and for [2048,2048] (64,
+/// 256, 512); through products, for the seed network (32 to 128 alike, 256 and 512 slower).
 const BLOCK: usize = 64;
 
 /// Images a block through products for a network of [`WIDE_WEIGHTS`] weights or more: a
@@ -283,19 +283,18 @@ mod tests {
             variance: vec![4.0, 0.25, 1.0, 9.0],
             epsilon: 1e-5,
         };
-        let mut folded = DenseLayer { weight: weight.clone(), bias: bias.clone(), act: Fused::Identity };
+        let (act, x) = (Fused::Identity, [0.3f64, -2.0, 1.25]);
+        let mut folded = DenseLayer { weight: weight.clone(), bias: bias.clone(), act };
         folded.fold_batch_norm(&norm);
-        let x = [0.3f64, -2.0, 1.25];
+        let product = |weight: &[f32], j: usize| -> f64 {
+            (0..inputs).map(|i| x[i] * f64::from(weight[i * outputs + j])).sum()
+        };
         for j in 0..outputs {
-            let y: f64 = (0..inputs).map(|i| x[i] * f64::from(weight[i * outputs + j])).sum::<f64>()
-                + f64::from(bias[j]);
+            let y = product(&weight, j) + f64::from(bias[j]);
             let std = (f64::from(norm.variance[j]) + norm.epsilon).sqrt();
             let expected = (y - f64::from(norm.mean[j])) / std * f64::from(norm.gamma[j])
                 + f64::from(norm.beta[j]);
-            let got: f64 = (0..inputs)
-                .map(|i| x[i] * f64::from(folded.weight[i * outputs + j]))
-                .sum::<f64>()
-                + f64::from(folded.bias[j]);
+            let got = product(&folded.weight, j) + f64::from(folded.bias[j]);
             assert!((got - expected).abs() < 1e-5, "output {j}: {got} against {expected}");
         }
     }
@@ -311,14 +310,14 @@ mod tests {
             bias: (0..outputs).map(value).collect(),
             act,
         };
-        let layers = vec![
-            layer(784, 37, Fused::Relu),
-            layer(37, 20, Fused::Sigmoid),
-            layer(20, 10, Fused::Identity),
-        ];
         if !panel::available() {
             return;
         }
+        let layers = vec![
+            layer(784, 37, Fused::Relu),
+            layer(37, 20, Fused::Tanh),
+            layer(20, 10, Fused::Identity),
+        ];
         let panels = Mlp::through(layers.clone(), true);
         let products = Mlp::through(layers, false);
         let bytes: Vec<u8> = (0..150 * 784).map(|i| (i * 31 % 256) as u8).collect();

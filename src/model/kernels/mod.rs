@@ -14,10 +14,10 @@
 //!   step on flex). Windows that do not overlap make each pass one read of the input: the
 //!   forward keeps each window's largest value, the backward finds it again in the input (kept
 //!   by autodiff, as Burn's pooling keeps it) and hands it the gradient: no index tensor.
-//! - **dense layers** (`Linear`, and ReLU, the sigmoid or tanh when nothing comes between): the
-//!   product, then the bias and the activation in one pass (the sigmoid's and tanh's
-//!   exponential vectorised, [`super::fused`]); backward, the activation's derivative applied once and the
-//!   three gradients as products ([`dense`]).
+//! - **dense layers** (`Linear`, and ReLU, the sigmoid or tanh when nothing comes between):
+//!   the product, then the bias and the activation in one pass (the sigmoid's and tanh's
+//!   exponential vectorised, [`super::fused`]); backward, the activation's derivative applied
+//!   once and the three gradients as products ([`dense`]).
 //!
 //! Every product is [`product`]'s, one block of rows per rayon task, so each value is summed in
 //! one order whatever the thread count (training reproducible, `--resume` exact). GPU and
