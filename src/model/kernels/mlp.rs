@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn folded_batch_norm_is_the_layer_then_the_normalisation() {
         let (inputs, outputs) = (3, 4);
-        let weight: Vec<f32> = (0..12).map(|i| i as f32 * 0.25 - 1.5).collect();
+        let weight: Vec<f32> = (0..inputs * outputs).map(|i| i as f32 * 0.25 - 1.5).collect();
         let bias = vec![0.5, -1.0, 2.0, 0.0];
         let norm = BatchNormValues {
             gamma: vec![1.5, -0.5, 2.0, 0.25],
@@ -289,8 +289,8 @@ mod tests {
         let product = |weight: &[f32], j: usize| -> f64 {
             (0..inputs).map(|i| x[i] * f64::from(weight[i * outputs + j])).sum()
         };
-        for j in 0..outputs {
-            let y = product(&weight, j) + f64::from(bias[j]);
+        for (j, &b) in bias.iter().enumerate() {
+            let y = product(&weight, j) + f64::from(b);
             let std = (f64::from(norm.variance[j]) + norm.epsilon).sqrt();
             let expected = (y - f64::from(norm.mean[j])) / std * f64::from(norm.gamma[j])
                 + f64::from(norm.beta[j]);
