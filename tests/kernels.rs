@@ -237,10 +237,14 @@ fn check_classifier(
     images: usize,
     seed: u64,
 ) -> Result<(), TestCaseError> {
+    // Group normalisation in 2 groups: every hidden size even.
+    let groups = if norm == "group" { 2 } else { 1 };
+    let hidden: Vec<usize> = hidden.iter().map(|h| h * groups).collect();
     let sets = [
         format!("model.hidden={hidden:?}"),
         format!("model.activation=\"{activation}\""),
         format!("model.norm=\"{norm}\""),
+        format!("model.norm_groups={groups}"),
     ];
     let config = Config::parse(Path::new("t.toml"), "", &sets).unwrap();
     device.seed(seed);
@@ -267,7 +271,7 @@ fn check_classifier(
         let _ = network.forward(x(device));
     }
     let classifier = Classifier::new(&network, &inner);
-    let per_block = activation != "gelu" && (norm == "none" || norm == "batch");
+    let per_block = activation != "gelu";
     prop_assert_eq!(classifier.runs_per_block(), per_block);
     let expected = network.valid().forward(x(&inner)).into_data();
     let logits = classifier.logits(&images);
@@ -302,14 +306,14 @@ proptest! {
 
     /// A classifier (what `eval`, `predict` and `bench` run) gives the network's own logits
     /// for random bytes, on random MLPs of either kind: run per block where our kernels cover
-    /// the layers (no normalisation or batch normalisation with trained statistics; ReLU, the
-    /// sigmoid or tanh), Burn's layers otherwise (GELU). Batches up to 300 images cover one
-    /// block on this thread and several on every thread.
+    /// the layers (ReLU, the sigmoid or tanh; no normalisation, batch normalisation with
+    /// trained statistics, layer or group normalisation), Burn's layers otherwise (GELU).
+    /// Batches up to 300 images cover one block on this thread and several on every thread.
     #[test]
     fn a_classifier_gives_the_networks_logits(
         hidden in proptest::collection::vec(1usize..=80, 1..=3),
         activation in prop_oneof![Just("relu"), Just("sigmoid"), Just("tanh"), Just("gelu")],
-        norm in prop_oneof![Just("none"), Just("batch")],
+        norm in prop_oneof![Just("none"), Just("batch"), Just("layer"), Just("group")],
         images in 1usize..=300,
         seed in any::<u64>(),
     ) {

@@ -40,6 +40,19 @@ pub fn add_bias_and_activate(y: &mut [f32], bias: &[f32], act: Fused) {
     )
 }
 
+/// `y[i] = act(y[i])` for every value.
+pub fn activate(y: &mut [f32], act: Fused) {
+    vectorised(
+        #[inline(always)]
+        || match act {
+            Fused::Identity => {}
+            Fused::Relu => y.iter_mut().for_each(|v| *v = relu(*v)),
+            Fused::Sigmoid => y.iter_mut().for_each(|v| *v = sigmoid(*v)),
+            Fused::Tanh => y.iter_mut().for_each(|v| *v = tanh(*v)),
+        },
+    )
+}
+
 /// `grad` through the activation, given its output `y`: ReLU's mask, the sigmoid's
 /// derivative `y(1 − y)` or tanh's `1 − y²` (multiplied in Burn's order).
 pub fn backward(grad: &[f32], y: &[f32], act: Fused) -> Vec<f32> {

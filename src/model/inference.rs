@@ -1,7 +1,7 @@
 //! A trained network classifying stored images (`eval`, `predict`, `explain`, `bench`'s
 //! inference figure): from the images' bytes to logits. Where the device runs our kernels and
-//! the network is an MLP whose layers they cover (no normalisation or batch normalisation;
-//! ReLU, the sigmoid or tanh), the whole network runs per block of images
+//! the network is an MLP whose layers they cover (any normalisation; ReLU, the sigmoid or
+//! tanh), the whole network runs per block of images
 //! ([`kernels::mlp`]), its weights read out once when the classifier is made; anywhere else,
 //! Burn's tensors layer by layer.
 
@@ -12,10 +12,10 @@ use super::input::scaled;
 #[cfg(not(target_arch = "wasm32"))]
 use super::kernels::{
     self,
-    mlp::{BatchNormValues, DenseLayer, Mlp},
+    mlp::{BatchNormValues, DenseLayer, ImageNorm, Mlp},
 };
 #[cfg(not(target_arch = "wasm32"))]
-use burn::nn::norm::Normalization;
+use burn::nn::norm::{LayerNormConfig, Normalization};
 
 /// A network in inference mode, ready to classify images.
 pub struct Classifier {
@@ -66,9 +66,10 @@ impl Classifier {
 }
 
 /// Each dense layer's weights and activation, if the per-block kernel runs this network on
-/// `device`: an MLP without normalisation or with batch normalisation (folded into the
-/// weights: in inference it is a fixed scale and shift of each output), each hidden
-/// activation ReLU, the sigmoid or tanh.
+/// `device`: an MLP whose hidden activations are ReLU, the sigmoid or tanh, without
+/// normalisation, with batch normalisation (folded into the weights: in inference it is a
+/// fixed scale and shift of each output) or with layer or group normalisation (each image's
+/// outputs normalised in the block's pass).
 #[cfg(not(target_arch = "wasm32"))]
 fn dense_layers(network: &Network, device: &Device) -> Option<Mlp> {
     if !kernels::has_kernels(device) || !network.conv.is_empty() {
@@ -78,6 +79,7 @@ fn dense_layers(network: &Network, device: &Device) -> Option<Mlp> {
         Some(DenseLayer {
             weight: values(linear.weight.val())?,
             bias: values(linear.bias.as_ref()?.val())?,
+            norm: None,
             act,
         })
     };
@@ -93,6 +95,39 @@ fn dense_layers(network: &Network, device: &Device) -> Option<Mlp> {
                 variance: values(norm.running_var.value())?,
                 epsilon: norm.epsilon,
             }),
+            Normalization::Layer(norm) => {
+                let gamma = values(norm.gamma.val())?;
+                let beta = match &norm.beta {
+                    Some(beta) => values(beta.val())?,
+                    None => vec![0.0; gamma.len()],
+                };
+                // Burn 0.22.1 keeps a LayerNorm's ε private; digits builds every one with
+                // `LayerNormConfig`'s default (`model::norm_config`).
+                let epsilon = LayerNormConfig::new(gamma.len()).epsilon;
+                dense.norm = Some(ImageNorm {
+                    groups: 1,
+                    gamma,
+                    beta,
+                    epsilon,
+                });
+            }
+            Normalization::Group(norm) => {
+                let channels = norm.num_channels;
+                let (gamma, beta) = match (&norm.gamma, &norm.beta, norm.affine) {
+                    (Some(gamma), Some(beta), true) => (values(gamma.val())?, values(beta.val())?),
+                    _ => (vec![1.0; channels], vec![0.0; channels]),
+                };
+                let (groups, epsilon) = (norm.num_groups, norm.epsilon);
+                if groups == 0 || channels % groups != 0 {
+                    return None;
+                }
+                dense.norm = Some(ImageNorm {
+                    groups,
+                    gamma,
+                    beta,
+                    epsilon,
+                });
+            }
             _ => return None,
         }
         layers.push(dense);

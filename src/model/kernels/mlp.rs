@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::panel::{self, Panels};
 use super::product::{PARALLEL_WORK, product};
-use crate::model::fused::{Fused, add_bias_and_activate};
+use crate::model::fused::{Fused, activate, add_bias_and_activate};
 use crate::model::input::scale_pixels;
 
 /// Images a block: their 784 inputs as floats (200 KB) stay in a core's L2 cache (512 KB on
@@ -27,13 +27,62 @@ const BLOCK: usize = 64;
 const WIDE_PRODUCTS_BLOCK: usize = 256;
 const WIDE_WEIGHTS: usize = 1 << 18;
 
-/// One dense layer: weights `[inputs, outputs]` (Burn's `Linear` layout), bias `[outputs]`
-/// and the activation after them.
+/// One dense layer: weights `[inputs, outputs]` (Burn's `Linear` layout), bias `[outputs]`,
+/// a normalisation of each image's outputs if it has one, and the activation after them.
 #[derive(Debug, Clone)]
 pub struct DenseLayer {
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
+    pub norm: Option<ImageNorm>,
     pub act: Fused,
+}
+
+/// Layer or group normalisation of one image's outputs, between the bias and the activation:
+/// each of `groups` runs of consecutive outputs (one for layer normalisation) becomes
+/// `(y − mean) / √(variance + ε) · γ + β` with that run's mean and (biased) variance, as
+/// Burn's `LayerNorm` and `GroupNorm` compute them.
+#[derive(Debug, Clone)]
+pub struct ImageNorm {
+    pub groups: usize,
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub epsilon: f64,
+}
+
+impl ImageNorm {
+    /// Each row of `y` (`width` values, the layer's outputs first) normalised.
+    fn apply(&self, y: &mut [f32], width: usize) {
+        let outputs = self.gamma.len();
+        let run = outputs / self.groups.max(1);
+        if run == 0 {
+            return;
+        }
+        for row in y.chunks_mut(width) {
+            let runs = row[..outputs].chunks_mut(run);
+            let affine = self.gamma.chunks(run).zip(self.beta.chunks(run));
+            for (values, (gamma, beta)) in runs.zip(affine) {
+                let n = values.len() as f32;
+                let mean = values.iter().sum::<f32>() / n;
+                let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+                let std = (variance + self.epsilon as f32).sqrt();
+                for ((v, g), b) in values.iter_mut().zip(gamma).zip(beta) {
+                    *v = (*v - mean) / std * g + b;
+                }
+            }
+        }
+    }
+}
+
+/// `y` (rows of `bias.len()`) through the bias, the normalisation if any, and the activation.
+fn bias_norm_activate(y: &mut [f32], bias: &[f32], norm: Option<&ImageNorm>, act: Fused) {
+    match norm {
+        None => add_bias_and_activate(y, bias, act),
+        Some(norm) => {
+            add_bias_and_activate(y, bias, Fused::Identity);
+            norm.apply(y, bias.len());
+            activate(y, act);
+        }
+    }
 }
 
 impl DenseLayer {
@@ -98,11 +147,13 @@ enum Way {
     Products(Vec<DenseLayer>),
 }
 
-/// A layer's weights in panels, its bias padded to them (zeros), and its activation.
+/// A layer's weights in panels, its bias padded to them (zeros), its normalisation and
+/// activation.
 #[derive(Debug)]
 struct PackedLayer {
     panels: Panels,
     bias: Vec<f32>,
+    norm: Option<ImageNorm>,
     act: Fused,
 }
 
@@ -191,7 +242,8 @@ fn pack(layers: &[DenseLayer]) -> Vec<PackedLayer> {
         let mut bias = layer.bias.clone();
         bias.resize(panel::padded(outputs), 0.0);
         let panels = Panels::pack(&layer.weight, inputs, outputs, rows);
-        packed.push(PackedLayer { panels, bias, act: layer.act });
+        let (norm, act) = (layer.norm.clone(), layer.act);
+        packed.push(PackedLayer { panels, bias, norm, act });
         rows = panel::padded(outputs);
     }
     packed
@@ -223,7 +275,8 @@ fn through_panels(
         let width = layer.bias.len();
         y.resize(rows * width, 0.0);
         layer.panels.multiply(x, rows, y);
-        add_bias_and_activate(&mut y[..rows * width], &layer.bias, layer.act);
+        let y_values = &mut y[..rows * width];
+        bias_norm_activate(y_values, &layer.bias, layer.norm.as_ref(), layer.act);
         std::mem::swap(x, y);
     }
     let (classes, width) = (out.len() / rows.max(1), packed.last().map_or(0, |p| p.bias.len()));
@@ -257,7 +310,7 @@ fn through_products(
             let a = (&x[..], width, 1);
             product([rows, width, outputs], a, (&layer.weight, outputs, 1), 0.0, target);
         }
-        add_bias_and_activate(target, &layer.bias, layer.act);
+        bias_norm_activate(target, &layer.bias, layer.norm.as_ref(), layer.act);
         if !last {
             std::mem::swap(x, y);
         }
@@ -284,7 +337,8 @@ mod tests {
             epsilon: 1e-5,
         };
         let (act, x) = (Fused::Identity, [0.3f64, -2.0, 1.25]);
-        let mut folded = DenseLayer { weight: weight.clone(), bias: bias.clone(), act };
+        let (weight_values, bias_values) = (weight.clone(), bias.clone());
+        let mut folded = DenseLayer { weight: weight_values, bias: bias_values, norm: None, act };
         folded.fold_batch_norm(&norm);
         let product = |weight: &[f32], j: usize| -> f64 {
             (0..inputs).map(|i| x[i] * f64::from(weight[i * outputs + j])).sum()
@@ -299,6 +353,37 @@ mod tests {
         }
     }
 
+    /// Group normalisation of each row's outputs against its definition (Burn's formula, in
+    /// f64): 2 groups of 3, γ and β not 1 and 0, a padded column left alone.
+    #[test]
+    fn image_norm_normalises_each_group_of_each_row() {
+        let norm = ImageNorm {
+            groups: 2,
+            gamma: vec![1.5, -0.5, 2.0, 0.25, 1.0, 3.0],
+            beta: vec![0.1, 0.2, -0.3, 4.0, 0.0, -1.0],
+            epsilon: 1e-5,
+        };
+        let rows = [[0.5f32, -1.0, 2.0, 7.0, 7.5, 9.0, 0.0], [3.0, 3.0, 3.0, -2.0, 0.0, 2.0, 0.0]];
+        let mut y: Vec<f32> = rows.concat();
+        norm.apply(&mut y, 7);
+        for (r, row) in rows.iter().enumerate() {
+            for group in 0..2 {
+                let values: Vec<f64> = row[group * 3..][..3].iter().map(|&v| f64::from(v)).collect();
+                let mean = values.iter().sum::<f64>() / 3.0;
+                let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 3.0;
+                for (i, v) in values.iter().enumerate() {
+                    let j = group * 3 + i;
+                    let expected = (v - mean) / (variance + norm.epsilon).sqrt()
+                        * f64::from(norm.gamma[j])
+                        + f64::from(norm.beta[j]);
+                    let got = f64::from(y[r * 7 + j]);
+                    assert!((got - expected).abs() < 1e-5, "row {r}, {j}: {got} against {expected}");
+                }
+            }
+            assert_eq!(y[r * 7 + 6], 0.0, "the padding");
+        }
+    }
+
     /// Through panels (where this CPU runs them) and through products, the same logits: the
     /// classifier's test (`tests/kernels.rs`) checks the panels against the network's own
     /// forward, this one the products a CPU without AVX2 takes.
@@ -308,14 +393,22 @@ mod tests {
         let layer = |inputs: usize, outputs: usize, act| DenseLayer {
             weight: (0..inputs * outputs).map(|i| value(i) * 0.1).collect(),
             bias: (0..outputs).map(value).collect(),
+            norm: None,
             act,
         };
         if !panel::available() {
             return;
         }
+        let mut normalised = layer(37, 20, Fused::Tanh);
+        normalised.norm = Some(ImageNorm {
+            groups: 4,
+            gamma: (0..20).map(|j| value(j + 3)).collect(),
+            beta: (0..20).map(|j| value(j + 7)).collect(),
+            epsilon: 1e-5,
+        });
         let layers = vec![
             layer(784, 37, Fused::Relu),
-            layer(37, 20, Fused::Tanh),
+            normalised,
             layer(20, 10, Fused::Identity),
         ];
         let panels = Mlp::through(layers.clone(), true);
