@@ -15,7 +15,7 @@ use super::kernels::{
     mlp::{BatchNormValues, DenseLayer, ImageNorm, Mlp},
 };
 #[cfg(not(target_arch = "wasm32"))]
-use burn::nn::norm::{LayerNormConfig, Normalization};
+use burn::nn::norm::{BatchNorm, GroupNorm, LayerNorm, LayerNormConfig, Normalization};
 
 /// A network in inference mode, ready to classify images.
 pub struct Classifier {
@@ -88,52 +88,65 @@ fn dense_layers(network: &Network, device: &Device) -> Option<Mlp> {
         let mut dense = layer(&block.linear, block.kernel_activation()?)?;
         match &block.norm {
             Normalization::Identity(_) => {}
-            Normalization::Batch(norm) => dense.fold_batch_norm(&BatchNormValues {
-                gamma: values(norm.gamma.val())?,
-                beta: values(norm.beta.val())?,
-                mean: values(norm.running_mean.value())?,
-                variance: values(norm.running_var.value())?,
-                epsilon: norm.epsilon,
-            }),
-            Normalization::Layer(norm) => {
-                let gamma = values(norm.gamma.val())?;
-                let beta = match &norm.beta {
-                    Some(beta) => values(beta.val())?,
-                    None => vec![0.0; gamma.len()],
-                };
-                // Burn 0.22.1 keeps a LayerNorm's ε private; digits builds every one with
-                // `LayerNormConfig`'s default (`model::norm_config`).
-                let epsilon = LayerNormConfig::new(gamma.len()).epsilon;
-                dense.norm = Some(ImageNorm {
-                    groups: 1,
-                    gamma,
-                    beta,
-                    epsilon,
-                });
-            }
-            Normalization::Group(norm) => {
-                let channels = norm.num_channels;
-                let (gamma, beta) = match (&norm.gamma, &norm.beta, norm.affine) {
-                    (Some(gamma), Some(beta), true) => (values(gamma.val())?, values(beta.val())?),
-                    _ => (vec![1.0; channels], vec![0.0; channels]),
-                };
-                let (groups, epsilon) = (norm.num_groups, norm.epsilon);
-                if groups == 0 || channels % groups != 0 {
-                    return None;
-                }
-                dense.norm = Some(ImageNorm {
-                    groups,
-                    gamma,
-                    beta,
-                    epsilon,
-                });
-            }
+            Normalization::Batch(norm) => dense.fold_batch_norm(&batch_norm(norm)?),
+            Normalization::Layer(norm) => dense.norm = Some(layer_norm(norm)?),
+            Normalization::Group(norm) => dense.norm = Some(group_norm(norm)?),
             _ => return None,
         }
         layers.push(dense);
     }
     layers.push(layer(&network.output, super::Fused::Identity)?);
     Some(Mlp::new(layers))
+}
+
+/// A batch normalisation's values in inference (its running statistics).
+#[cfg(not(target_arch = "wasm32"))]
+fn batch_norm(norm: &BatchNorm) -> Option<BatchNormValues> {
+    Some(BatchNormValues {
+        gamma: values(norm.gamma.val())?,
+        beta: values(norm.beta.val())?,
+        mean: values(norm.running_mean.value())?,
+        variance: values(norm.running_var.value())?,
+        epsilon: norm.epsilon,
+    })
+}
+
+/// A layer normalisation as one group of each image's outputs.
+#[cfg(not(target_arch = "wasm32"))]
+fn layer_norm(norm: &LayerNorm) -> Option<ImageNorm> {
+    let gamma = values(norm.gamma.val())?;
+    let beta = match &norm.beta {
+        Some(beta) => values(beta.val())?,
+        None => vec![0.0; gamma.len()],
+    };
+    // Burn 0.22.1 keeps a LayerNorm's ε private; digits builds every one with
+    // `LayerNormConfig`'s default (`model::norm_config`).
+    let epsilon = LayerNormConfig::new(gamma.len()).epsilon;
+    Some(ImageNorm {
+        groups: 1,
+        gamma,
+        beta,
+        epsilon,
+    })
+}
+
+/// A group normalisation of each image's outputs (γ 1 and β 0 where it is not affine).
+#[cfg(not(target_arch = "wasm32"))]
+fn group_norm(norm: &GroupNorm) -> Option<ImageNorm> {
+    let (channels, groups, epsilon) = (norm.num_channels, norm.num_groups, norm.epsilon);
+    if groups == 0 || channels % groups != 0 {
+        return None;
+    }
+    let (gamma, beta) = match (&norm.gamma, &norm.beta, norm.affine) {
+        (Some(gamma), Some(beta), true) => (values(gamma.val())?, values(beta.val())?),
+        _ => (vec![1.0; channels], vec![0.0; channels]),
+    };
+    Some(ImageNorm {
+        groups,
+        gamma,
+        beta,
+        epsilon,
+    })
 }
 
 #[cfg(not(target_arch = "wasm32"))]
