@@ -12,7 +12,8 @@ use super::input::scaled;
 #[cfg(not(target_arch = "wasm32"))]
 use super::kernels::{
     self,
-    mlp::{BatchNormValues, DenseLayer, ImageNorm, Mlp},
+    mlp::{DenseLayer, Mlp},
+    norm::{BatchNormValues, ImageNorm},
 };
 #[cfg(not(target_arch = "wasm32"))]
 use burn::nn::norm::{BatchNorm, GroupNorm, LayerNorm, LayerNormConfig, Normalization};
@@ -88,7 +89,9 @@ fn dense_layers(network: &Network, device: &Device) -> Option<Mlp> {
         let mut dense = layer(&block.linear, block.kernel_activation()?)?;
         match &block.norm {
             Normalization::Identity(_) => {}
-            Normalization::Batch(norm) => dense.fold_batch_norm(&batch_norm(norm)?),
+            Normalization::Batch(norm) => {
+                batch_norm(norm)?.fold(&mut dense.weight, &mut dense.bias)
+            }
             Normalization::Layer(norm) => dense.norm = Some(layer_norm(norm)?),
             Normalization::Group(norm) => dense.norm = Some(group_norm(norm)?),
             _ => return None,

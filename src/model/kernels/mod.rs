@@ -31,6 +31,7 @@ mod conv;
 mod cpu;
 mod dense;
 pub mod mlp;
+pub mod norm;
 mod panel;
 mod pool;
 mod product;
