@@ -192,6 +192,16 @@ fn scale_block(images: &[&[u8]], width: usize, x: &mut Vec<f32>) {
     unsafe { x.set_len(images.len() * width) };
 }
 
+/// The first `len` values of a block's buffer, grown if it is shorter but never shrunk: it is
+/// zero-filled only where it grows (once a thread, not once a block and layer), and every value
+/// a layer reads was written by the layer before it.
+fn first(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
+}
+
 /// `rows` inputs in `x` through every layer's panels into `out`: each layer's outputs padded
 /// to whole panels (the padding's activations meet the next layer's zero weights), the last
 /// layer's real ones copied out.
@@ -204,9 +214,8 @@ fn through_panels(
 ) {
     for layer in packed {
         let width = layer.bias.len();
-        y.resize(rows * width, 0.0);
-        layer.panels.multiply(x, rows, y);
-        let y_values = &mut y[..rows * width];
+        let y_values = first(y, rows * width);
+        layer.panels.multiply(x, rows, y_values);
         bias_norm_activate(y_values, &layer.bias, layer.norm.as_ref(), layer.act);
         std::mem::swap(x, y);
     }
@@ -232,8 +241,7 @@ fn through_products(
         let target: &mut [f32] = if last {
             out
         } else {
-            y.resize(rows * outputs, 0.0);
-            y
+            first(y, rows * outputs)
         };
         if width == 0 {
             target.fill(0.0);
