@@ -10,7 +10,9 @@ use crate::config::Loss;
 use crate::data::digit_set::{DigitImage, DigitSet};
 use crate::data::idx::{CLASSES, PIXELS};
 use crate::inspect::classify::{Prediction, classify};
+use crate::inspect::reading::classify_with;
 use crate::model::Network;
+use crate::model::inference::Classifier;
 
 /// Gradient ascent on the input: `steps` steps of `rate`, an L2 `penalty` on the pixels.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -156,9 +158,10 @@ pub fn wrong_answers(
         .map(|i| test.image(i).expect("i < len"))
         .collect();
     let mut answers: Vec<(f32, Answer)> = Vec::with_capacity(images.len());
+    let classifier = Classifier::new(model, device);
     for (start, chunk) in images.chunks(1024).enumerate() {
         let pixels: Vec<[u8; PIXELS]> = chunk.iter().map(|image| image.pixels).collect();
-        let predictions = classify(model, &pixels, device);
+        let predictions = classify_with(&classifier, model.loss, &pixels);
         for (offset, (prediction, image)) in predictions.iter().zip(chunk).enumerate() {
             let answer = answer(start * 1024 + offset, image.label as usize, prediction);
             let lead = answer.top3[0].1 - answer.top3[1].1;

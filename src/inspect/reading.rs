@@ -21,9 +21,18 @@ pub struct Prediction {
 
 /// Classifies 28×28 images (0 = background), one prediction each.
 pub fn classify(model: &Network, images: &[[u8; PIXELS]], device: &Device) -> Vec<Prediction> {
+    classify_with(&Classifier::new(model, device), model.loss, images)
+}
+
+/// As [`classify`], with a classifier made once for many calls (it reads the weights out and
+/// packs them when it is made), for a network trained with `loss`.
+pub fn classify_with(
+    classifier: &Classifier,
+    loss: Loss,
+    images: &[[u8; PIXELS]],
+) -> Vec<Prediction> {
     let images: Vec<&[u8]> = images.iter().map(|image| &image[..]).collect();
-    let logits = Classifier::new(model, device).logits(&images);
-    predictions(model.loss, logits)
+    predictions(loss, classifier.logits(&images))
 }
 
 /// One convolution layer's feature maps for one image: `channels` maps of `height`×`width`
@@ -53,10 +62,12 @@ pub struct Layers {
     pub hidden: Vec<Vec<f32>>,
 }
 
-/// What the network makes of one 28×28 image, layer by layer: every layer's outputs and the
-/// prediction (the same as [`classify`]'s).
-pub fn look(model: &Network, image: &[u8; PIXELS], device: &Device) -> (Layers, Prediction) {
-    let inside = model.valid().forward_inside(input_tensor(image, device));
+/// What `classifier`'s network makes of one 28×28 image, layer by layer: every layer's outputs
+/// and the prediction — the classifier's, so exactly [`classify`]'s (`predict`'s), not the
+/// layer-by-layer pass's, whose sums may end in another last bit.
+pub fn look(classifier: &Classifier, image: &[u8; PIXELS]) -> (Layers, Prediction) {
+    let model = classifier.network();
+    let inside = model.forward_inside(input_tensor(image, classifier.device()));
     let maps = inside
         .maps
         .into_iter()
@@ -71,7 +82,7 @@ pub fn look(model: &Network, image: &[u8; PIXELS], device: &Device) -> (Layers, 
         })
         .collect();
     let hidden = inside.hidden.into_iter().map(values).collect();
-    let prediction = predictions(model.loss, inside.logits)
+    let prediction = classify_with(classifier, model.loss, std::slice::from_ref(image))
         .pop()
         .expect("one image, one prediction");
     (Layers { maps, hidden }, prediction)

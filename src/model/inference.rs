@@ -39,6 +39,16 @@ impl Classifier {
         }
     }
 
+    /// The network, in inference mode.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The device it classifies on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// Whether it runs the network per block of images with our kernels (else layer by layer
     /// through Burn's tensors).
     pub fn runs_per_block(&self) -> bool {

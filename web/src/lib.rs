@@ -9,6 +9,7 @@ use burn::tensor::{Bytes, Device};
 use digits::data::idx::PIXELS;
 use digits::inspect::preprocess::mnist_like;
 use digits::inspect::reading::{Layers, look};
+use digits::model::inference::Classifier;
 use digits::model::{Architecture, Network};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -101,7 +102,7 @@ fn read(model: &Network, input: &[u8], device: &Device) -> Result<String, JsErro
             input.len()
         ))
     })?;
-    let (layers, prediction) = look(model, &image, device);
+    let (layers, prediction) = look(&Classifier::new(model, device), &image);
     let reading = Reading {
         digit: prediction.digit,
         probabilities: prediction.scores.to_vec(),

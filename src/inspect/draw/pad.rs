@@ -8,6 +8,7 @@ use crate::data::idx::{PIXELS, SIDE};
 use crate::inspect::classify::{self, Layers, Prediction};
 use crate::inspect::preprocess;
 use crate::model::Network;
+use crate::model::inference::Classifier;
 
 /// What the user does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,16 +62,16 @@ pub struct Pad {
     last_point: Option<(usize, usize)>,
     /// A CNN's feature-map shapes `[channels, height, width]`, input side first.
     map_shapes: Vec<[usize; 3]>,
-    model: Network,
-    device: Device,
+    /// The network in inference mode, on the pad's device.
+    classifier: Classifier,
 }
 
 impl Pad {
     /// An empty pad for a trained network (in inference mode) on `device`.
     pub fn new(model: Network, device: Device) -> Pad {
-        let model = model.valid();
+        let classifier = Classifier::new(&model, &device);
         // The maps' shapes, for the screen before anything is drawn: one blank image's maps.
-        let (blank, _) = classify::look(&model, &[0; PIXELS], &device);
+        let (blank, _) = classify::look(&classifier, &[0; PIXELS]);
         let map_shapes = blank
             .maps
             .iter()
@@ -85,14 +86,13 @@ impl Pad {
             update_ms: 0.0,
             last_point: None,
             map_shapes,
-            model,
-            device,
+            classifier,
         }
     }
 
     /// The network the pad reads the drawing with.
     pub fn model(&self) -> &Network {
-        &self.model
+        self.classifier.network()
     }
 
     /// A CNN's feature-map shapes `[channels, height, width]`, input side first.
@@ -102,7 +102,7 @@ impl Pad {
 
     /// The hidden layers' sizes, input side first.
     pub fn layer_sizes(&self) -> Vec<usize> {
-        self.model
+        self.model()
             .hidden
             .iter()
             .map(|block| block.linear.weight.dims()[1])
@@ -173,7 +173,7 @@ impl Pad {
         self.view = preprocess::mnist_like(&DynamicImage::ImageLuma8(picture))
             .ok()
             .map(|input| {
-                let (layers, prediction) = classify::look(&self.model, &input, &self.device);
+                let (layers, prediction) = classify::look(&self.classifier, &input);
                 View {
                     input,
                     layers,
