@@ -82,9 +82,12 @@ pub fn look(classifier: &Classifier, image: &[u8; PIXELS]) -> (Layers, Predictio
         })
         .collect();
     let hidden = inside.hidden.into_iter().map(values).collect();
-    let prediction = classify_with(classifier, model.loss, std::slice::from_ref(image))
-        .pop()
-        .expect("one image, one prediction");
+    // Where the classifier runs Burn's layers its logits are this pass's: no second pass.
+    let mut prediction = match classifier.runs_per_block() {
+        true => classify_with(classifier, model.loss, std::slice::from_ref(image)),
+        false => predictions(model.loss, inside.logits),
+    };
+    let prediction = prediction.pop().expect("one image, one prediction");
     (Layers { maps, hidden }, prediction)
 }
 
