@@ -6,13 +6,6 @@
 //! The layers and the rule their imports follow are mapped once, in `docs/ARCHITECTURE.md`
 //! (`tests/layout.rs` checks the rule).
 
-/// Items the web page's WebAssembly build (`web/`) leaves out: the command line, training and
-/// everything that touches files, terminals or threads. The network, its config and how a
-/// picture becomes its input build everywhere.
-macro_rules! off_the_web {
-    ($($item:item)*) => { $( #[cfg(not(target_arch = "wasm32"))] $item )* };
-}
-
 pub mod config;
 pub mod data;
 pub mod error;
@@ -21,15 +14,25 @@ pub mod model;
 pub mod run;
 pub mod train;
 
-off_the_web! {
-    pub mod backend;
-    pub mod backprop;
-    pub mod commands;
-    pub mod interop;
-    pub mod metrics;
-    pub mod remote;
-    pub mod report;
-    pub mod terminal;
-}
+// What the web page's WebAssembly build (`web/`) leaves out, here and in the modules: the
+// command line, training and everything that touches files, terminals or threads (the network,
+// its config and how a picture becomes its input build everywhere). One `cfg` an item, not a
+// macro around them: rustfmt does not format the modules a macro call declares.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod backend;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod backprop;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod commands;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod interop;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod metrics;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod remote;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod report;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod terminal;
 
 pub use error::{Error, Result};

@@ -217,9 +217,20 @@ mod tests {
             said: Instant::now(),
         };
         let line = lines.line();
-        assert!(line.starts_with("  the loss landscape: 50 of 200 (25 %), about 3"), "{line}");
+        assert!(
+            line.starts_with("  the loss landscape: 50 of 200 (25 %), about 3"),
+            "{line}"
+        );
         assert!(line.ends_with(" s left"), "{line}");
-        let open = Lines { total: None, ..lines };
-        assert!(open.line().starts_with("  the loss landscape: 50 so far, 1"), "{}", open.line());
+        let open = Lines {
+            total: None,
+            ..lines
+        };
+        assert!(
+            open.line()
+                .starts_with("  the loss landscape: 50 so far, 1"),
+            "{}",
+            open.line()
+        );
     }
 }

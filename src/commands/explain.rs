@@ -212,7 +212,10 @@ fn draw_answers(
         .iter()
         .take(args.shown)
         .map(|a| Tile {
-            pixels: (test.image(a.index).expect("an index of the test set").pixels)
+            pixels: (test
+                .image(a.index)
+                .expect("an index of the test set")
+                .pixels)
                 .iter()
                 .map(|&p| f32::from(p) / 255.0)
                 .collect(),

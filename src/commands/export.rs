@@ -61,15 +61,13 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
                 format!("{keys} tensors in PyTorch's layout"),
             )
         }
-        ExportFormat::Onnx => {
-            (
-                onnx::onnx_bytes(model, &config)?,
-                format!(
-                    "ONNX opset {}: images [batch, 784] in, logits and probabilities [batch, 10] out",
-                    onnx::OPSET
-                ),
-            )
-        }
+        ExportFormat::Onnx => (
+            onnx::onnx_bytes(model, &config)?,
+            format!(
+                "ONNX opset {}: images [batch, 784] in, logits and probabilities [batch, 10] out",
+                onnx::OPSET
+            ),
+        ),
     };
     run::write_atomic(&out, &bytes)?;
     println!("wrote {} ({what}, {} bytes)", out.display(), bytes.len());

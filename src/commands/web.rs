@@ -97,7 +97,9 @@ pub fn run(args: WebArgs) -> Result<ExitCode> {
              run a module from file://)",
             args.run_dir
                 .as_ref()
-                .map_or(format!("--out {}", out.display()), |d| d.display().to_string())
+                .map_or(format!("--out {}", out.display()), |d| d
+                    .display()
+                    .to_string())
         ),
     }
     Ok(ExitCode::SUCCESS)

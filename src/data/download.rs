@@ -100,12 +100,11 @@ fn download_file(agent: &ureq::Agent, url: &str, path: &Path) -> Result<u64, Dow
     let mut response = agent.get(url).call().map_err(|e| failed(url, e))?;
     let folder = path.parent().unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(folder).map_err(|e| cannot_write(folder, &e))?;
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_PACKED)
-        .reader();
-    let mut counted = Counted { inner: body, bytes: 0 };
+    let body = response.body_mut().with_config().limit(MAX_PACKED).reader();
+    let mut counted = Counted {
+        inner: body,
+        bytes: 0,
+    };
     let mut unpacked = GzDecoder::new(&mut counted).take(MAX_UNPACKED + 1);
     let written = std::io::copy(&mut unpacked, &mut file).map_err(|e| {
         // The unpacking reads the answer: its errors are the connection's or the format's.
@@ -126,7 +125,8 @@ fn download_file(agent: &ureq::Agent, url: &str, path: &Path) -> Result<u64, Dow
         )));
     }
     let bytes = counted.bytes;
-    file.persist(path).map_err(|e| cannot_write(path, &e.error))?;
+    file.persist(path)
+        .map_err(|e| cannot_write(path, &e.error))?;
     Ok(bytes)
 }
 

@@ -13,11 +13,15 @@ pub use digit_set::{DigitBatch, DigitImage, DigitSet};
 pub use origin::{DataOrigin, SourceKind};
 pub use split::Split;
 
-off_the_web! {
-    pub mod download;
-    pub mod loader;
-    pub mod sample;
-    pub mod source;
-    pub use loader::EpochLoader;
-    pub use source::{DigitSplits, IdxFiles, load, load_test, locate};
-}
+#[cfg(not(target_arch = "wasm32"))]
+pub mod download;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod loader;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sample;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod source;
+#[cfg(not(target_arch = "wasm32"))]
+pub use loader::EpochLoader;
+#[cfg(not(target_arch = "wasm32"))]
+pub use source::{DigitSplits, IdxFiles, load, load_test, locate};

@@ -12,11 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::config::{DataConfig, DataSource};
 use crate::data::Split;
 use crate::data::digit_set::DigitSet;
-pub use crate::data::origin::{DataOrigin, SourceKind};
 use crate::data::download::{self, DownloadFailure};
-use crate::data::idx::{
-    self, IdxImages, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
-};
+use crate::data::idx::{self, IdxImages, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
+pub use crate::data::origin::{DataOrigin, SourceKind};
 use crate::data::sample;
 use crate::error::{Error, Result};
 use crate::report;
@@ -49,7 +47,6 @@ pub struct IdxFiles {
     pub test_images: PathBuf,
     pub test_labels: PathBuf,
 }
-
 
 /// Loads the data the config names and splits it.
 pub fn load(config: &DataConfig, seed: u64) -> Result<DigitSplits> {

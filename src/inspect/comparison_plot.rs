@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use crate::data::Split;
 use crate::error::Result;
 use crate::inspect::plots::{
-    Canvas, DrawResult, FONT, Line, draw_lines, decades, epoch_panel, epoch_series, render,
+    Canvas, DrawResult, FONT, Line, decades, draw_lines, epoch_panel, epoch_series, render,
     whole_number,
 };
 use crate::inspect::typeset::text_width;
@@ -23,8 +23,15 @@ const LEGEND_HEADING: &str = "runs (the same colour in all three panels):";
 
 /// The size of `compare.png` for runs `labels`: the panels and the legend's rows.
 pub fn comparison_size(labels: &[&str]) -> (u32, u32) {
-    let rows = legend_layout(labels).iter().map(|e| e.1).max().map_or(1, |r| r + 1);
-    (COMPARISON_SIZE.0, COMPARISON_SIZE.1 + 12 + rows * LEGEND_ROW)
+    let rows = legend_layout(labels)
+        .iter()
+        .map(|e| e.1)
+        .max()
+        .map_or(1, |r| r + 1);
+    (
+        COMPARISON_SIZE.0,
+        COMPARISON_SIZE.1 + 12 + rows * LEGEND_ROW,
+    )
 }
 
 /// Where each run's legend entry goes: (x of its line, row). The entries follow the heading
@@ -237,14 +244,23 @@ mod tests {
         let short = legend_layout(&["mlp", "mlp-relu", "mlp-batchnorm"]);
         assert!(short.iter().all(|e| e.1 == 0), "{short:?}");
         // Packed by the labels' widths: three columns once put one under each panel.
-        assert!(short[2].0 - short[0].0 < COMPARISON_SIZE.0 as i32 / 3, "{short:?}");
+        assert!(
+            short[2].0 - short[0].0 < COMPARISON_SIZE.0 as i32 / 3,
+            "{short:?}"
+        );
         let long = ["a label of some fifty characters, as paths make them"; 9];
         let layout = legend_layout(&long);
         let rows = layout.iter().map(|e| e.1).max().unwrap() + 1;
         assert!(rows >= 3, "nine long labels wrap: {layout:?}");
         let end = |x: i32| x + 32 + text_width(13.0, long[0]);
-        assert!(layout.iter().all(|e| end(e.0) < COMPARISON_SIZE.0 as i32), "{layout:?}");
-        assert_eq!(comparison_size(&long).1, COMPARISON_SIZE.1 + 12 + rows * LEGEND_ROW);
+        assert!(
+            layout.iter().all(|e| end(e.0) < COMPARISON_SIZE.0 as i32),
+            "{layout:?}"
+        );
+        assert_eq!(
+            comparison_size(&long).1,
+            COMPARISON_SIZE.1 + 12 + rows * LEGEND_ROW
+        );
     }
 
     #[test]

@@ -131,7 +131,9 @@ pub fn gradcheck(
         loss_f64(config.training.loss, logits, targets.clone()).into_scalar()
     };
     // Two forward passes a sampled parameter: minutes for a CNN, so its progress is shown.
-    let total = autodiff.iter().map(|(_, g)| sample(g.len(), plan.samples).len());
+    let total = autodiff
+        .iter()
+        .map(|(_, g)| sample(g.len(), plan.samples).len());
     let progress = report::progress("finite differences", total.sum::<usize>() as u64);
     let tensors = autodiff
         .iter()

@@ -319,7 +319,12 @@ mod tests {
         let path = [(-12.0, 0.3), (-6.0, -1.2), (-2.0, 0.2), (0.0, 0.0)];
         let (xs, ys) = square_window(&path, 21);
         let span = |axis: &[f64]| axis[axis.len() - 1] - axis[0];
-        assert!((span(&xs) - span(&ys)).abs() < 1e-9, "{} {}", span(&xs), span(&ys));
+        assert!(
+            (span(&xs) - span(&ys)).abs() < 1e-9,
+            "{} {}",
+            span(&xs),
+            span(&ys)
+        );
         for (x, y) in path {
             assert!(xs[0] < x && x < xs[20] && ys[0] < y && y < ys[20]);
         }

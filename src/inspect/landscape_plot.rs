@@ -37,9 +37,13 @@ pub fn landscape_png(picture: &LandscapePicture, path: &Path) -> Result<()> {
         line_panel(&panels[0], picture.line)?;
         let (x, y) = ("direction 1 (filter-normalised)", "direction 2");
         let title = "around the trained network: two random directions";
-        surface_panel(&panels[1], picture.random, &scale, (title, (x, y)), |chart| {
-            draw_points(chart, &[(0.0, 0.0)], &[String::from("trained")])
-        })?;
+        surface_panel(
+            &panels[1],
+            picture.random,
+            &scale,
+            (title, (x, y)),
+            |chart| draw_points(chart, &[(0.0, 0.0)], &[String::from("trained")]),
+        )?;
         match picture.path {
             Ok(training) => {
                 let axes = (
@@ -51,9 +55,13 @@ pub fn landscape_png(picture: &LandscapePicture, path: &Path) -> Result<()> {
                 );
                 let title = "the training path, epoch by epoch, on its own plane";
                 let axes = (axes.0.as_str(), axes.1.as_str());
-                surface_panel(&panels[2], &training.surface, &scale, (title, axes), |chart| {
-                    draw_path(chart, training)
-                })?;
+                surface_panel(
+                    &panels[2],
+                    &training.surface,
+                    &scale,
+                    (title, axes),
+                    |chart| draw_path(chart, training),
+                )?;
             }
             Err(why) => no_path_panel(&panels[2], why)?,
         }
@@ -63,23 +71,23 @@ pub fn landscape_png(picture: &LandscapePicture, path: &Path) -> Result<()> {
 
 /// The training path in white, each epoch a red dot, every epoch (or every few) labelled.
 fn draw_path(mut chart: Chart, training: &TrainingPath) -> DrawResult {
-                let every = training.epochs.len().div_ceil(10).max(1);
-                let labels: Vec<String> = training
-                    .epochs
-                    .iter()
-                    .enumerate()
-                    .map(
-                        |(i, e)| match i % every == 0 || i + 1 == training.epochs.len() {
-                            true => e.to_string(),
-                            false => String::new(),
-                        },
-                    )
-                    .collect();
-                chart.draw_series(LineSeries::new(
-                    training.coordinates.iter().copied(),
-                    WHITE.stroke_width(2),
-                ))?;
-                draw_points(chart, &training.coordinates, &labels)
+    let every = training.epochs.len().div_ceil(10).max(1);
+    let labels: Vec<String> = training
+        .epochs
+        .iter()
+        .enumerate()
+        .map(
+            |(i, e)| match i % every == 0 || i + 1 == training.epochs.len() {
+                true => e.to_string(),
+                false => String::new(),
+            },
+        )
+        .collect();
+    chart.draw_series(LineSeries::new(
+        training.coordinates.iter().copied(),
+        WHITE.stroke_width(2),
+    ))?;
+    draw_points(chart, &training.coordinates, &labels)
 }
 
 type Chart<'a, 'b> = ChartContext<
@@ -401,7 +409,14 @@ mod tests {
     #[test]
     fn epoch_labels_sit_beside_the_path_not_on_it() {
         // A path that runs right, turns back and climbs, as training paths do.
-        let path = [(40, 300), (120, 290), (200, 260), (260, 200), (240, 140), (180, 100)];
+        let path = [
+            (40, 300),
+            (120, 290),
+            (200, 260),
+            (260, 200),
+            (240, 140),
+            (180, 100),
+        ];
         let at = |(x, y): (i32, i32)| (f64::from(x), f64::from(y));
         for (&point, offset) in path.iter().zip(label_offsets(&path)) {
             let centre = at((point.0 + offset.0, point.1 + offset.1));
@@ -409,8 +424,15 @@ mod tests {
                 .map(|k| distance_to_segment(centre, at(path[k - 1]), at(path[k])))
                 .fold(f64::MAX, f64::min);
             // Clear of the line by more than half the label's height.
-            assert!(nearest > f64::from(LABEL_HEIGHT) / 2.0 + 4.0, "{point:?}: {nearest}");
+            assert!(
+                nearest > f64::from(LABEL_HEIGHT) / 2.0 + 4.0,
+                "{point:?}: {nearest}"
+            );
         }
-        assert_eq!(label_offsets(&[(10, 10)]), [(0, -18)], "a lone point's label is above it");
+        assert_eq!(
+            label_offsets(&[(10, 10)]),
+            [(0, -18)],
+            "a lone point's label is above it"
+        );
     }
 }

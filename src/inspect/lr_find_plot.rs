@@ -65,7 +65,9 @@ pub fn lr_find_png(result: &RangeResult, title: &str, path: &Path) -> Result<()>
             .label("loss of each batch")
             .legend(move |(x, y)| Circle::new((x + 9, y), 2, faint.filled()));
         if above > 0 {
-            let marks = pinned.iter().map(|&p| TriangleMarker::new(p, 4, TRAIN_COLOUR.mix(0.6)));
+            let marks = pinned
+                .iter()
+                .map(|&p| TriangleMarker::new(p, 4, TRAIN_COLOUR.mix(0.6)));
             chart
                 .draw_series(marks)?
                 .label(format!("{above} above the top, drawn on it"))
@@ -195,7 +197,10 @@ mod tests {
         let (lo, hi) = value_range(curve.iter());
         // It once sat in the upper left, over the curve's start.
         let corner = emptiest_corner(curve.iter(), (1e-5, 1.0), (lo, hi));
-        assert!(matches!(corner, SeriesLabelPosition::LowerLeft), "{corner:?}");
+        assert!(
+            matches!(corner, SeriesLabelPosition::LowerLeft),
+            "{corner:?}"
+        );
     }
 
     #[test]

@@ -6,24 +6,41 @@
 pub mod preprocess;
 pub mod reading;
 
-off_the_web! {
-    pub mod augmented_plot;
-    pub mod classify;
-    pub mod comparison_plot;
-    pub mod draw;
-    pub mod evaluation;
-    pub mod explain;
-    pub mod explain_plot;
-    pub mod gradcheck;
-    pub mod landscape;
-    pub mod landscape_plot;
-    pub mod lr_find_plot;
-    pub mod model_summary;
-    pub mod parameter_space;
-    pub mod plots;
-    pub mod robustness;
-    pub mod trained_run;
-    pub mod typeset;
-    pub use model_summary::ModelSummary;
-    pub use trained_run::{LoadedRun, load_run};
-}
+#[cfg(not(target_arch = "wasm32"))]
+pub mod augmented_plot;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod classify;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod comparison_plot;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod draw;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod evaluation;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod explain;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod explain_plot;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod gradcheck;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod landscape;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod landscape_plot;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod lr_find_plot;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod model_summary;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod parameter_space;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod plots;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod robustness;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod trained_run;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod typeset;
+#[cfg(not(target_arch = "wasm32"))]
+pub use model_summary::ModelSummary;
+#[cfg(not(target_arch = "wasm32"))]
+pub use trained_run::{LoadedRun, load_run};

@@ -174,7 +174,10 @@ fn weight_key(area: &Canvas, top: i32) -> DrawResult {
     }
     let right = left + KEY_BAR as i32;
     // The frame just outside the colours, so both ends keep theirs.
-    area.draw(&Rectangle::new([(left - 1, top + 1), (right + 1, top + 19)], BLACK))?;
+    area.draw(&Rectangle::new(
+        [(left - 1, top + 1), (right + 1, top + 19)],
+        BLACK,
+    ))?;
     let text = "+max   (max: the ± over each tile)";
     area.draw(&Text::new(text, (right + 6, top + 3), (FONT, 13)))?;
     Ok(())

@@ -213,7 +213,8 @@ pub fn initial_network(loaded: &LoadedRun, device: &Device) -> Result<(Network, 
         };
         return Ok((model.valid(), source));
     }
-    let mismatch = |burns| format!("does not fit the run's network (copied from another run?): {burns}");
+    let mismatch =
+        |burns| format!("does not fit the run's network (copied from another run?): {burns}");
     let model = with_weights(loaded.model.clone(), &path, mismatch)?;
     Ok((model, InitialSource::Kept))
 }

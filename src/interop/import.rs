@@ -68,7 +68,9 @@ pub fn import_weights(
         .into_values()
         .filter(|t| !t.name.ends_with(IGNORED_SUFFIX))
         .collect();
-    if let Some(message) = catch_quietly(AssertUnwindSafe(|| non_finite(&tensors))).ok().flatten()
+    if let Some(message) = catch_quietly(AssertUnwindSafe(|| non_finite(&tensors)))
+        .ok()
+        .flatten()
     {
         return Err(model_error(path, message));
     }

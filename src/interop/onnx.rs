@@ -25,11 +25,11 @@ use crate::config::IMAGE_SIDE;
 use crate::data::idx::{CLASSES, PIXELS};
 use crate::error::{Error, Result};
 use crate::model::{ConvLayer, Network};
+use prost::Message;
 use proto::{
     AttributeProto as Attribute, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
     StringStringEntryProto, TENSOR_FLOAT, TENSOR_INT64, TensorProto, ValueInfoProto,
 };
-use prost::Message;
 
 /// The ONNX operator set the files are written in.
 pub const OPSET: i64 = 18;
@@ -149,7 +149,13 @@ impl Builder {
         self.constant(name, dims, TENSOR_FLOAT, raw_data)
     }
 
-    fn constant(&mut self, name: &str, dims: &[usize], data_type: i32, raw_data: Vec<u8>) -> String {
+    fn constant(
+        &mut self,
+        name: &str,
+        dims: &[usize],
+        data_type: i32,
+        raw_data: Vec<u8>,
+    ) -> String {
         self.initializers.push(TensorProto {
             dims: dims.iter().map(|&d| d as i64).collect(),
             data_type,
@@ -262,7 +268,9 @@ impl Builder {
                 ];
                 let y = self.node("LayerNormalization", path, &inputs, attributes);
                 match axes {
-                    Axes::Maps => self.transpose(&format!("{path}.channels_first"), &y, [0, 3, 1, 2]),
+                    Axes::Maps => {
+                        self.transpose(&format!("{path}.channels_first"), &y, [0, 3, 1, 2])
+                    }
                     Axes::Features => y,
                 }
             }
@@ -291,17 +299,57 @@ impl Builder {
         let grouped_shape = self.int64s(&format!("{path}.grouped_shape"), &[0, groups, -1]);
         let last = self.int64s(&format!("{path}.last_axis"), &[-1]);
         let shape = self.node("Shape", path, &[x], vec![]);
-        let grouped = self.node("Reshape", &format!("{path}.grouped"), &[x, &grouped_shape], vec![]);
+        let grouped = self.node(
+            "Reshape",
+            &format!("{path}.grouped"),
+            &[x, &grouped_shape],
+            vec![],
+        );
         let keep = || vec![Attribute::int("keepdims", 1)];
-        let mean = self.node("ReduceMean", &format!("{path}.mean"), &[&grouped, &last], keep());
-        let centred = self.node("Sub", &format!("{path}.centred"), &[&grouped, &mean], vec![]);
-        let squares = self.node("Mul", &format!("{path}.squares"), &[&centred, &centred], vec![]);
-        let var = self.node("ReduceMean", &format!("{path}.var"), &[&squares, &last], keep());
+        let mean = self.node(
+            "ReduceMean",
+            &format!("{path}.mean"),
+            &[&grouped, &last],
+            keep(),
+        );
+        let centred = self.node(
+            "Sub",
+            &format!("{path}.centred"),
+            &[&grouped, &mean],
+            vec![],
+        );
+        let squares = self.node(
+            "Mul",
+            &format!("{path}.squares"),
+            &[&centred, &centred],
+            vec![],
+        );
+        let var = self.node(
+            "ReduceMean",
+            &format!("{path}.var"),
+            &[&squares, &last],
+            keep(),
+        );
         let epsilon = self.scalar(&format!("{path}.epsilon"), norm.epsilon as f32);
-        let var = self.node("Add", &format!("{path}.var_epsilon"), &[&var, &epsilon], vec![]);
+        let var = self.node(
+            "Add",
+            &format!("{path}.var_epsilon"),
+            &[&var, &epsilon],
+            vec![],
+        );
         let std = self.node("Sqrt", &format!("{path}.std"), &[&var], vec![]);
-        let grouped = self.node("Div", &format!("{path}.normalised"), &[&centred, &std], vec![]);
-        let mut y = self.node("Reshape", &format!("{path}.ungrouped"), &[&grouped, &shape], vec![]);
+        let grouped = self.node(
+            "Div",
+            &format!("{path}.normalised"),
+            &[&centred, &std],
+            vec![],
+        );
+        let mut y = self.node(
+            "Reshape",
+            &format!("{path}.ungrouped"),
+            &[&grouped, &shape],
+            vec![],
+        );
         // Per channel: `[C]` for features, `[C, 1, 1]` for maps (broadcast over pixels).
         let per_channel = |tensor: Tensor<1>| -> (Vec<usize>, Vec<f32>) {
             let [channels] = tensor.dims();
@@ -331,13 +379,24 @@ impl Builder {
             ActivationLayer::Relu(_) => self.node("Relu", path, &[x], vec![]),
             // Burn's exact GELU, x·½(1 + erf(x/√2)) (opset 20 has `Gelu`; 18 has `Erf`).
             ActivationLayer::Gelu(gelu) if !gelu.approximate => {
-                let inverse_sqrt_2 = self.scalar("gelu.inverse_sqrt_2", std::f32::consts::FRAC_1_SQRT_2);
+                let inverse_sqrt_2 =
+                    self.scalar("gelu.inverse_sqrt_2", std::f32::consts::FRAC_1_SQRT_2);
                 let one = self.scalar("gelu.one", 1.0);
                 let half = self.scalar("gelu.half", 0.5);
-                let scaled = self.node("Mul", &format!("{path}.scaled"), &[x, &inverse_sqrt_2], vec![]);
+                let scaled = self.node(
+                    "Mul",
+                    &format!("{path}.scaled"),
+                    &[x, &inverse_sqrt_2],
+                    vec![],
+                );
                 let erf = self.node("Erf", path, &[&scaled], vec![]);
                 let plus_one = self.node("Add", &format!("{path}.plus_one"), &[&erf, &one], vec![]);
-                let halved = self.node("Mul", &format!("{path}.halved"), &[&plus_one, &half], vec![]);
+                let halved = self.node(
+                    "Mul",
+                    &format!("{path}.halved"),
+                    &[&plus_one, &half],
+                    vec![],
+                );
                 self.node("Mul", path, &[x, &halved], vec![])
             }
             other => {

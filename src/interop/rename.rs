@@ -84,7 +84,9 @@ pub fn fitting_renames(file: &[Named], network: &[Named]) -> Option<Vec<Rename>>
         f.tensors.iter().all(|(last, _)| {
             let mut name = format!("{}.{last}", f.prefix);
             for (pattern, replacement) in &patterns {
-                name = pattern.replace_all(&name, replacement.as_str()).into_owned();
+                name = pattern
+                    .replace_all(&name, replacement.as_str())
+                    .into_owned();
             }
             name == format!("{}.{last}", n.prefix)
         })
@@ -187,7 +189,11 @@ mod tests {
         assert_eq!(renames[2].pattern, r"^10\.");
         file[0] = ("10.weight", &[10, 17]);
         assert_eq!(fitting_renames(&file, &NETWORK), None);
-        assert_eq!(fitting_renames(&NETWORK, &NETWORK), None, "nothing to rename");
+        assert_eq!(
+            fitting_renames(&NETWORK, &NETWORK),
+            None,
+            "nothing to rename"
+        );
     }
 
     #[test]
@@ -200,8 +206,18 @@ mod tests {
 
     #[test]
     fn a_rename_needs_an_equals_sign_and_a_valid_pattern() {
-        assert!("^0\\.".parse::<Rename>().unwrap_err().contains("PATTERN=REPLACEMENT"));
-        assert!("(=x".parse::<Rename>().unwrap_err().contains("not a regular"));
+        assert!(
+            "^0\\."
+                .parse::<Rename>()
+                .unwrap_err()
+                .contains("PATTERN=REPLACEMENT")
+        );
+        assert!(
+            "(=x"
+                .parse::<Rename>()
+                .unwrap_err()
+                .contains("not a regular")
+        );
         let rename: Rename = "^model\\.(.*)=${1}".parse().unwrap();
         assert_eq!(rename.replacement, "${1}");
     }

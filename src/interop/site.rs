@@ -46,16 +46,46 @@ const PAGE: [(&str, &str); 7] = [
 const CONFIGS: [(&str, &str); 13] = [
     ("mlp.toml", include_str!("../../config/mlp.toml")),
     ("mlp-relu.toml", include_str!("../../config/mlp-relu.toml")),
-    ("mlp-batchnorm.toml", include_str!("../../config/mlp-batchnorm.toml")),
-    ("mlp-layernorm.toml", include_str!("../../config/mlp-layernorm.toml")),
-    ("mlp-cosine.toml", include_str!("../../config/mlp-cosine.toml")),
-    ("mlp-augment.toml", include_str!("../../config/mlp-augment.toml")),
-    ("deep-sigmoid.toml", include_str!("../../config/deep-sigmoid.toml")),
-    ("deep-sigmoid-batchnorm.toml", include_str!("../../config/deep-sigmoid-batchnorm.toml")),
-    ("deep-sigmoid-layernorm.toml", include_str!("../../config/deep-sigmoid-layernorm.toml")),
-    ("deep-sigmoid-groupnorm.toml", include_str!("../../config/deep-sigmoid-groupnorm.toml")),
-    ("deep-relu.toml", include_str!("../../config/deep-relu.toml")),
-    ("cnn-small.toml", include_str!("../../config/cnn-small.toml")),
+    (
+        "mlp-batchnorm.toml",
+        include_str!("../../config/mlp-batchnorm.toml"),
+    ),
+    (
+        "mlp-layernorm.toml",
+        include_str!("../../config/mlp-layernorm.toml"),
+    ),
+    (
+        "mlp-cosine.toml",
+        include_str!("../../config/mlp-cosine.toml"),
+    ),
+    (
+        "mlp-augment.toml",
+        include_str!("../../config/mlp-augment.toml"),
+    ),
+    (
+        "deep-sigmoid.toml",
+        include_str!("../../config/deep-sigmoid.toml"),
+    ),
+    (
+        "deep-sigmoid-batchnorm.toml",
+        include_str!("../../config/deep-sigmoid-batchnorm.toml"),
+    ),
+    (
+        "deep-sigmoid-layernorm.toml",
+        include_str!("../../config/deep-sigmoid-layernorm.toml"),
+    ),
+    (
+        "deep-sigmoid-groupnorm.toml",
+        include_str!("../../config/deep-sigmoid-groupnorm.toml"),
+    ),
+    (
+        "deep-relu.toml",
+        include_str!("../../config/deep-relu.toml"),
+    ),
+    (
+        "cnn-small.toml",
+        include_str!("../../config/cnn-small.toml"),
+    ),
     ("cnn.toml", include_str!("../../config/cnn.toml")),
 ];
 

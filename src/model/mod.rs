@@ -8,18 +8,17 @@ pub mod inference;
 pub mod input;
 pub mod simd;
 pub use fused::Fused;
-off_the_web! {
-    pub mod kernels;
-}
+#[cfg(not(target_arch = "wasm32"))]
+pub mod kernels;
 pub use conv::{ConvLayer, unfolded_conv};
 
 mod loss;
 pub use loss::loss;
 // Burn's Learner's steps and their metrics.
-off_the_web! {
-    mod step;
-    pub use step::StepOutput;
-}
+#[cfg(not(target_arch = "wasm32"))]
+mod step;
+#[cfg(not(target_arch = "wasm32"))]
+pub use step::StepOutput;
 
 use burn::nn::activation::{Activation as ActivationLayer, ActivationConfig};
 use burn::nn::norm::{

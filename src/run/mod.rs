@@ -10,11 +10,12 @@ pub use history::{Divergence, EpochHistory, SplitRecord};
 pub use metrics_csv::{metrics_csv, read_metrics_csv};
 pub use summary::{Scores, Summary};
 
-off_the_web! {
-    pub mod folder;
-    pub mod tensorboard;
-    pub use folder::{
-        lock,
-        CHECKPOINT_FOLDER, CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunFolder, SUMMARY_FILE, write_atomic,
-    };
-}
+#[cfg(not(target_arch = "wasm32"))]
+pub mod folder;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod tensorboard;
+#[cfg(not(target_arch = "wasm32"))]
+pub use folder::{
+    CHECKPOINT_FOLDER, CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunFolder, SUMMARY_FILE, lock,
+    write_atomic,
+};

@@ -314,7 +314,10 @@ fn infer_sps(config: &Config, device: &Device, test: &DigitSet, budget: Duration
             Error::Usage("bench: the test split is empty; give it images (data.test_limit)".into())
         })?;
         // Read the digits back, as `predict` and `eval` do.
-        let _digits = classifier.logits(&test.images_bytes(ids)).argmax(1).into_data();
+        let _digits = classifier
+            .logits(&test.images_bytes(ids))
+            .argmax(1)
+            .into_data();
         Ok(ids.len())
     })
 }

@@ -16,9 +16,9 @@ use crate::metrics::grad_norm::{GradNormMetric, GradRatioMetric};
 use crate::model::Network;
 use crate::run::folder::{CHECKPOINT_FOLDER, RunFolder};
 use crate::train::checkpoint::{AtomicFileCheckpointer, KeepEveryEpoch};
+pub use crate::train::optimizer::{batch_note, optimizer, steps_per_epoch};
 use crate::train::renderer::RunRenderer;
 use crate::train::training_loop::GroupedMetricsLoop;
-pub use crate::train::optimizer::{batch_note, optimizer, steps_per_epoch};
 
 /// A fresh network for `config` on the autodiff version of `device`.
 pub fn new_model(config: &Config, device: &Device) -> Network {
@@ -98,4 +98,3 @@ pub fn supervised_training(
         .renderer(Box::new(renderer))
         .with_training_strategy(TrainingStrategy::Custom(Arc::new(training_loop)))
 }
-

@@ -9,23 +9,38 @@
 pub mod optimizer;
 pub mod schedule;
 
-off_the_web! {
-    pub mod bench;
-    pub mod checkpoint;
-    pub mod compare;
-    pub mod data_parallel;
-    pub mod early_stopping;
-    pub mod interrupt;
-    pub mod learner;
-    pub mod lr_find;
-    pub mod pipeline;
-    pub mod renderer;
-    pub mod results_screen;
-    pub mod resume;
-    pub mod series_plan;
-    pub mod training_loop;
-    pub mod written_out;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod checkpoint;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod compare;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod data_parallel;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod early_stopping;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod interrupt;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod learner;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod lr_find;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod pipeline;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod renderer;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod results_screen;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod resume;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod series_plan;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod training_loop;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod written_out;
 
-    pub use pipeline::{TrainOptions, TrainReport, train};
-    pub use renderer::Dashboard;
-}
+#[cfg(not(target_arch = "wasm32"))]
+pub use pipeline::{TrainOptions, TrainReport, train};
+#[cfg(not(target_arch = "wasm32"))]
+pub use renderer::Dashboard;

@@ -33,7 +33,10 @@ impl ConvDims {
     /// The output's `[height, width]`.
     pub fn out_side(&self) -> [usize; 2] {
         let (k, p) = (self.kernel, self.padding);
-        [unfolded_side(self.height, k, p), unfolded_side(self.width, k, p)]
+        [
+            unfolded_side(self.height, k, p),
+            unfolded_side(self.width, k, p),
+        ]
     }
 
     /// N: output pixels per map.
@@ -53,10 +56,19 @@ impl ConvDims {
 
     /// One image's patches, `[K, N]`, into `cols` (resized; every value written).
     fn unfold_image(&self, image: &[f32], cols: &mut Vec<f32>) {
-        let (hw, kk_n) = (self.height * self.width, self.kernel * self.kernel * self.pixels());
+        let (hw, kk_n) = (
+            self.height * self.width,
+            self.kernel * self.kernel * self.pixels(),
+        );
         cols.resize(self.rows() * self.pixels(), 0.0);
         for (plane, rows) in image.chunks(hw).zip(cols.chunks_mut(kk_n)) {
-            unfold_plane(plane, rows, [self.height, self.width], self.kernel, self.padding);
+            unfold_plane(
+                plane,
+                rows,
+                [self.height, self.width],
+                self.kernel,
+                self.padding,
+            );
         }
     }
 

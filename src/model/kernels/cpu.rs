@@ -76,10 +76,7 @@ macro_rules! cpu_kernels {
                     f32_values::<Self>(&weight),
                     f32_values::<Self>(&bias),
                 );
-                Self::from_values(
-                    dense::forward(&xv, &wv, &bv, d, act),
-                    &[d.batch, d.outputs],
-                )
+                Self::from_values(dense::forward(&xv, &wv, &bv, d, act), &[d.batch, d.outputs])
             }
 
             fn squared_sum(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -129,7 +126,9 @@ macro_rules! cpu_kernels {
                 want: Wanted,
             ) -> [Option<FloatTensor<Self>>; 3] {
                 let d = dense_dims(&x, &weight);
-                let y = activated.as_ref().map(|(y, act)| (f32_values::<Self>(y), *act));
+                let y = activated
+                    .as_ref()
+                    .map(|(y, act)| (f32_values::<Self>(y), *act));
                 let [gx, gw, gb] = dense::backward(
                     &f32_values::<Self>(&x),
                     &f32_values::<Self>(&weight),

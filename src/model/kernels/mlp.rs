@@ -97,7 +97,11 @@ impl Mlp {
 
     fn through(layers: Vec<DenseLayer>, panels: bool) -> Mlp {
         for pair in layers.windows(2) {
-            assert_eq!(pair[1].inputs(), pair[0].outputs(), "each layer reads the one before");
+            assert_eq!(
+                pair[1].inputs(),
+                pair[0].outputs(),
+                "each layer reads the one before"
+            );
         }
         let inputs = layers.first().map_or(0, DenseLayer::inputs);
         let classes = layers.last().map_or(0, DenseLayer::outputs);
@@ -106,7 +110,12 @@ impl Mlp {
             true => Way::Panels(pack(&layers)),
             false => Way::Products(layers),
         };
-        Mlp { inputs, classes, weights, way }
+        Mlp {
+            inputs,
+            classes,
+            weights,
+            way,
+        }
     }
 
     /// The last layer's outputs.
@@ -151,7 +160,9 @@ impl Mlp {
             Way::Products(_) if self.weights >= WIDE_WEIGHTS => WIDE_PRODUCTS_BLOCK,
             _ => BLOCK,
         };
-        preferred.min(images.div_ceil(rayon::current_num_threads())).max(1)
+        preferred
+            .min(images.div_ceil(rayon::current_num_threads()))
+            .max(1)
     }
 
     /// One block of images through every layer into `out`; `x` and `y` are reused buffers.
@@ -174,7 +185,12 @@ fn pack(layers: &[DenseLayer]) -> Vec<PackedLayer> {
         bias.resize(panel::padded(outputs), 0.0);
         let panels = Panels::pack(&layer.weight, inputs, outputs, rows);
         let (norm, act) = (layer.norm.clone(), layer.act);
-        packed.push(PackedLayer { panels, bias, norm, act });
+        packed.push(PackedLayer {
+            panels,
+            bias,
+            norm,
+            act,
+        });
         rows = panel::padded(outputs);
     }
     packed
@@ -184,7 +200,10 @@ fn pack(layers: &[DenseLayer]) -> Vec<PackedLayer> {
 fn scale_block(images: &[&[u8]], width: usize, x: &mut Vec<f32>) {
     x.clear();
     x.reserve(images.len() * width);
-    for (image, to) in images.iter().zip(x.spare_capacity_mut().chunks_mut(width.max(1))) {
+    for (image, to) in images
+        .iter()
+        .zip(x.spare_capacity_mut().chunks_mut(width.max(1)))
+    {
         assert_eq!(image.len(), width, "an image of the first layer's inputs");
         scale_pixels(image, to);
     }
@@ -219,7 +238,10 @@ fn through_panels(
         bias_norm_activate(y_values, &layer.bias, layer.norm.as_ref(), layer.act);
         std::mem::swap(x, y);
     }
-    let (classes, width) = (out.len() / rows.max(1), packed.last().map_or(0, |p| p.bias.len()));
+    let (classes, width) = (
+        out.len() / rows.max(1),
+        packed.last().map_or(0, |p| p.bias.len()),
+    );
     for (row, to) in x.chunks(width.max(1)).zip(out.chunks_mut(classes.max(1))) {
         to.copy_from_slice(&row[..classes]);
     }
@@ -238,16 +260,18 @@ fn through_products(
     for (at, layer) in layers.iter().enumerate() {
         let outputs = layer.outputs();
         let last = at + 1 == layers.len();
-        let target: &mut [f32] = if last {
-            out
-        } else {
-            first(y, rows * outputs)
-        };
+        let target: &mut [f32] = if last { out } else { first(y, rows * outputs) };
         if width == 0 {
             target.fill(0.0);
         } else {
             let a = (&x[..], width, 1);
-            product([rows, width, outputs], a, (&layer.weight, outputs, 1), 0.0, target);
+            product(
+                [rows, width, outputs],
+                a,
+                (&layer.weight, outputs, 1),
+                0.0,
+                target,
+            );
         }
         bias_norm_activate(target, &layer.bias, layer.norm.as_ref(), layer.act);
         if !last {

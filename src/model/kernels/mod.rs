@@ -161,7 +161,10 @@ pub fn has_kernels(device: &Device) -> bool {
 
 /// k×k max pooling with stride k (the device must have the kernels: [`has_kernels`]).
 pub fn max_pool_square(x: Tensor<4>, k: usize) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as CpuKernels>::max_pool_square(x.into_dispatch(), k))
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::max_pool_square(
+        x.into_dispatch(),
+        k,
+    ))
 }
 
 /// [`CpuKernels::convolve`] (the device must have the kernels: [`has_kernels`]).

@@ -84,7 +84,9 @@ mod tests {
     #[test]
     fn folded_batch_norm_is_the_layer_then_the_normalisation() {
         let (inputs, outputs) = (3, 4);
-        let weight: Vec<f32> = (0..inputs * outputs).map(|i| i as f32 * 0.25 - 1.5).collect();
+        let weight: Vec<f32> = (0..inputs * outputs)
+            .map(|i| i as f32 * 0.25 - 1.5)
+            .collect();
         let bias = vec![0.5, -1.0, 2.0, 0.0];
         let norm = BatchNormValues {
             gamma: vec![1.5, -0.5, 2.0, 0.25],
@@ -97,7 +99,9 @@ mod tests {
         let (mut folded_weight, mut folded_bias) = (weight.clone(), bias.clone());
         norm.fold(&mut folded_weight, &mut folded_bias);
         let product = |weight: &[f32], j: usize| -> f64 {
-            (0..inputs).map(|i| x[i] * f64::from(weight[i * outputs + j])).sum()
+            (0..inputs)
+                .map(|i| x[i] * f64::from(weight[i * outputs + j]))
+                .sum()
         };
         for (j, &b) in bias.iter().enumerate() {
             let y = product(&weight, j) + f64::from(b);
@@ -105,7 +109,10 @@ mod tests {
             let expected = (y - f64::from(norm.mean[j])) / std * f64::from(norm.gamma[j])
                 + f64::from(norm.beta[j]);
             let got = product(&folded_weight, j) + f64::from(folded_bias[j]);
-            assert!((got - expected).abs() < 1e-5, "output {j}: {got} against {expected}");
+            assert!(
+                (got - expected).abs() < 1e-5,
+                "output {j}: {got} against {expected}"
+            );
         }
     }
 
@@ -119,12 +126,18 @@ mod tests {
             beta: vec![0.1, 0.2, -0.3, 4.0, 0.0, -1.0],
             epsilon: 1e-5,
         };
-        let rows = [[0.5f32, -1.0, 2.0, 7.0, 7.5, 9.0, 0.0], [3.0, 3.0, 3.0, -2.0, 0.0, 2.0, 0.0]];
+        let rows = [
+            [0.5f32, -1.0, 2.0, 7.0, 7.5, 9.0, 0.0],
+            [3.0, 3.0, 3.0, -2.0, 0.0, 2.0, 0.0],
+        ];
         let mut y: Vec<f32> = rows.concat();
         norm.apply(&mut y, 7);
         for (r, row) in rows.iter().enumerate() {
             for group in 0..2 {
-                let values: Vec<f64> = row[group * 3..][..3].iter().map(|&v| f64::from(v)).collect();
+                let values: Vec<f64> = row[group * 3..][..3]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
                 let mean = values.iter().sum::<f64>() / 3.0;
                 let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 3.0;
                 for (i, v) in values.iter().enumerate() {
@@ -133,7 +146,10 @@ mod tests {
                         * f64::from(norm.gamma[j])
                         + f64::from(norm.beta[j]);
                     let got = f64::from(y[r * 7 + j]);
-                    assert!((got - expected).abs() < 1e-5, "row {r}, {j}: {got} against {expected}");
+                    assert!(
+                        (got - expected).abs() < 1e-5,
+                        "row {r}, {j}: {got} against {expected}"
+                    );
                 }
             }
             assert_eq!(y[r * 7 + 6], 0.0, "the padding");

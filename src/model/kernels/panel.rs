@@ -79,7 +79,11 @@ impl Panels {
     /// `weight` (`[inputs, outputs]`, row-major, Burn's `Linear` layout) packed for `rows`
     /// inputs (at least `inputs`).
     pub fn pack(weight: &[f32], inputs: usize, outputs: usize, rows: usize) -> Panels {
-        assert_eq!(weight.len(), inputs * outputs, "weights of [inputs, outputs]");
+        assert_eq!(
+            weight.len(),
+            inputs * outputs,
+            "weights of [inputs, outputs]"
+        );
         assert!(rows >= inputs, "packed for at least the layer's inputs");
         let panels = outputs.div_ceil(PANEL);
         let align = 64 / size_of::<f32>();
@@ -92,7 +96,12 @@ impl Panels {
                 values[at..at + chunk.len()].copy_from_slice(chunk);
             }
         }
-        Panels { values, start, rows, panels }
+        Panels {
+            values,
+            start,
+            rows,
+            panels,
+        }
     }
 
     /// `y [images, padded outputs] = x [images, rows] · weights`, `x` and `y` row-major.
@@ -300,9 +309,8 @@ mod avx512 {
         let mut sums = [[_mm512_setzero_ps(); P]; R];
         for input in 0..k {
             // SAFETY (the loads and stores): inside the tile, as the caller promised.
-            let rows: [__m512; P] = std::array::from_fn(|p| unsafe {
-                _mm512_loadu_ps(w.add((p * k + input) * PANEL))
-            });
+            let rows: [__m512; P] =
+                std::array::from_fn(|p| unsafe { _mm512_loadu_ps(w.add((p * k + input) * PANEL)) });
             for (r, sum) in sums.iter_mut().enumerate() {
                 let value = _mm512_set1_ps(unsafe { *x.add(r * k + input) });
                 for (sum, row) in sum.iter_mut().zip(&rows) {
@@ -326,7 +334,9 @@ mod tests {
     /// tile's edges, with inputs packed wider than the layer's.
     #[test]
     fn panels_multiply_as_the_definition() {
-        let isas = [Isa::Avx2, Isa::Avx512].into_iter().filter(|isa| isa.runs_here());
+        let isas = [Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|isa| isa.runs_here());
         for isa in isas {
             for sizes in [
                 (1, 1, 1, 1),
@@ -343,9 +353,17 @@ mod tests {
     }
 
     fn check(isa: Isa, (images, inputs, outputs, rows): (usize, usize, usize, usize)) {
-        let weight: Vec<f32> = (0..inputs * outputs).map(|i| (i % 7) as f32 - 3.0).collect();
+        let weight: Vec<f32> = (0..inputs * outputs)
+            .map(|i| (i % 7) as f32 - 3.0)
+            .collect();
         let x: Vec<f32> = (0..images * rows)
-            .map(|i| if i % rows < inputs { (i % 5) as f32 * 0.5 } else { 9.0 })
+            .map(|i| {
+                if i % rows < inputs {
+                    (i % 5) as f32 * 0.5
+                } else {
+                    9.0
+                }
+            })
             .collect();
         let panels = Panels::pack(&weight, inputs, outputs, rows);
         let width = padded(outputs);

@@ -60,7 +60,9 @@ fn forward_plane_2(out: &mut [f32], plane: &[f32], width: usize) {
 fn backward_plane_2(out: &mut [f32], plane: &[f32], grad: &[f32], width: usize) {
     let ow = width / 2;
     let pick = |on: bool, g: f32| if on { g } else { 0.0 };
-    let rows = plane.chunks_exact(2 * width).zip(grad.chunks_exact(ow.max(1)));
+    let rows = plane
+        .chunks_exact(2 * width)
+        .zip(grad.chunks_exact(ow.max(1)));
     let mut out_rows = out.chunks_exact_mut(2 * width);
     for ((x, grad), out) in rows.zip(&mut out_rows) {
         let (top, bottom) = (&x[..2 * ow], &x[width..width + 2 * ow]);

@@ -153,7 +153,14 @@ pub fn parallel_product(
     if cfg!(feature = "flex") && m.min(n) >= GEMM_SPLIT_SIDE {
         // gemm splits its own work between the threads and packs only what pays.
         let threaded = m * n * k >= PARALLEL_WORK;
-        return multiply([m, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c, threaded);
+        return multiply(
+            [m, k, n],
+            (a, a_row, a_col),
+            (b, b_row, b_col),
+            beta,
+            c,
+            threaded,
+        );
     }
     let threads = rayon::current_num_threads();
     if m * n * k < PARALLEL_WORK || threads == 1 {
@@ -162,11 +169,14 @@ pub fn parallel_product(
     if m >= n {
         // Blocks of rows: contiguous parts of `c`, and of `a` from a row on.
         let rows = m.div_ceil(threads).max(8);
-        c[..m * n].par_chunks_mut(rows * n).enumerate().for_each(|(at, c)| {
-            let r = c.len() / n;
-            let a = &a[(at * rows * a_row).min(a.len())..];
-            product([r, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c);
-        });
+        c[..m * n]
+            .par_chunks_mut(rows * n)
+            .enumerate()
+            .for_each(|(at, c)| {
+                let r = c.len() / n;
+                let a = &a[(at * rows * a_row).min(a.len())..];
+                product([r, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c);
+            });
         return;
     }
     // Blocks of columns: each task writes its columns of every row of `c`, which no other

@@ -45,7 +45,10 @@ mod tests {
         for n in [0, 1, 7, 8, 9, 100, 1001] {
             let values: Vec<f32> = (0..n).map(|i| (i % 17) as f32 * 0.25 - 2.0).collect();
             let exact: f64 = values.iter().map(|&v| f64::from(v)).sum();
-            assert!((f64::from(lane_sum(&values)) - exact).abs() < 1e-3, "{n} values");
+            assert!(
+                (f64::from(lane_sum(&values)) - exact).abs() < 1e-3,
+                "{n} values"
+            );
         }
     }
 }

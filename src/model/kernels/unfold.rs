@@ -24,7 +24,9 @@ fn segments(
     let first = p.saturating_sub(dx).min(ow);
     let end = (w + p).saturating_sub(dx).min(ow).max(first);
     (0..oh).filter_map(move |oy| {
-        let iy = (oy + dy).checked_sub(p).filter(|&iy| iy < h && first < end)?;
+        let iy = (oy + dy)
+            .checked_sub(p)
+            .filter(|&iy| iy < h && first < end)?;
         Some((oy * ow + first..oy * ow + end, iy * w + first + dx - p))
     })
 }
@@ -75,17 +77,33 @@ mod tests {
     /// or a padding zero, as a direct reading of the definition gives.
     #[test]
     fn unfolding_writes_every_value() {
-        for (h, w, k, p) in [(5, 4, 3, 1), (3, 3, 3, 0), (4, 6, 2, 3), (2, 2, 5, 2), (1, 7, 1, 0)] {
+        for (h, w, k, p) in [
+            (5, 4, 3, 1),
+            (3, 3, 3, 0),
+            (4, 6, 2, 3),
+            (2, 2, 5, 2),
+            (1, 7, 1, 0),
+        ] {
             let plane: Vec<f32> = (0..h * w).map(|v| v as f32 + 1.0).collect();
             let (oh, ow) = (unfolded_side(h, k, p), unfolded_side(w, k, p));
             let mut rows = vec![f32::NAN; k * k * oh * ow];
             unfold_plane(&plane, &mut rows, [h, w], k, p);
             for (r, row) in rows.chunks(oh * ow).enumerate() {
                 for (at, &value) in row.iter().enumerate() {
-                    let (iy, ix) = ((at / ow + r / k) as isize - p as isize, (at % ow + r % k) as isize - p as isize);
+                    let (iy, ix) = (
+                        (at / ow + r / k) as isize - p as isize,
+                        (at % ow + r % k) as isize - p as isize,
+                    );
                     let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
-                    let expected = if inside { plane[iy as usize * w + ix as usize] } else { 0.0 };
-                    assert_eq!(value, expected, "{h}×{w}, k {k}, p {p}: row {r}, pixel {at}");
+                    let expected = if inside {
+                        plane[iy as usize * w + ix as usize]
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(
+                        value, expected,
+                        "{h}×{w}, k {k}, p {p}: row {r}, pixel {at}"
+                    );
                 }
             }
         }
