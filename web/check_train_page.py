@@ -112,7 +112,7 @@ def main(url, out_dir, epochs):
             "reading_link": len(driver.find_elements(By.ID, "reading-link")),
             # Charts drawn: some pixel of each is not blank.
             "charts_drawn": driver.execute_script(
-                "return ['loss-chart', 'accuracy-chart'].map(id => {"
+                "return ['loss-chart', 'accuracy-chart', 'norms-chart'].map(id => {"
                 " const c = document.getElementById(id);"
                 " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
                 " let colour = 0; for (let i = 0; i < d.length; i += 4)"

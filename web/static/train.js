@@ -32,7 +32,7 @@ const worker = new Worker("worker.js", { type: "module" });
 const $ = (id) => document.getElementById(id);
 const fields = [...document.querySelectorAll("[data-key]")];
 let configs = [];
-let history = { train: [], valid: [], test: [] };
+let history = { train: [], valid: [], test: [], norms: [] };
 let learningRate = 0;
 
 async function start() {
@@ -96,7 +96,7 @@ const messages = {
   started({ parameters, splits, note, firstLayer, testImages, guesses }) {
     state.phase = "running";
     Object.assign(state, { parameters, note, epoch: 1, step: 0, stepsDone: 0, epochs: [], run: null, message: "" });
-    history = { train: [], valid: [], test: [] };
+    history = { train: [], valid: [], test: [], norms: [] };
     $("message").textContent = note;
     $("summary").textContent = `${$("config").value}: ${parameters.toLocaleString("en")} parameters · ${splits[0].toLocaleString("en")} training, ${splits[1].toLocaleString("en")} validation, ${splits[2].toLocaleString("en")} test images`;
     state.initialFirstLayer = firstLayer;
@@ -117,7 +117,10 @@ const messages = {
     state.step = progress.step;
     state.imagesPerSecond = imagesPerSecond;
     const x = progress.epoch - 1 + progress.step / Math.max(1, progress.steps);
-    if (progress.images) history.train.push([x, progress.loss, 100 * progress.accuracy]);
+    if (progress.images) {
+      history.train.push([x, progress.loss, 100 * progress.accuracy]);
+      if (progress.grad_norms.length) history.norms.push([x, ...progress.grad_norms]);
+    }
     for (const finished of progress.epochsFinished) {
       state.epochs.push(finished);
       history.valid.push([finished.epoch, finished.valid.loss, 100 * finished.valid.accuracy]);
@@ -142,7 +145,7 @@ const messages = {
   },
   reset() {
     state.phase = "idle";
-    history = { train: [], valid: [], test: [] };
+    history = { train: [], valid: [], test: [], norms: [] };
     Object.assign(state, { epoch: 0, step: 0, stepsDone: 0, epochs: [], run: null });
     $("status").textContent = "";
     $("weights").textContent = "";
@@ -317,24 +320,51 @@ function showGuesses(guesses) {
   });
 }
 
-// Loss and accuracy against the epoch, on two canvases.
+// Loss and accuracy against the epoch, on two canvases; each layer's gradient norm on a third.
 function drawCharts() {
   const epochs = Math.max(1, ...history.valid.map((p) => p[0]), Math.ceil(Math.max(0, ...history.train.map((p) => p[0]))));
-  chart($("loss-chart"), "loss", 1, epochs);
-  chart($("accuracy-chart"), "accuracy (%)", 2, epochs);
+  const decimals = (step) => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const linear = { scale: (y) => y, label: (y, step) => y.toFixed(decimals(step)), step: niceStep };
+  chart($("loss-chart"), "loss", epochs, scores(1), linear);
+  chart($("accuracy-chart"), "accuracy (%)", epochs, scores(2), linear);
+  const layers = history.norms.length ? history.norms[0].length - 1 : 0;
+  const norms = Array.from({ length: layers }, (_, layer) => [history.norms.map((p) => [p[0], p[layer + 1]]), layerColour(layer, layers), false, layers > 4 ? `${layer + 1}` : `layer ${layer + 1}`]);
+  // Powers of ten: a vanishing gradient is orders of magnitude, not a few per cent.
+  const decades = { scale: (y) => Math.log10(Math.max(y, 1e-12)), label: (y) => `1e${y}`, step: (span) => Math.max(1, Math.ceil(span / 4)) };
+  chart($("norms-chart"), "gradient norm (log)", epochs, norms, decades);
 }
 
-function chart(canvas, label, column, epochs) {
+// The three curves of loss (column 1) or accuracy (column 2): training, validation, test.
+function scores(column) {
+  const pick = (points) => points.map((p) => [p[0], p[column]]);
+  return [
+    [pick(history.train), "#d62728", false, "training"],
+    [pick(history.valid), "#1f77b4", true, "validation"],
+    [pick(history.test), "#2ca02c", true, "test"],
+  ];
+}
+
+// Input side blue, output side orange: the layers' order reads off the colours.
+function layerColour(layer, layers) {
+  const t = layers > 1 ? layer / (layers - 1) : 0;
+  return `hsl(${Math.round(215 - 185 * t)}, 70%, 45%)`;
+}
+
+// A step of 1, 2 or 5 × 10ⁿ that cuts `span` into `parts` or a few fewer.
+function niceStep(span, parts = 4) {
+  const raw = span / parts;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= raw);
+}
+
+// `series`: [points ([x, y]), colour, dotted, name]; `axis` maps y to the drawn scale and
+// labels its ticks.
+function chart(canvas, label, epochs, series, axis) {
   const context = canvas.getContext("2d");
   // The title and the legend sit on a row of their own above the plot, clear of the curves.
   const [w, h, left, bottom, top] = [canvas.width, canvas.height, 44, 24, 22];
   context.clearRect(0, 0, w, h);
-  const series = [
-    [history.train, "#d62728", false, "training"],
-    [history.valid, "#1f77b4", true, "validation"],
-    [history.test, "#2ca02c", true, "test"],
-  ];
-  const ys = series.flatMap(([points]) => points.map((p) => p[column])).filter(Number.isFinite);
+  const ys = series.flatMap(([points]) => points.map((p) => axis.scale(p[1]))).filter(Number.isFinite);
   context.font = "11px system-ui, sans-serif";
   context.fillStyle = "#5b6474";
   context.fillText(label, left, 12);
@@ -347,29 +377,45 @@ function chart(canvas, label, column, epochs) {
     context.fillRect(x - 12, 6, 9, 3);
     x -= 22;
   }
-  context.fillStyle = "#5b6474";
   context.strokeStyle = "#999";
+  context.lineWidth = 1;
   context.beginPath();
   context.moveTo(left, top);
   context.lineTo(left, h - bottom);
   context.lineTo(w - 6, h - bottom);
   context.stroke();
   if (!ys.length) return;
-  const [y0, y1] = [Math.min(...ys), Math.max(Math.max(...ys), Math.min(...ys) + 1e-6)];
+  // The y range widened to whole ticks, so every gridline has its value.
+  const step = axis.step(Math.max(...ys) - Math.min(...ys) || 1);
+  const [y0, y1] = [Math.floor(Math.min(...ys) / step) * step, Math.max(Math.ceil(Math.max(...ys) / step) * step, Math.floor(Math.min(...ys) / step) * step + step)];
   const px = (x) => left + (x / epochs) * (w - left - 10);
-  const py = (y) => top + 2 + (1 - (y - y0) / (y1 - y0)) * (h - bottom - top - 4);
-  context.fillText(y1.toFixed(column === 1 ? 2 : 1), 2, top + 6);
-  context.fillText(y0.toFixed(column === 1 ? 2 : 1), 2, h - bottom);
-  context.fillText("epoch 0", left, h - 6);
-  context.fillText(String(epochs), w - 18, h - 6);
+  const py = (y) => top + 2 + (1 - (axis.scale(y) - y0) / (y1 - y0)) * (h - bottom - top - 4);
+  const pyScaled = (v) => top + 2 + (1 - (v - y0) / (y1 - y0)) * (h - bottom - top - 4);
+  context.fillStyle = "#5b6474";
+  context.strokeStyle = "#e3e6eb";
+  context.beginPath();
+  for (let tick = 0; y0 + tick * step <= y1 + step / 1e6; tick++) {
+    const v = y0 + tick * step;
+    context.fillText(axis.label(Number(v.toFixed(10)), step), 2, pyScaled(v) + 4);
+    if (tick) context.moveTo(left + 1, pyScaled(v)), context.lineTo(w - 6, pyScaled(v));
+  }
+  const epochStep = Math.max(1, niceStep(epochs, 10));
+  for (let epoch = epochStep; epoch <= epochs; epoch += epochStep) context.moveTo(px(epoch), top), context.lineTo(px(epoch), h - bottom - 1);
+  context.stroke();
+  context.textAlign = "center";
+  for (let epoch = 0; epoch <= epochs; epoch += epochStep) context.fillText(String(epoch), px(epoch), h - 6);
+  context.textAlign = "end";
+  context.fillText("epoch", left - 8, h - 6);
+  context.textAlign = "start";
   for (const [points, colour, dots] of series) {
     context.strokeStyle = context.fillStyle = colour;
     context.lineWidth = dots ? 2 : 1;
     context.beginPath();
-    points.forEach((p, i) => (i ? context.lineTo(px(p[0]), py(p[column])) : context.moveTo(px(p[0]), py(p[column]))));
+    points.forEach((p, i) => (i ? context.lineTo(px(p[0]), py(p[1])) : context.moveTo(px(p[0]), py(p[1]))));
     context.stroke();
-    if (dots) for (const p of points) context.fillRect(px(p[0]) - 2, py(p[column]) - 2, 4, 4);
+    if (dots) for (const p of points) context.fillRect(px(p[0]) - 2, py(p[1]) - 2, 4, 4);
   }
+  context.lineWidth = 1;
 }
 
 start().catch((error) => fail(`The page could not start: ${error.message || error}`));
