@@ -117,61 +117,46 @@ struct ConvCase {
 }
 
 fn conv_cases() -> impl Strategy<Value = ConvCase> {
-    (
+    let sizes = (
         1usize..=130,
         1usize..=64,
         1usize..=64,
         1usize..=13,
         1usize..=13,
-        1usize..=7,
-        0usize..=3,
-    )
-        .prop_map(|(batch, inputs, outputs, height, width, kernel, padding)| {
-            let products = inputs * outputs * height * width * kernel * kernel;
-            ConvCase {
-                batch: batch.min((4_000_000 / products).max(1)),
-                inputs,
-                outputs,
-                height,
-                width,
-                kernel,
-                padding,
-            }
-        })
+    );
+    (sizes, 1usize..=7, 0usize..=3).prop_map(conv_case(4_000_000))
 }
 
 /// Shapes of first layers: short patches (C·k² ≤ 9, as on grey images) over sides of 1–40
 /// (MNIST's 28 among them; [`conv_cases`] stops at 13): kernel 1–3, padding 0–3, 1–64
 /// filters, batch 1–40.
 fn short_patch_cases() -> impl Strategy<Value = ConvCase> {
-    (1usize..=3)
-        .prop_flat_map(|kernel| {
+    (1usize..=3, 0usize..=3)
+        .prop_flat_map(|(kernel, padding)| {
             let inputs = 1usize..=9 / (kernel * kernel);
-            (
-                Just(kernel),
-                inputs,
-                1usize..=64,
-                1usize..=40,
-                1usize..=40,
-                0usize..=3,
-            )
+            let sizes = (1usize..=40, inputs, 1usize..=64, 1usize..=40, 1usize..=40);
+            (sizes, Just(kernel), Just(padding))
         })
-        .prop_flat_map(|(kernel, inputs, outputs, height, width, padding)| {
-            let batch = 1usize..=(40_000_000 / (outputs * height * width * 9)).clamp(1, 40);
-            (
-                Just(ConvCase {
-                    batch: 1,
-                    inputs,
-                    outputs,
-                    height,
-                    width,
-                    kernel,
-                    padding,
-                }),
-                batch,
-            )
-        })
-        .prop_map(|(case, batch)| ConvCase { batch, ..case })
+        .prop_map(conv_case(40_000_000))
+}
+
+/// A case of the drawn sizes (batch, inputs, outputs, height, width), kernel and padding, its
+/// batch cut down to about `budget` multiply-adds (Burn's convolution, the reference, is slow).
+fn conv_case(
+    budget: usize,
+) -> impl Fn(((usize, usize, usize, usize, usize), usize, usize)) -> ConvCase {
+    move |((batch, inputs, outputs, height, width), kernel, padding)| {
+        let products = inputs * outputs * height * width * kernel * kernel;
+        ConvCase {
+            batch: batch.min((budget / products).max(1)),
+            inputs,
+            outputs,
+            height,
+            width,
+            kernel,
+            padding,
+        }
+    }
 }
 
 /// Values and the gradients of input, weights and bias under a loss that weights each output
