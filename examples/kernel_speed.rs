@@ -66,6 +66,7 @@ fn main() {
             Fused::Relu => burn::tensor::activation::relu(linear.forward(x)),
             Fused::Sigmoid => burn::tensor::activation::sigmoid(linear.forward(x)),
             Fused::Tanh => burn::tensor::activation::tanh(linear.forward(x)),
+            Fused::Gelu => burn::tensor::activation::gelu(linear.forward(x)),
         });
         let ours = timed(&x, |x| {
             kernels::dense(x, linear.weight.val(), bias.clone(), act)

@@ -27,6 +27,36 @@ fn cpu_devices() -> Vec<Device> {
     devices
 }
 
+/// The GELU the classifier fuses against Burn's (libm's `erff`) every 1/4096 over ±10 and at
+/// the edges: within 2e-7 × (1 + |x|), NaN where Burn's is (−∞ among them).
+#[test]
+fn fused_gelu_is_burns_within_rounding() {
+    let xs: Vec<f32> = (-40_960..=40_960)
+        .map(|i| i as f32 / 4096.0)
+        .chain([
+            1e-30,
+            -1e-30,
+            30.0,
+            -30.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ])
+        .collect();
+    for device in cpu_devices() {
+        let tensor = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &device);
+        let burns = burn::tensor::activation::gelu(tensor).into_data();
+        for (&x, &burns) in xs.iter().zip(burns.as_slice::<f32>().unwrap()) {
+            let ours = digits::model::fused::gelu(x);
+            let close = (ours - burns).abs() <= 2e-7 * (1.0 + x.abs()) || ours == burns;
+            assert!(
+                close || (ours.is_nan() && burns.is_nan()),
+                "gelu({x}): {ours} against {burns}"
+            );
+        }
+    }
+}
+
 /// Even and odd sides (a last row and column outside every window), k = 2 and 3: values equal,
 /// and the input's gradient under a loss that weights each output differently (a gradient
 /// handed to the wrong pixel shows).
@@ -224,6 +254,7 @@ fn check_dense(device: &Device, [batch, inputs, outputs]: [usize; 3], act: Fused
         Fused::Relu => burn::tensor::activation::relu(linear.forward(x.clone())),
         Fused::Sigmoid => burn::tensor::activation::sigmoid(linear.forward(x.clone())),
         Fused::Tanh => burn::tensor::activation::tanh(linear.forward(x.clone())),
+        Fused::Gelu => burn::tensor::activation::gelu(linear.forward(x.clone())),
         Fused::Identity => linear.forward(x.clone()),
     };
     let ours = dense(x.clone(), weight.clone(), bias.clone(), act);
@@ -290,8 +321,8 @@ fn check_classifier(
         let _ = network.forward(x(device));
     }
     let classifier = Classifier::new(&network, &inner);
-    let per_block = activation != "gelu";
-    prop_assert_eq!(classifier.runs_per_block(), per_block);
+    // Every activation and normalisation drawn here runs per block.
+    prop_assert!(classifier.runs_per_block(), "{activation}, {norm}");
     let expected = network.valid().forward(x(&inner)).into_data();
     let logits = classifier.logits(&images);
     prop_assert_eq!(logits.dims(), [images.len(), 10]);
@@ -324,9 +355,9 @@ proptest! {
     }
 
     /// A classifier (what `eval`, `predict` and `bench` run) gives the network's own logits
-    /// for random bytes, on random MLPs of either kind: run per block where our kernels cover
-    /// the layers (ReLU, the sigmoid or tanh; no normalisation, batch normalisation with
-    /// trained statistics, layer or group normalisation), Burn's layers otherwise (GELU).
+    /// for random bytes, on random MLPs of every kind, all run per block by our kernels (ReLU,
+    /// the sigmoid, tanh or GELU; no normalisation, batch normalisation with trained
+    /// statistics, layer or group normalisation).
     /// Batches up to 300 images cover one block on this thread and several on every thread.
     #[test]
     fn a_classifier_gives_the_networks_logits(

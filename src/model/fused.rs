@@ -4,7 +4,8 @@
 //! AVX2, chosen at run time: [`vectorised`]): Burn's CPU sigmoids call libm's scalar `expf`
 //! (flex) or chain four operations through fresh tensors (ndarray), its tanh libm's scalar
 //! `tanhf`; on flex the sigmoid was 6 ns a value, 23 % of a [512,512] sigmoid network's
-//! `digits bench` by `perf`.
+//! `digits bench` by `perf`. Exact GELU is fused for inference only (the classifier's blocks):
+//! its derivative needs the input, which the dense kernel's backward does not keep.
 
 use super::simd::vectorised;
 
@@ -16,6 +17,8 @@ pub enum Fused {
     Relu,
     Sigmoid,
     Tanh,
+    /// Exact GELU, `x/2 · (1 + erf(x/√2))`: inference only ([`backward`] does not take it).
+    Gelu,
 }
 
 /// `y[r][j] = act(y[r][j] + bias[j])` for every row `r` of `y` (rows of `bias.len()`).
@@ -34,6 +37,7 @@ pub fn add_bias_and_activate(y: &mut [f32], bias: &[f32], act: Fused) {
                     Fused::Relu => pairs.for_each(|(v, b)| *v = relu(*v + b)),
                     Fused::Sigmoid => pairs.for_each(|(v, b)| *v = sigmoid(*v + b)),
                     Fused::Tanh => pairs.for_each(|(v, b)| *v = tanh(*v + b)),
+                    Fused::Gelu => pairs.for_each(|(v, b)| *v = gelu(*v + b)),
                 }
             }
         },
@@ -49,6 +53,7 @@ pub fn activate(y: &mut [f32], act: Fused) {
             Fused::Relu => y.iter_mut().for_each(|v| *v = relu(*v)),
             Fused::Sigmoid => y.iter_mut().for_each(|v| *v = sigmoid(*v)),
             Fused::Tanh => y.iter_mut().for_each(|v| *v = tanh(*v)),
+            Fused::Gelu => y.iter_mut().for_each(|v| *v = gelu(*v)),
         },
     )
 }
@@ -64,6 +69,8 @@ pub fn backward(grad: &[f32], y: &[f32], act: Fused) -> Vec<f32> {
             .collect(),
         Fused::Sigmoid => pairs.map(|(&g, &y)| g * y * (1.0 - y)).collect(),
         Fused::Tanh => pairs.map(|(&g, &y)| g * (1.0 - y * y)).collect(),
+        // `HiddenBlock::fused_activation` never trains with it.
+        Fused::Gelu => unreachable!("GELU is fused for inference only"),
     }
 }
 
@@ -96,6 +103,25 @@ pub fn tanh(x: f32) -> f32 {
     let large = ((1.0 - e) / (1.0 + e)).copysign(x);
     let t = if x.abs() < 0.625 { small } else { large };
     if x.is_nan() { x } else { t }
+}
+
+/// Exact GELU as Burn computes it, `x/2 · (1 + erf(x/√2))` (Burn's CPU backends call libm's
+/// scalar `erff`), without branches: `1 + erf` as `2 − q` for `x ≥ 0` and `q` below, where
+/// `q = erfc(|x|/√2)` by Abramowitz and Stegun's 7.1.26 on the vectorised exponential
+/// (absolute error under 1.5e-7; no cancellation for negative `x`).
+#[inline(always)]
+pub fn gelu(x: f32) -> f32 {
+    let z = (x * std::f32::consts::FRAC_1_SQRT_2).abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * z);
+    let mut p = 1.061_405_4;
+    p = p * t - 1.453_152;
+    p = p * t + 1.421_413_7;
+    p = p * t - 0.284_496_74;
+    p = p * t + 0.254_829_6;
+    let q = p * t * exp_non_positive(-z * z);
+    let one_plus_erf = if x >= 0.0 { 2.0 - q } else { q };
+    let g = 0.5 * x * one_plus_erf;
+    if x.is_nan() { x } else { g }
 }
 
 /// `e^x` for `x ≤ 0` without branches: `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2`, `e^r` by

@@ -42,19 +42,24 @@ pub struct HiddenBlock {
 impl HiddenBlock {
     /// The activation a dense kernel applies in its pass over the product, where nothing comes
     /// between the two (no normalisation) and the kernels have it ([`Self::kernel_activation`]).
+    /// GELU only in inference: its gradient needs the input, which the kernel does not keep.
     pub fn fused_activation(&self) -> Option<Fused> {
         match &self.norm {
-            Normalization::Identity(_) => self.kernel_activation(),
+            Normalization::Identity(_) => {
+                self.kernel_activation().filter(|&act| act != Fused::Gelu)
+            }
             _ => None,
         }
     }
 
-    /// This block's activation, if the dense kernels have it (ReLU, the sigmoid, tanh).
+    /// This block's activation, if the dense kernels have it (ReLU, the sigmoid, tanh; exact
+    /// GELU, for inference).
     pub fn kernel_activation(&self) -> Option<Fused> {
         match &self.activation {
             ActivationLayer::Relu(_) => Some(Fused::Relu),
             ActivationLayer::Sigmoid(_) => Some(Fused::Sigmoid),
             ActivationLayer::Tanh(_) => Some(Fused::Tanh),
+            ActivationLayer::Gelu(gelu) if !gelu.approximate => Some(Fused::Gelu),
             _ => None,
         }
     }
@@ -235,6 +240,7 @@ fn dense(linear: &Linear, x: Tensor<2>, act: Fused) -> Tensor<2> {
         Fused::Relu => burn::tensor::activation::relu(y),
         Fused::Sigmoid => burn::tensor::activation::sigmoid(y),
         Fused::Tanh => burn::tensor::activation::tanh(y),
+        Fused::Gelu => burn::tensor::activation::gelu(y),
     }
 }
 
