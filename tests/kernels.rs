@@ -170,11 +170,12 @@ fn short_patch_cases() -> impl Strategy<Value = ConvCase> {
         .prop_map(conv_case(40_000_000))
 }
 
-/// A case of the drawn sizes (batch, inputs, outputs, height, width), kernel and padding, its
-/// batch cut down to about `budget` multiply-adds (Burn's convolution, the reference, is slow).
-fn conv_case(
-    budget: usize,
-) -> impl Fn(((usize, usize, usize, usize, usize), usize, usize)) -> ConvCase {
+/// What the strategies draw: (batch, inputs, outputs, height, width), kernel and padding.
+type ConvSizes = ((usize, usize, usize, usize, usize), usize, usize);
+
+/// A case of the drawn sizes, its batch cut down to about `budget` multiply-adds (Burn's
+/// convolution, the reference, is slow).
+fn conv_case(budget: usize) -> impl Fn(ConvSizes) -> ConvCase {
     move |((batch, inputs, outputs, height, width), kernel, padding)| {
         let products = inputs * outputs * height * width * kernel * kernel;
         ConvCase {
