@@ -1,7 +1,7 @@
 //! A trained network classifying stored images (`eval`, `predict`, `explain`, `bench`'s
 //! inference figure): from the images' bytes to logits. Where the device runs our kernels and
-//! the network is an MLP whose layers they cover (any normalisation; ReLU, the sigmoid or
-//! tanh), the whole network runs per block of images
+//! the network is an MLP (any normalisation; ReLU, the sigmoid, tanh or exact GELU), the
+//! whole network runs per block of images
 //! ([`kernels::mlp`]), its weights read out once when the classifier is made; anywhere else,
 //! Burn's tensors layer by layer.
 
@@ -77,7 +77,7 @@ impl Classifier {
 }
 
 /// Each dense layer's weights and activation, if the per-block kernel runs this network on
-/// `device`: an MLP whose hidden activations are ReLU, the sigmoid or tanh, without
+/// `device`: an MLP whose hidden activations are ReLU, the sigmoid, tanh or GELU, without
 /// normalisation, with batch normalisation (folded into the weights: in inference it is a
 /// fixed scale and shift of each output) or with layer or group normalisation (each image's
 /// outputs normalised in the block's pass).
