@@ -109,6 +109,37 @@ impl Panels {
         self.multiply_with(Isa::widest(), x, images, y)
     }
 
+    /// How many panels there are.
+    pub fn count(&self) -> usize {
+        self.panels
+    }
+
+    /// One image's outputs of the panels `from..to` into `y` (16 values a panel), summed as
+    /// [`Panels::multiply`] sums them: two threads can each take a part of a layer.
+    pub fn multiply_panels(&self, x: &[f32], from: usize, to: usize, y: &mut [f32]) {
+        let (k, width) = (self.rows, (to - from) * PANEL);
+        assert!(from <= to && to <= self.panels, "panels of the layer");
+        assert!(x.len() >= k, "the image's inputs");
+        assert!(y.len() >= width, "room for the panels' outputs");
+        if k == 0 {
+            y[..width].fill(0.0);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if available() {
+            let panels = &self.values[self.start + from * k * PANEL..][..(to - from) * k * PANEL];
+            // SAFETY: as in `multiply_with`, for one image and these panels.
+            unsafe {
+                match Isa::widest() {
+                    Isa::Avx512 => avx512::multiply(x, 1, k, panels, y, width),
+                    Isa::Avx2 => avx2::multiply(x, 1, k, panels, y, width),
+                }
+            }
+            return;
+        }
+        unreachable!("panels are packed only where `available()`");
+    }
+
     /// [`Panels::multiply`] on `isa`'s kernel: `widest`, or one a test found this CPU runs.
     fn multiply_with(&self, isa: Isa, x: &[f32], images: usize, y: &mut [f32]) {
         let (k, width) = (self.rows, self.panels * PANEL);
