@@ -6,7 +6,8 @@
 //! product), and the threads are woken once a layer and a conversion; here the 0.8 MB of
 //! bytes are read once and the threads woken once a batch. The products run on weights packed
 //! once, when the network is read ([`super::panel`]), where the CPU has AVX2 and FMA, else
-//! through gemm or matrixmultiply.
+//! through gemm or matrixmultiply. One image of a wide network is shared between the threads
+//! instead, half of each layer's panels a thread ([`SHARED_IMAGE_WEIGHTS`]).
 
 use rayon::prelude::*;
 
@@ -29,10 +30,10 @@ const WIDE_PRODUCTS_BLOCK: usize = 256;
 const WIDE_WEIGHTS: usize = 1 << 18;
 
 /// Weights (1 MB of them and more) from which one image's layers are shared between two
-/// threads, each taking half of every layer's panels ([`Mlp::one_image_shared`]): on one
-/// core [512,512]'s 2.7 MB streamed from L3 for every image; halved, each half stays in its
-/// core's L2 (2 MB on the Intel Xeon hosts). Batch 1 there: 13.7–14.7k → 33–38k images a
-/// second ([512,512]), 1.24k → 2.05–2.18k ([2048,2048]); ONNX Runtime splits so too.
+/// threads, each taking half of every layer's panels ([`one_image_shared`]): on one core
+/// [512,512]'s 2.7 MB streamed from L3 for every image; halved, each half stays in its core's
+/// L2 (2 MB on the Intel Xeon hosts). Batch 1 there: 14.3–14.6k → 36.0–40.1k images a second
+/// ([512,512]), 1.24k → 2.07–2.21k ([2048,2048]); ONNX Runtime splits so too.
 const SHARED_IMAGE_WEIGHTS: usize = 1 << 18;
 
 /// One dense layer: weights `[inputs, outputs]` (Burn's `Linear` layout), bias `[outputs]`,
@@ -265,7 +266,7 @@ fn through_panels(
 }
 
 /// One image through every layer's panels into `out`, each layer's panels cut in two halves
-/// computed side by side ([`rayon::join`]): the same sums as [`through_panels`]', bit for bit
+/// computed side by side ([`rayon::join`]): the same sums as [`through_panels`], bit for bit
 /// (each output is one panel's sum over the inputs, in order, whoever computes it).
 fn one_image_shared(
     image: &[u8],

@@ -117,8 +117,8 @@ impl Panels {
     /// One image's outputs of the panels `from..to` into `y` (16 values a panel), summed as
     /// [`Panels::multiply`] sums them: two threads can each take a part of a layer.
     pub fn multiply_panels(&self, x: &[f32], from: usize, to: usize, y: &mut [f32]) {
-        let (k, width) = (self.rows, (to - from) * PANEL);
         assert!(from <= to && to <= self.panels, "panels of the layer");
+        let (k, width) = (self.rows, (to - from) * PANEL);
         assert!(x.len() >= k, "the image's inputs");
         assert!(y.len() >= width, "room for the panels' outputs");
         if k == 0 {
