@@ -336,33 +336,39 @@ fn through_products(
 mod tests {
     use super::*;
 
+    /// Layers of `sizes` with fixed weights (scaled by `scale`): the first with `first`, the
+    /// second with tanh after a normalisation in `groups`, the last without an activation.
+    fn three_layers(sizes: [usize; 4], first: Fused, groups: usize, scale: f32) -> Vec<DenseLayer> {
+        let value = |i: usize| ((i * 7919) % 201) as f32 / 100.0 - 1.0;
+        let layer = |inputs: usize, outputs: usize, act| DenseLayer {
+            weight: (0..inputs * outputs).map(|i| value(i) * scale).collect(),
+            bias: (0..outputs).map(value).collect(),
+            norm: None,
+            act,
+        };
+        let mut normalised = layer(sizes[1], sizes[2], Fused::Tanh);
+        normalised.norm = Some(ImageNorm {
+            groups,
+            gamma: (0..sizes[2]).map(|j| value(j + 3)).collect(),
+            beta: (0..sizes[2]).map(|j| value(j + 7)).collect(),
+            epsilon: 1e-5,
+        });
+        vec![
+            layer(sizes[0], sizes[1], first),
+            normalised,
+            layer(sizes[2], sizes[3], Fused::Identity),
+        ]
+    }
+
     /// Through panels (where this CPU runs them) and through products, the same logits: the
     /// classifier's test (`tests/kernels.rs`) checks the panels against the network's own
     /// forward, this one the products a CPU without AVX2 takes.
     #[test]
     fn panels_and_products_give_the_same_logits() {
-        let value = |i: usize| ((i * 7919) % 201) as f32 / 100.0 - 1.0;
-        let layer = |inputs: usize, outputs: usize, act| DenseLayer {
-            weight: (0..inputs * outputs).map(|i| value(i) * 0.1).collect(),
-            bias: (0..outputs).map(value).collect(),
-            norm: None,
-            act,
-        };
         if !panel::available() {
             return;
         }
-        let mut normalised = layer(37, 20, Fused::Tanh);
-        normalised.norm = Some(ImageNorm {
-            groups: 4,
-            gamma: (0..20).map(|j| value(j + 3)).collect(),
-            beta: (0..20).map(|j| value(j + 7)).collect(),
-            epsilon: 1e-5,
-        });
-        let layers = vec![
-            layer(784, 37, Fused::Relu),
-            normalised,
-            layer(20, 10, Fused::Identity),
-        ];
+        let layers = three_layers([784, 37, 20, 10], Fused::Relu, 4, 0.1);
         let panels = Mlp::through(layers.clone(), true);
         let products = Mlp::through(layers, false);
         let bytes: Vec<u8> = (0..150 * 784).map(|i| (i * 31 % 256) as u8).collect();
@@ -382,25 +388,7 @@ mod tests {
         if !panel::available() {
             return;
         }
-        let value = |i: usize| ((i * 7919) % 201) as f32 / 100.0 - 1.0;
-        let layer = |inputs: usize, outputs: usize, act| DenseLayer {
-            weight: (0..inputs * outputs).map(|i| value(i) * 0.05).collect(),
-            bias: (0..outputs).map(value).collect(),
-            norm: None,
-            act,
-        };
-        let mut normalised = layer(400, 300, Fused::Tanh);
-        normalised.norm = Some(ImageNorm {
-            groups: 1,
-            gamma: (0..300).map(|j| value(j + 3)).collect(),
-            beta: (0..300).map(|j| value(j + 7)).collect(),
-            epsilon: 1e-5,
-        });
-        let layers = vec![
-            layer(784, 400, Fused::Sigmoid),
-            normalised,
-            layer(300, 10, Fused::Identity),
-        ];
+        let layers = three_layers([784, 400, 300, 10], Fused::Sigmoid, 1, 0.05);
         let mlp = Mlp::through(layers, true);
         assert!(mlp.weights >= SHARED_IMAGE_WEIGHTS);
         let Way::Panels(packed) = &mlp.way else {
