@@ -142,7 +142,6 @@ impl Mlp {
             return out;
         }
         let buffers = || (Vec::new(), Vec::new());
-        let rows = self.block_images(images.len());
         if let ([image], Way::Panels(packed)) = (images, &self.way)
             && self.weights >= SHARED_IMAGE_WEIGHTS
             && rayon::current_num_threads() >= 2
@@ -153,6 +152,7 @@ impl Mlp {
             rayon::scope(|_| one_image_shared(image, inputs, packed, &mut x, &mut y, &mut out));
             return out;
         }
+        let rows = self.block_images(images.len());
         if rows >= images.len() {
             let (mut x, mut y) = buffers();
             self.block(images, &mut x, &mut y, &mut out);

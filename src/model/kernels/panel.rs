@@ -14,6 +14,8 @@
 //! Only where the CPU has AVX2 and FMA ([`available`]); elsewhere the classifier multiplies
 //! with [`super::product`] as before.
 
+use std::ops::Range;
+
 /// Outputs a panel: two AVX2 registers.
 pub const PANEL: usize = 16;
 
@@ -106,7 +108,7 @@ impl Panels {
 
     /// `y [images, padded outputs] = x [images, rows] · weights`, `x` and `y` row-major.
     pub fn multiply(&self, x: &[f32], images: usize, y: &mut [f32]) {
-        self.multiply_with(Isa::widest(), x, images, y)
+        self.multiply_with(Isa::widest(), x, images, 0..self.panels, y)
     }
 
     /// How many panels there are.
@@ -117,32 +119,24 @@ impl Panels {
     /// One image's outputs of the panels `from..to` into `y` (16 values a panel), summed as
     /// [`Panels::multiply`] sums them: two threads can each take a part of a layer.
     pub fn multiply_panels(&self, x: &[f32], from: usize, to: usize, y: &mut [f32]) {
-        assert!(from <= to && to <= self.panels, "panels of the layer");
-        let (k, width) = (self.rows, (to - from) * PANEL);
-        assert!(x.len() >= k, "the image's inputs");
-        assert!(y.len() >= width, "room for the panels' outputs");
-        if k == 0 {
-            y[..width].fill(0.0);
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if available() {
-            let panels = &self.values[self.start + from * k * PANEL..][..(to - from) * k * PANEL];
-            // SAFETY: as in `multiply_with`, for one image and these panels.
-            unsafe {
-                match Isa::widest() {
-                    Isa::Avx512 => avx512::multiply(x, 1, k, panels, y, width),
-                    Isa::Avx2 => avx2::multiply(x, 1, k, panels, y, width),
-                }
-            }
-            return;
-        }
-        unreachable!("panels are packed only where `available()`");
+        self.multiply_with(Isa::widest(), x, 1, from..to, y)
     }
 
-    /// [`Panels::multiply`] on `isa`'s kernel: `widest`, or one a test found this CPU runs.
-    fn multiply_with(&self, isa: Isa, x: &[f32], images: usize, y: &mut [f32]) {
-        let (k, width) = (self.rows, self.panels * PANEL);
+    /// `y` (`[images, 16 × panels.len()]`) = `x` times the weights of `panels`, on `isa`'s
+    /// kernel: `widest`, or one a test found this CPU runs.
+    fn multiply_with(
+        &self,
+        isa: Isa,
+        x: &[f32],
+        images: usize,
+        panels: Range<usize>,
+        y: &mut [f32],
+    ) {
+        assert!(
+            panels.start <= panels.end && panels.end <= self.panels,
+            "panels of the layer"
+        );
+        let (k, width) = (self.rows, panels.len() * PANEL);
         assert!(x.len() >= images * k, "every image's inputs");
         assert!(y.len() >= images * width, "room for every output");
         if k == 0 {
@@ -151,14 +145,14 @@ impl Panels {
         }
         #[cfg(target_arch = "x86_64")]
         if available() {
-            let panels = &self.values[self.start..][..self.panels * k * PANEL];
+            let weights = &self.values[self.start + panels.start * k * PANEL..][..width * k];
             // SAFETY: this CPU has AVX2 and FMA (checked just above), and AVX-512 where `isa`
-            // says so; the sizes were asserted: every tile reads inside `x` and `panels` and
+            // says so; the sizes were asserted: every tile reads inside `x` and `weights` and
             // writes inside `y`.
             unsafe {
                 match isa {
-                    Isa::Avx512 => avx512::multiply(x, images, k, panels, y, width),
-                    Isa::Avx2 => avx2::multiply(x, images, k, panels, y, width),
+                    Isa::Avx512 => avx512::multiply(x, images, k, weights, y, width),
+                    Isa::Avx2 => avx2::multiply(x, images, k, weights, y, width),
                 }
             }
             return;
@@ -399,7 +393,7 @@ mod tests {
         let panels = Panels::pack(&weight, inputs, outputs, rows);
         let width = padded(outputs);
         let mut y = vec![f32::NAN; images * width];
-        panels.multiply_with(isa, &x, images, &mut y);
+        panels.multiply_with(isa, &x, images, 0..panels.count(), &mut y);
         for image in 0..images {
             for output in 0..width {
                 let expected: f32 = match output < outputs {
