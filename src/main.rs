@@ -42,7 +42,8 @@ fn main() -> ExitCode {
         error.exit()
     });
     // Checked before any work: the kernels read it where no error can be returned.
-    if let Err(message) = digits::model::kernels::burns_operations_asked() {
+    let kernels = digits::model::kernels::burns_operations_asked();
+    if let Err(message) = kernels.and(digits::model::kernels::library_product_asked()) {
         eprintln!("error: {message}");
         std::process::exit(exit::USER.into());
     }

@@ -505,3 +505,64 @@ fn a_run_with_burns_operations_learns_as_one_with_ours() {
         "nothing written before the refusal"
     );
 }
+
+/// An MLP trained 2 epochs with our matrix product and with the library's
+/// (`DIGITS_PRODUCT=library`), same seed, on every CPU backend of the build: the same test
+/// accuracy within 0.5 points (only the order of the sums differs; where the CPU has no
+/// AVX-512 both runs use the library's; the product itself is checked against its definition
+/// in `model::kernels::gemm`); and a value that is neither is refused before any work, exit 2,
+/// naming the variable and what it may be.
+#[test]
+fn a_run_with_the_library_product_learns_as_one_with_ours() {
+    let work = tempfile::tempdir().unwrap();
+    let sets = [
+        "model.hidden=[96, 40]",
+        "model.activation=relu",
+        "training.learning_rate=0.1",
+        "training.epochs=2",
+        "data.train_limit=2000",
+        "data.test_limit=1000",
+    ];
+    let train = |product: &str, backend: &str, out: &std::path::Path| {
+        let mut args = crate::common::train_command("mlp.toml", out, &sets);
+        args.extend(["--backend".to_string(), backend.to_string()]);
+        std::process::Command::new(env!("CARGO_BIN_EXE_digits"))
+            .args(args)
+            .env("DIGITS_NO_DOWNLOAD", "1")
+            .env("DIGITS_PRODUCT", product)
+            .output()
+            .unwrap()
+    };
+    for backend in cpu_backends() {
+        let accuracy = |product: &str| {
+            let out = work.path().join(format!("{backend}-{product}"));
+            let output = train(product, backend.name(), &out);
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            crate::common::summary_json(&out)["test"]["accuracy"]
+                .as_f64()
+                .unwrap()
+        };
+        let (ours, library) = (accuracy("digits"), accuracy("library"));
+        assert!(ours > 0.5, "{backend}, 2 epochs on 2,000 images: {ours}");
+        assert!(
+            (ours - library).abs() <= 0.005,
+            "{backend}: ours {ours}, the library's {library}"
+        );
+    }
+
+    let refused = train("mkl", cpu_backends()[0].name(), &work.path().join("no"));
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("DIGITS_PRODUCT=mkl") && message.contains("`library`"),
+        "{message}"
+    );
+    assert!(
+        !work.path().join("no").exists(),
+        "nothing written before the refusal"
+    );
+}

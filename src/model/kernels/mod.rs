@@ -30,6 +30,8 @@
 mod conv;
 mod cpu;
 mod dense;
+#[cfg(target_arch = "x86_64")]
+mod gemm;
 pub mod mlp;
 pub mod norm;
 mod panel;
@@ -133,6 +135,27 @@ pub fn burns_operations_asked() -> Result<bool, String> {
         Some(value) => Err(format!(
             "{KERNELS_ENV}={}: unknown; it is `digits` (our own CPU kernels, the default) or \
              `burn` (Burn's operations instead, to compare): set one or unset it",
+            value.to_string_lossy()
+        )),
+    }
+}
+
+/// `DIGITS_PRODUCT=library` multiplies matrices with the library's product (gemm in a build
+/// with flex, else matrixmultiply) where ours would run (AVX-512 CPUs; `digits` or unset:
+/// ours): to compare the two with one binary.
+pub const PRODUCT_ENV: &str = "DIGITS_PRODUCT";
+
+/// Whether [`PRODUCT_ENV`] asks for the library's product; an error saying what it may be
+/// when it is neither `library` nor `digits`.
+pub fn library_product_asked() -> Result<bool, String> {
+    match std::env::var_os(PRODUCT_ENV) {
+        None => Ok(false),
+        Some(value) if value == "digits" => Ok(false),
+        Some(value) if value == "library" => Ok(true),
+        Some(value) => Err(format!(
+            "{PRODUCT_ENV}={}: unknown; it is `digits` (our own matrix product on AVX-512 \
+             CPUs, the default) or `library` (gemm's or matrixmultiply's, to compare): set \
+             one or unset it",
             value.to_string_lossy()
         )),
     }

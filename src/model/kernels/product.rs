@@ -1,9 +1,13 @@
 //! The matrix product every kernel here is built on: strided (transposes cost nothing), with
 //! the CPU's AVX2/FMA (and with flex's `x86-v4`, AVX-512) kernels chosen at run time; gemm's
-//! in a build with flex (it is flex's own), else matrixmultiply's (ndarray's). [`product`]
-//! runs on the calling thread; [`parallel_product`] on every thread.
+//! in a build with flex (it is flex's own), else matrixmultiply's (ndarray's) — except a
+//! product by a transposed matrix on AVX-512 CPUs, which is ours ([`super::gemm`]).
+//! [`product`] runs on the calling thread; [`parallel_product`] on every thread.
 
 use rayon::prelude::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::gemm::Strided;
 
 /// `c (m×n) = a (m×k) · b (k×n) + beta·c`, each matrix given by (values, row stride, column
 /// stride), `c` row-major.
@@ -15,17 +19,28 @@ pub fn product(
     beta: f32,
     c: &mut [f32],
 ) {
-    multiply(dims, a, b, beta, c, false);
+    multiply(dims, a, b, beta, c, Kernel::Library);
 }
 
-/// [`product`], on every thread when `threads` (gemm's own split, in a build with flex).
+/// Whose product runs, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    /// The library's, on the calling thread.
+    Library,
+    /// The library's on every thread, split by itself (gemm's, in a build with flex).
+    LibrarySplit,
+    /// Ours ([`super::gemm`]), on the calling thread.
+    Own,
+}
+
+/// [`product`] on `kernel`.
 fn multiply(
     [m, k, n]: [usize; 3],
     (a, a_row, a_col): (&[f32], usize, usize),
     (b, b_row, b_col): (&[f32], usize, usize),
     beta: f32,
     c: &mut [f32],
-    threads: bool,
+    kernel: Kernel,
 ) {
     assert_within([m, k, n], (a, a_row, a_col), (b, b_row, b_col), c);
     // SAFETY: every index the product touches is inside the slices (asserted above), and `c`
@@ -37,7 +52,7 @@ fn multiply(
             (b.as_ptr(), b_row, b_col),
             beta,
             (c.as_mut_ptr(), n),
-            threads,
+            kernel,
         )
     }
 }
@@ -57,8 +72,8 @@ fn assert_within(
     assert!(c.len() >= m * n);
 }
 
-/// `c = a·b + beta·c` on raw parts (strides in values, `c` with unit column stride), on every
-/// thread when `threads` (gemm's own split, in a build with flex) else on this one.
+/// `c = a·b + beta·c` on raw parts (strides in values, `c` with unit column stride), on
+/// `kernel`.
 ///
 /// # Safety
 /// The strides keep every read inside `a` and `b` and every write inside `c`, which aliases
@@ -70,8 +85,31 @@ unsafe fn sgemm(
     (b, b_row, b_col): (*const f32, usize, usize),
     beta: f32,
     (c, c_row): (*mut f32, usize),
-    threads: bool,
+    kernel: Kernel,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Own {
+        // SAFETY: AVX-512F (`Own` is chosen only where the CPU has it), and the caller's
+        // promises are the product's.
+        return unsafe {
+            super::gemm::multiply(
+                [m, k, n],
+                Strided {
+                    at: a,
+                    row: a_row,
+                    col: a_col,
+                },
+                Strided {
+                    at: b,
+                    row: b_row,
+                    col: b_col,
+                },
+                beta,
+                c,
+                c_row,
+            )
+        };
+    }
     #[cfg(feature = "flex")]
     // SAFETY: as the caller promised; gemm reads `c` only when `read_dst` (beta ≠ 0).
     unsafe {
@@ -95,9 +133,9 @@ unsafe fn sgemm(
             false,
             false,
             false,
-            match threads {
-                true => gemm::Parallelism::Rayon(0),
-                false => gemm::Parallelism::None,
+            match kernel {
+                Kernel::LibrarySplit => gemm::Parallelism::Rayon(0),
+                _ => gemm::Parallelism::None,
             },
         );
     }
@@ -150,39 +188,49 @@ pub fn parallel_product(
     if m * n == 0 {
         return;
     }
-    if cfg!(feature = "flex") && m.min(n) >= GEMM_SPLIT_SIDE {
+    let kernel = match own_product(n, (b_row, b_col)) {
+        true => Kernel::Own,
+        false => Kernel::Library,
+    };
+    let (a, b) = ((a, a_row, a_col), (b, b_row, b_col));
+    if cfg!(feature = "flex") && kernel == Kernel::Library && m.min(n) >= GEMM_SPLIT_SIDE {
         // gemm splits its own work between the threads and packs only what pays.
-        let threaded = m * n * k >= PARALLEL_WORK;
-        return multiply(
-            [m, k, n],
-            (a, a_row, a_col),
-            (b, b_row, b_col),
-            beta,
-            c,
-            threaded,
-        );
+        let split = match m * n * k >= PARALLEL_WORK {
+            true => Kernel::LibrarySplit,
+            false => Kernel::Library,
+        };
+        return multiply([m, k, n], a, b, beta, c, split);
     }
     let threads = rayon::current_num_threads();
     if m * n * k < PARALLEL_WORK || threads == 1 {
-        return product([m, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c);
+        return multiply([m, k, n], a, b, beta, c, kernel);
     }
+    let ((a, a_row, a_col), (b, b_row, b_col)) = (a, b);
     if m >= n {
         // Blocks of rows: contiguous parts of `c`, and of `a` from a row on.
-        let rows = m.div_ceil(threads).max(8);
+        // Whole tiles of our product's (12 rows, 32 columns) for each thread but the last.
+        let rows = m.div_ceil(threads).next_multiple_of(12);
         c[..m * n]
             .par_chunks_mut(rows * n)
             .enumerate()
             .for_each(|(at, c)| {
                 let r = c.len() / n;
                 let a = &a[(at * rows * a_row).min(a.len())..];
-                product([r, k, n], (a, a_row, a_col), (b, b_row, b_col), beta, c);
+                multiply(
+                    [r, k, n],
+                    (a, a_row, a_col),
+                    (b, b_row, b_col),
+                    beta,
+                    c,
+                    kernel,
+                );
             });
         return;
     }
     // Blocks of columns: each task writes its columns of every row of `c`, which no other
     // task touches. Safe Rust cannot hand out such interleaved parts, so the blocks go as
     // pointers.
-    let columns = n.div_ceil(threads).max(16);
+    let columns = n.div_ceil(threads).next_multiple_of(32);
     let blocks = n.div_ceil(columns);
     assert_within([m, k, n], (a, a_row, a_col), (b, b_row, b_col), c);
     let c = SharedOutput(c.as_mut_ptr());
@@ -201,10 +249,27 @@ pub fn parallel_product(
                 (b.as_ptr().add(first * b_col), b_row, b_col),
                 beta,
                 (c.0.add(first), n),
-                false,
+                kernel,
             )
         }
     });
+}
+
+/// Whether a [`parallel_product`] runs on our own kernel ([`super::gemm`]): on AVX-512 CPUs (unless
+/// [`super::PRODUCT_ENV`] asks for the library's), where `b` is read by columns (`b`'s
+/// column stride is not 1 and its row stride is: a dense layer's input gradient `g·Wᵀ`) and
+/// `c` is at least two tiles wide. That is where it measured faster than gemm's (0.72× → 0.91×
+/// MKL's at 128 × 2048 × 2048 on an Intel Xeon); elsewhere it was level or slower (a CNN's
+/// products, the seed network's narrow layers): docs/EXPERIMENTS.md.
+fn own_product(n: usize, (b_row, b_col): (usize, usize)) -> bool {
+    static OWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let available = *OWN.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        return super::gemm::available() && !super::library_product_asked().unwrap_or(false);
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    });
+    available && b_row == 1 && b_col != 1 && n >= 64
 }
 
 /// `c`'s values, written by several tasks at once, each in columns of its own.
