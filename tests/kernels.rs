@@ -566,3 +566,47 @@ fn a_run_with_the_library_product_learns_as_one_with_ours() {
         "nothing written before the refusal"
     );
 }
+
+/// Plain SGD's step (`training.optimizer = "sgd"`, one pass in place where the backend allows)
+/// against Burn's `Sgd` on the same layer and gradients, on every CPU backend of the build: the
+/// same weights bit for bit after two steps, with each layer's own storage (so the in-place
+/// path can run) and with a clone sharing it (so it cannot).
+#[test]
+fn plain_sgd_steps_as_burns_sgd() {
+    use burn::module::Param;
+    use burn::nn::Linear;
+    use burn::optim::{GradientsParams, SgdConfig};
+    let (inputs, outputs, batch) = (300, 250, 7);
+    let value = |i: usize| ((i * 37 % 101) as f32 - 50.0) / 200.0;
+    let weight: Vec<f32> = (0..inputs * outputs).map(value).collect();
+    let x: Vec<f32> = (0..batch * inputs).map(|i| value(i + 3)).collect();
+    let sets = [
+        "training.optimizer=sgd".to_string(),
+        "training.learning_rate=0.3".to_string(),
+    ];
+    let config = Config::parse(Path::new("t.toml"), "", &sets).unwrap();
+    for device in cpu_devices() {
+        let layer = || Linear {
+            weight: Param::from_tensor(Tensor::<2>::from_data(
+                TensorData::new(weight.clone(), [inputs, outputs]),
+                &device,
+            )),
+            bias: None,
+        };
+        let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [batch, inputs]), &device);
+        let train = |mut layer: Linear, mut optimizer: burn::optim::ModuleOptimizer| {
+            for _ in 0..2 {
+                let loss = layer.forward(input.clone()).powf_scalar(2.0).sum();
+                let grads = GradientsParams::from_grads(loss.backward(), &layer);
+                layer = optimizer.step(0.3, layer, grads);
+            }
+            layer.weight.val().into_data()
+        };
+        let ours = || digits::train::optimizer::optimizer(&config.training);
+        let burns = train(layer(), SgdConfig::new().init());
+        train(layer(), ours()).assert_eq(&burns, true);
+        let shared = layer();
+        let _kept = shared.clone();
+        train(shared, ours()).assert_eq(&burns, true);
+    }
+}

@@ -37,6 +37,14 @@ pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
             .with_dampening(0.0)
     });
     match t.optimizer {
+        #[cfg(not(target_arch = "wasm32"))]
+        Optimizer::Sgd if weight_decay.is_none() => {
+            let optimizer = burn::optim::ModuleOptimizer::from(PlainSgd);
+            match clipping {
+                Some(clipping) => optimizer.with_grad_clipping(clipping.init()),
+                None => optimizer,
+            }
+        }
         Optimizer::Sgd | Optimizer::Momentum => SgdConfig::new()
             .with_weight_decay(weight_decay)
             .with_momentum(momentum)
@@ -46,6 +54,36 @@ pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
             .with_weight_decay(weight_decay)
             .with_grad_clipping(clipping)
             .init(),
+    }
+}
+
+/// SGD without momentum or weight decay: Burn's `Sgd`'s step, `W ← W − η∇`, in one pass on
+/// every thread where the device has our kernels ([`crate::model::kernels::sgd_step`]). The
+/// same values bit for bit, and the same (empty) state record, so checkpoints load either way.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Clone)]
+struct PlainSgd;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl burn::optim::Optimizer for PlainSgd {
+    type State<const D: usize> = burn::optim::SgdState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: burn::optim::LearningRate,
+        tensor: burn::prelude::Tensor<D>,
+        grad: burn::prelude::Tensor<D>,
+        _state: Option<Self::State<D>>,
+    ) -> (burn::prelude::Tensor<D>, Option<Self::State<D>>) {
+        let stepped = crate::model::kernels::sgd_step(tensor, grad, lr);
+        (stepped, Some(burn::optim::SgdState::new(None)))
+    }
+
+    fn to_device<const D: usize>(
+        state: Self::State<D>,
+        _device: &burn::prelude::Device,
+    ) -> Self::State<D> {
+        state
     }
 }
 

@@ -13,7 +13,7 @@ use burn::tensor::TensorData;
 use super::Wanted;
 use super::conv::{self, ConvDims};
 use super::dense::{self, DenseDims};
-use super::{CpuBackward, CpuKernels, pool, sum};
+use super::{CpuBackward, CpuKernels, pool, sum, update};
 use crate::model::fused::Fused;
 
 /// The dims of a `[B, C, H, W]` tensor.
@@ -28,6 +28,9 @@ trait Values: burn::backend::Backend {
     /// `x`'s f32 values in row-major order, or `None` when `x` is not f32.
     fn values(x: &FloatTensor<Self>) -> Option<Cow<'_, [f32]>>;
     fn from_values(values: Vec<f32>, dims: &[usize]) -> FloatTensor<Self>;
+    /// `x`'s f32 values to write in place, or `None` when they are shared with another tensor,
+    /// not contiguous or not f32.
+    fn values_mut(x: &mut FloatTensor<Self>) -> Option<&mut [f32]>;
 }
 
 /// The same kernels on every backend with [`Values`].
@@ -81,6 +84,28 @@ macro_rules! cpu_kernels {
 
             fn squared_sum(x: FloatTensor<Self>) -> FloatTensor<Self> {
                 Self::from_values(vec![sum::squared_sum(&f32_values::<Self>(&x))], &[1])
+            }
+
+            fn sgd_step(
+                mut param: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                lr: f32,
+            ) -> FloatTensor<Self> {
+                let stepped = param.shape() == grad.shape()
+                    && match (Self::values(&grad), Self::values_mut(&mut param)) {
+                        (Some(grad), Some(values)) => {
+                            update::sgd(values, &grad, lr);
+                            true
+                        }
+                        _ => false,
+                    };
+                match stepped {
+                    true => param,
+                    false => {
+                        use burn::backend::ops::FloatTensorOps;
+                        Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
+                    }
+                }
             }
         }
 
@@ -202,6 +227,11 @@ mod on_ndarray {
         fn from_values(values: Vec<f32>, dims: &[usize]) -> NdArrayTensor {
             NdArrayTensor::from_data(TensorData::new(values, dims.to_vec()))
         }
+
+        fn values_mut(_: &mut NdArrayTensor) -> Option<&mut [f32]> {
+            // Not measured on ndarray: Burn's operations (its own in-place paths).
+            None
+        }
     }
 
     cpu_kernels!(NdArray);
@@ -228,6 +258,14 @@ mod on_flex {
 
         fn from_values(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
             FlexTensor::from_data(TensorData::new(values, dims.to_vec()))
+        }
+
+        fn values_mut(x: &mut FlexTensor) -> Option<&mut [f32]> {
+            if x.dtype() != DType::F32 {
+                return None;
+            }
+            let (start, end) = x.layout().contiguous_offsets()?;
+            Some(&mut x.try_storage_mut::<f32>()?[start..end])
         }
     }
 

@@ -39,6 +39,7 @@ mod pool;
 mod product;
 mod sum;
 mod unfold;
+mod update;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -80,6 +81,12 @@ pub trait CpuKernels: Backend {
     /// for every weighted layer at every step). Under autodiff, Burn's operations.
     fn squared_sum(x: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::float_sum(Self::float_mul(x.clone(), x))
+    }
+
+    /// `param − lr·grad`: plain SGD's step (on parameters, off the autodiff graph), in place
+    /// where the backend lets us write `param`. Elsewhere, Burn's two operations.
+    fn sgd_step(param: FloatTensor<Self>, grad: FloatTensor<Self>, lr: f32) -> FloatTensor<Self> {
+        Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
     }
 }
 
@@ -213,6 +220,19 @@ pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, act: Fused) -> Te
 /// [`CpuKernels::squared_sum`] (the device must have the kernels: [`has_kernels`]).
 pub fn squared_sum<const D: usize>(x: Tensor<D>) -> Tensor<1> {
     Tensor::from_dispatch(<Dispatch as CpuKernels>::squared_sum(x.into_dispatch()))
+}
+
+/// Plain SGD's step `param − lr·grad` ([`CpuKernels::sgd_step`] where the device has our
+/// kernels, else Burn's operations), rounded as Burn's `Sgd` rounds it.
+pub fn sgd_step<const D: usize>(param: Tensor<D>, grad: Tensor<D>, lr: f64) -> Tensor<D> {
+    if !has_kernels(&param.device()) {
+        return param - grad.mul_scalar(lr);
+    }
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::sgd_step(
+        param.into_dispatch(),
+        grad.into_dispatch(),
+        lr as f32,
+    ))
 }
 
 /// The autodiff node of `max_pool_square`; its state: the input (checkpointed) and k.
