@@ -228,9 +228,15 @@ mod on_ndarray {
             NdArrayTensor::from_data(TensorData::new(values, dims.to_vec()))
         }
 
-        fn values_mut(_: &mut NdArrayTensor) -> Option<&mut [f32]> {
-            // Not measured on ndarray: Burn's operations (its own in-place paths).
-            None
+        fn values_mut(x: &mut NdArrayTensor) -> Option<&mut [f32]> {
+            let NdArrayTensor::F32(storage) = x else {
+                return None;
+            };
+            // Unique: owned (not borrowed from a file's bytes) and shared with no one.
+            if !storage.is_unique() {
+                return None;
+            }
+            storage.ensure_owned().as_slice_mut()
         }
     }
 
