@@ -2,10 +2,10 @@
 //! values, `x` `[B, I]`, `W` `[I, O]` (Burn's `Linear` layout), `b` `[O]`: the product, then
 //! the bias and the activation in one pass over it in place (no second or third tensor);
 //! backward, the activation's derivative applied once and the three gradients as products over
-//! it, each on every thread ([`parallel_product`]).
+//! it, each on every thread ([`new_product`]).
 
 use super::Wanted;
-use super::product::parallel_product;
+use super::product::new_product;
 use crate::model::fused::{self, Fused};
 
 /// The sizes of one dense layer: `batch` rows of `inputs` values in, `outputs` out.
@@ -19,13 +19,7 @@ pub struct DenseDims {
 /// `[B, O]`: `act(x·W + b)`.
 pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: DenseDims, act: Fused) -> Vec<f32> {
     let (i, o) = (d.inputs, d.outputs);
-    let mut y = vec![0.0f32; d.batch * o];
-    if y.is_empty() {
-        return y;
-    }
-    if i > 0 {
-        parallel_product([d.batch, i, o], (x, i, 1), (weight, o, 1), 0.0, &mut y);
-    }
+    let mut y = new_product([d.batch, i, o], (x, i, 1), (weight, o, 1));
     // The bias added after the product (as Burn's `Linear` adds it).
     fused::add_bias_and_activate(&mut y, bias, act);
     y
@@ -54,19 +48,11 @@ pub fn backward(
     };
     let input = want.input.then(|| {
         // gx = g·Wᵀ.
-        let mut gx = vec![0.0f32; b * i];
-        if o > 0 {
-            parallel_product([b, o, i], (grad, o, 1), (weight, 1, o), 0.0, &mut gx);
-        }
-        gx
+        new_product([b, o, i], (grad, o, 1), (weight, 1, o))
     });
     let weight_grad = want.weight.then(|| {
         // gW = xᵀ·g.
-        let mut gw = vec![0.0f32; i * o];
-        if b > 0 {
-            parallel_product([i, b, o], (x, 1, i), (grad, o, 1), 0.0, &mut gw);
-        }
-        gw
+        new_product([i, b, o], (x, 1, i), (grad, o, 1))
     });
     let bias = want.bias.then(|| {
         let mut gb = vec![0.0f32; o];

@@ -2,7 +2,7 @@
 //! the CPU's AVX2/FMA (and with flex's `x86-v4`, AVX-512) kernels chosen at run time; gemm's
 //! in a build with flex (it is flex's own), else matrixmultiply's (ndarray's) — except a
 //! product by a transposed matrix on AVX-512 CPUs, which is ours ([`super::gemm`]).
-//! [`product`] runs on the calling thread; [`parallel_product`] on every thread.
+//! [`product`] runs on the calling thread; [`new_product`] on every thread.
 
 use rayon::prelude::*;
 
@@ -60,16 +60,25 @@ fn multiply(
 /// That the product reads and writes inside the slices: its calls are unsafe.
 fn assert_within(
     [m, k, n]: [usize; 3],
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+    c: &[f32],
+) {
+    assert_reads([m, k, n], a, b);
+    assert!(c.len() >= m * n);
+}
+
+/// That the product reads inside `a` and `b`.
+fn assert_reads(
+    [m, k, n]: [usize; 3],
     (a, a_row, a_col): (&[f32], usize, usize),
     (b, b_row, b_col): (&[f32], usize, usize),
-    c: &[f32],
 ) {
     let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
         (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs
     };
     assert!(m * k == 0 || last(m, k, a_row, a_col) < a.len());
     assert!(k * n == 0 || last(k, n, b_row, b_col) < b.len());
-    assert!(c.len() >= m * n);
 }
 
 /// `c = a·b + beta·c` on raw parts (strides in values, `c` with unit column stride), on
@@ -171,91 +180,104 @@ pub const PARALLEL_WORK: usize = 1 << 21;
 /// thread, cut here, does not.
 const GEMM_SPLIT_SIDE: usize = 64;
 
-/// [`product`] on every thread (on the calling one when it is small: [`PARALLEL_WORK`]). In
-/// a build with flex gemm splits the work itself; otherwise `c` is cut into blocks of rows or
+/// `a·b` on every thread ([`parallel_product_into`]) into a new vector: no zeros written first
+/// (the product writes every value; 16 MB for a [2048,2048] layer's weight gradient).
+pub fn new_product(
+    dims: [usize; 3],
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+) -> Vec<f32> {
+    let [m, k, n] = dims;
+    if k == 0 {
+        return vec![0.0; m * n];
+    }
+    let mut c = Vec::with_capacity(m * n);
+    // SAFETY: `c` has room for m × n values and aliases nothing. With beta 0 every product
+    // here writes each of them without reading any (gemm's `read_dst` false; matrixmultiply's
+    // documented so; ours stores), so all are written before the length is set.
+    unsafe {
+        parallel_product_into(dims, a, b, c.as_mut_ptr());
+        c.set_len(m * n);
+    }
+    c
+}
+
+/// `c = a·b` ([`product`]) into `c`'s m × n values on every thread (on the calling one when
+/// it is small: [`PARALLEL_WORK`]). In a build with flex gemm splits the work itself (but for
+/// our own kernel's products); otherwise `c` is cut into blocks of rows or
 /// of columns, one per thread, whichever makes the threads pack (copy into the kernel's
 /// layout) less: each packs its block of one operand and all of the other, so a dense layer's
 /// small batch times wide weights goes by blocks of columns (each thread packs a part of the
 /// weights, not all of them). Each value of `c` is still one product's sum over `k`, in the
 /// same order however it is cut.
-pub fn parallel_product(
+///
+/// # Safety
+/// `c` points to room for m × n values (written, not read) that alias neither `a` nor `b` and
+/// that no one else reads or writes meanwhile.
+unsafe fn parallel_product_into(
     [m, k, n]: [usize; 3],
     (a, a_row, a_col): (&[f32], usize, usize),
     (b, b_row, b_col): (&[f32], usize, usize),
-    beta: f32,
-    c: &mut [f32],
+    c: *mut f32,
 ) {
     if m * n == 0 {
         return;
     }
+    assert_reads([m, k, n], (a, a_row, a_col), (b, b_row, b_col));
     let kernel = match own_product(n, (b_row, b_col)) {
         true => Kernel::Own,
         false => Kernel::Library,
     };
-    let (a, b) = ((a, a_row, a_col), (b, b_row, b_col));
-    if cfg!(feature = "flex") && kernel == Kernel::Library && m.min(n) >= GEMM_SPLIT_SIDE {
-        // gemm splits its own work between the threads and packs only what pays.
-        let split = match m * n * k >= PARALLEL_WORK {
-            true => Kernel::LibrarySplit,
-            false => Kernel::Library,
-        };
-        return multiply([m, k, n], a, b, beta, c, split);
-    }
     let threads = rayon::current_num_threads();
-    if m * n * k < PARALLEL_WORK || threads == 1 {
-        return multiply([m, k, n], a, b, beta, c, kernel);
-    }
-    let ((a, a_row, a_col), (b, b_row, b_col)) = (a, b);
-    if m >= n {
-        // Blocks of rows: contiguous parts of `c`, and of `a` from a row on.
-        // Whole tiles of our product's (12 rows, 32 columns) for each thread but the last.
-        let rows = m.div_ceil(threads).next_multiple_of(12);
-        c[..m * n]
-            .par_chunks_mut(rows * n)
-            .enumerate()
-            .for_each(|(at, c)| {
-                let r = c.len() / n;
-                let a = &a[(at * rows * a_row).min(a.len())..];
-                multiply(
-                    [r, k, n],
-                    (a, a_row, a_col),
-                    (b, b_row, b_col),
-                    beta,
-                    c,
-                    kernel,
-                );
-            });
-        return;
-    }
-    // Blocks of columns: each task writes its columns of every row of `c`, which no other
-    // task touches. Safe Rust cannot hand out such interleaved parts, so the blocks go as
-    // pointers.
-    let columns = n.div_ceil(threads).next_multiple_of(32);
-    let blocks = n.div_ceil(columns);
-    assert_within([m, k, n], (a, a_row, a_col), (b, b_row, b_col), c);
-    let c = SharedOutput(c.as_mut_ptr());
-    (0..blocks).into_par_iter().for_each(|block| {
-        let first = block * columns;
-        let width = columns.min(n - first);
+    let small = m * n * k < PARALLEL_WORK || threads == 1;
+    let c = SharedOutput(c);
+    // The product of rows `rows` and columns `cols` of `c`, on `kernel`.
+    let block = |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, kernel: Kernel| {
         let c = &c;
-        // SAFETY: the reads stay inside `a` and `b` (asserted above: this block's columns of
-        // `b` are among them) and the writes inside `c`'s m × n values (asserted above), in
-        // this block's columns only, which no other task writes; `c` does not alias `a` or
-        // `b` (it was borrowed mutably).
+        // SAFETY: the reads stay inside `a` and `b` (asserted above: these rows of `a` and
+        // columns of `b` are among them), the writes inside `c`'s m × n values in this
+        // block's rows and columns only, which no other task writes (the caller's promise
+        // for the rest).
         unsafe {
             sgemm(
-                [m, k, width],
-                (a.as_ptr(), a_row, a_col),
-                (b.as_ptr().add(first * b_col), b_row, b_col),
-                beta,
-                (c.0.add(first), n),
+                [rows.len(), k, cols.len()],
+                (a.as_ptr().add(rows.start * a_row), a_row, a_col),
+                (b.as_ptr().add(cols.start * b_col), b_row, b_col),
+                0.0,
+                (c.0.add(rows.start * n + cols.start), n),
                 kernel,
             )
         }
+    };
+    if cfg!(feature = "flex") && kernel == Kernel::Library && m.min(n) >= GEMM_SPLIT_SIDE {
+        // gemm splits its own work between the threads and packs only what pays.
+        let split = if small {
+            Kernel::Library
+        } else {
+            Kernel::LibrarySplit
+        };
+        return block(0..m, 0..n, split);
+    }
+    if small {
+        return block(0..m, 0..n, kernel);
+    }
+    // Whole tiles of our product's (12 rows, 32 columns) for each thread but the last.
+    if m >= n {
+        // Blocks of rows: contiguous parts of `c`, and of `a` from a row on.
+        let rows = m.div_ceil(threads).next_multiple_of(12);
+        (0..m.div_ceil(rows)).into_par_iter().for_each(|at| {
+            block(at * rows..m.min((at + 1) * rows), 0..n, kernel);
+        });
+        return;
+    }
+    // Blocks of columns: each task writes its columns of every row of `c`.
+    let columns = n.div_ceil(threads).next_multiple_of(32);
+    (0..n.div_ceil(columns)).into_par_iter().for_each(|at| {
+        block(0..m, at * columns..n.min((at + 1) * columns), kernel);
     });
 }
 
-/// Whether a [`parallel_product`] runs on our own kernel ([`super::gemm`]): on AVX-512 CPUs (unless
+/// Whether a [`new_product`] runs on our own kernel ([`super::gemm`]): on AVX-512 CPUs (unless
 /// [`super::PRODUCT_ENV`] asks for the library's), where `b` is read by columns (`b`'s
 /// column stride is not 1 and its row stride is: a dense layer's input gradient `g·Wᵀ`) and
 /// `c` is at least two tiles wide. That is where it measured faster than gemm's (0.72× → 0.91×
@@ -272,8 +294,8 @@ fn own_product(n: usize, (b_row, b_col): (usize, usize)) -> bool {
     available && b_row == 1 && b_col != 1 && n >= 64
 }
 
-/// `c`'s values, written by several tasks at once, each in columns of its own.
+/// `c`'s values, written by several tasks at once, each in a block of its own.
 struct SharedOutput(*mut f32);
 
-// SAFETY: the tasks that share it write disjoint values (see `parallel_product`).
+// SAFETY: the tasks that share it write disjoint values (see `parallel_product_into`).
 unsafe impl Sync for SharedOutput {}
