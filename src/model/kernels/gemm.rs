@@ -72,11 +72,12 @@ pub unsafe fn multiply(
         return;
     }
     if k == 0 {
-        for r in 0..m {
-            // SAFETY: row `r` of `c` is writable (the caller's promise).
-            let row = unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), n) };
-            row.iter_mut()
-                .for_each(|v| *v = if beta == 0.0 { 0.0 } else { beta * *v });
+        for (r, j) in (0..m).flat_map(|r| (0..n).map(move |j| (r, j))) {
+            // SAFETY: inside `c` (the caller's promise), read only where `beta` is not 0.
+            unsafe {
+                let v = c.add(r * ldc + j);
+                *v = if beta == 0.0 { 0.0 } else { beta * *v };
+            }
         }
         return;
     }
@@ -104,8 +105,8 @@ pub unsafe fn multiply(
     })
 }
 
-/// One packed tile of `a` times every panel of a packed block of `b`, into `c`'s `rows` rows
-/// of `cols` columns.
+/// A packed block of `a` times a packed block of `b`, panel by panel (each panel of `b` in L1
+/// while the tiles of `a` pass it), into `c`'s `rows` rows of `cols` columns.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
 unsafe fn sweep(

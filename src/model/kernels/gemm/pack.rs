@@ -28,8 +28,8 @@ fn aligned(buffer: &mut Vec<f32>, values: usize) -> &mut [f32] {
 }
 
 impl Packed {
-    /// Rows `first_row..+rows` × terms `first_term..+terms` of `a`, term by term, each
-    /// term's [`MR`] values side by side (zeros past `rows`).
+    /// Rows `first_row..+rows` × terms `first_term..+terms` of `a` in tiles of [`MR`] rows,
+    /// each tile term by term, each term's 12 values side by side (zeros past `rows`).
     ///
     /// # Safety
     /// That part of `a` is inside its values.
