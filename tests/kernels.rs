@@ -559,10 +559,9 @@ impl Switched<'_> {
     }
 }
 
-/// Plain SGD's step (`training.optimizer = "sgd"`, one pass in place where the backend allows)
-/// against Burn's `Sgd` on the same layer and gradients, on every CPU backend of the build: the
-/// same weights bit for bit after two steps, with each layer's own storage (so the in-place
-/// path can run) and with a clone sharing it (so it cannot).
+/// Plain SGD's step (`training.optimizer = "sgd"`, one pass on every thread) against Burn's
+/// `Sgd` on the same layer and gradients, on every CPU backend of the build: the same weights
+/// bit for bit after two steps, with each layer's own storage and with a clone sharing it.
 #[test]
 fn plain_sgd_steps_as_burns_sgd() {
     use burn::module::Param;

@@ -28,9 +28,6 @@ trait Values: burn::backend::Backend {
     /// `x`'s f32 values in row-major order, or `None` when `x` is not f32.
     fn values(x: &FloatTensor<Self>) -> Option<Cow<'_, [f32]>>;
     fn from_values(values: Vec<f32>, dims: &[usize]) -> FloatTensor<Self>;
-    /// `x`'s f32 values to write in place, or `None` when they are shared with another tensor,
-    /// not contiguous or not f32.
-    fn values_mut(x: &mut FloatTensor<Self>) -> Option<&mut [f32]>;
 }
 
 /// The same kernels on every backend with [`Values`].
@@ -87,25 +84,18 @@ macro_rules! cpu_kernels {
             }
 
             fn sgd_step(
-                mut param: FloatTensor<Self>,
+                param: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
                 lr: f32,
             ) -> FloatTensor<Self> {
-                let stepped = param.shape() == grad.shape()
-                    && match (Self::values(&grad), Self::values_mut(&mut param)) {
-                        (Some(grad), Some(values)) => {
-                            update::sgd(values, &grad, lr);
-                            true
-                        }
-                        _ => false,
-                    };
-                match stepped {
-                    true => param,
-                    false => {
-                        use burn::backend::ops::FloatTensorOps;
-                        Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
-                    }
+                let dims = param.shape().as_slice().to_vec();
+                if param.shape() == grad.shape()
+                    && let (Some(values), Some(grad)) = (Self::values(&param), Self::values(&grad))
+                {
+                    return Self::from_values(update::sgd(&values, &grad, lr), &dims);
                 }
+                use burn::backend::ops::FloatTensorOps;
+                Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
             }
         }
 
@@ -227,17 +217,6 @@ mod on_ndarray {
         fn from_values(values: Vec<f32>, dims: &[usize]) -> NdArrayTensor {
             NdArrayTensor::from_data(TensorData::new(values, dims.to_vec()))
         }
-
-        fn values_mut(x: &mut NdArrayTensor) -> Option<&mut [f32]> {
-            let NdArrayTensor::F32(storage) = x else {
-                return None;
-            };
-            // Unique: owned (not borrowed from a file's bytes) and shared with no one.
-            if !storage.is_unique() {
-                return None;
-            }
-            storage.ensure_owned().as_slice_mut()
-        }
     }
 
     cpu_kernels!(NdArray);
@@ -264,14 +243,6 @@ mod on_flex {
 
         fn from_values(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
             FlexTensor::from_data(TensorData::new(values, dims.to_vec()))
-        }
-
-        fn values_mut(x: &mut FlexTensor) -> Option<&mut [f32]> {
-            if x.dtype() != DType::F32 {
-                return None;
-            }
-            let (start, end) = x.layout().contiguous_offsets()?;
-            Some(&mut x.try_storage_mut::<f32>()?[start..end])
         }
     }
 

@@ -83,8 +83,8 @@ pub trait CpuKernels: Backend {
         Self::float_sum(Self::float_mul(x.clone(), x))
     }
 
-    /// `param − lr·grad`: plain SGD's step (on parameters, off the autodiff graph), in place
-    /// where the backend lets us write `param`. Elsewhere, Burn's two operations.
+    /// `param − lr·grad`: plain SGD's step (on parameters, off the autodiff graph), in one
+    /// pass on every thread where the backend has our kernels. Elsewhere, Burn's two operations.
     fn sgd_step(param: FloatTensor<Self>, grad: FloatTensor<Self>, lr: f32) -> FloatTensor<Self> {
         Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
     }
