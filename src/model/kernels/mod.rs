@@ -135,16 +135,10 @@ pub const KERNELS_ENV: &str = "DIGITS_KERNELS";
 /// Whether [`KERNELS_ENV`] asks for Burn's operations; an error saying what it may be when it
 /// is neither `burn` nor `digits`.
 pub fn burns_operations_asked() -> Result<bool, String> {
-    match std::env::var_os(KERNELS_ENV) {
-        None => Ok(false),
-        Some(value) if value == "digits" => Ok(false),
-        Some(value) if value == "burn" => Ok(true),
-        Some(value) => Err(format!(
-            "{KERNELS_ENV}={}: unknown; it is `digits` (our own CPU kernels, the default) or \
-             `burn` (Burn's operations instead, to compare): set one or unset it",
-            value.to_string_lossy()
-        )),
-    }
+    other_asked(
+        KERNELS_ENV,
+        ("our own CPU kernels", "burn", "Burn's operations instead"),
+    )
 }
 
 /// `DIGITS_PRODUCT=library` multiplies matrices with the library's product (gemm in a build
@@ -155,14 +149,26 @@ pub const PRODUCT_ENV: &str = "DIGITS_PRODUCT";
 /// Whether [`PRODUCT_ENV`] asks for the library's product; an error saying what it may be
 /// when it is neither `library` nor `digits`.
 pub fn library_product_asked() -> Result<bool, String> {
-    match std::env::var_os(PRODUCT_ENV) {
+    other_asked(
+        PRODUCT_ENV,
+        (
+            "our own matrix product on AVX-512 CPUs",
+            "library",
+            "gemm's or matrixmultiply's",
+        ),
+    )
+}
+
+/// Whether the switch `variable` asks for `other` (`digits` or unset: ours, described as
+/// `ours`); an error naming both values when it is neither.
+fn other_asked(variable: &str, (ours, other, theirs): (&str, &str, &str)) -> Result<bool, String> {
+    match std::env::var_os(variable) {
         None => Ok(false),
         Some(value) if value == "digits" => Ok(false),
-        Some(value) if value == "library" => Ok(true),
+        Some(value) if value == other => Ok(true),
         Some(value) => Err(format!(
-            "{PRODUCT_ENV}={}: unknown; it is `digits` (our own matrix product on AVX-512 \
-             CPUs, the default) or `library` (gemm's or matrixmultiply's, to compare): set \
-             one or unset it",
+            "{variable}={}: unknown; it is `digits` ({ours}, the default) or `{other}` \
+             ({theirs}, to compare): set one or unset it",
             value.to_string_lossy()
         )),
     }

@@ -13,34 +13,11 @@ use super::gemm::Strided;
 /// stride), `c` row-major.
 #[allow(clippy::too_many_arguments)]
 pub fn product(
-    dims: [usize; 3],
-    a: (&[f32], usize, usize),
-    b: (&[f32], usize, usize),
-    beta: f32,
-    c: &mut [f32],
-) {
-    multiply(dims, a, b, beta, c, Kernel::Library);
-}
-
-/// Whose product runs, and where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    /// The library's, on the calling thread.
-    Library,
-    /// The library's on every thread, split by itself (gemm's, in a build with flex).
-    LibrarySplit,
-    /// Ours ([`super::gemm`]), on the calling thread.
-    Own,
-}
-
-/// [`product`] on `kernel`.
-fn multiply(
     [m, k, n]: [usize; 3],
     (a, a_row, a_col): (&[f32], usize, usize),
     (b, b_row, b_col): (&[f32], usize, usize),
     beta: f32,
     c: &mut [f32],
-    kernel: Kernel,
 ) {
     assert_within([m, k, n], (a, a_row, a_col), (b, b_row, b_col), c);
     // SAFETY: every index the product touches is inside the slices (asserted above), and `c`
@@ -52,9 +29,20 @@ fn multiply(
             (b.as_ptr(), b_row, b_col),
             beta,
             (c.as_mut_ptr(), n),
-            kernel,
+            Kernel::Library,
         )
     }
+}
+
+/// Whose product runs, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    /// The library's, on the calling thread.
+    Library,
+    /// The library's on every thread, split by itself (gemm's, in a build with flex).
+    LibrarySplit,
+    /// Ours ([`super::gemm`]), on the calling thread.
+    Own,
 }
 
 /// That the product reads and writes inside the slices: its calls are unsafe.
