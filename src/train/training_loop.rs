@@ -28,7 +28,7 @@ use burn::train::{
 
 use crate::config::Activation;
 use crate::data::digit_set::DigitBatch;
-use crate::model::{Network, StepOutput};
+use crate::model::{Network, StepOutput, kernels};
 use crate::run::history::{Divergence, EpochHistory};
 use crate::train::data_parallel::DataParallel;
 use crate::train::written_out;
@@ -127,18 +127,22 @@ fn train_epoch(
     processor: &mut SupervisedTrainingEventProcessor<Network>,
     split: SplitContext,
 ) {
-    let step = |batch| {
-        let (item, grads) = match (split.parallel, split.written_out) {
-            (Some(parallel), _) => parallel.step(&learner.model(), batch),
-            (None, Some(activation)) => written_out::step(&learner.model(), activation, batch),
-            (None, None) => {
-                let output = learner.train_step(batch);
-                (output.item, output.grads)
-            }
-        };
-        learner.lr_step();
-        learner.optimizer_step(grads);
-        (item, Some(learner.lr_current()))
+    let weights = learner.model().num_params();
+    let step = |batch: DigitBatch| {
+        let (device, work) = (batch.images.device(), batch.targets.dims()[0] * weights);
+        kernels::step_in_pool(&device, work, || {
+            let (item, grads) = match (split.parallel, split.written_out) {
+                (Some(parallel), _) => parallel.step(&learner.model(), batch),
+                (None, Some(activation)) => written_out::step(&learner.model(), activation, batch),
+                (None, None) => {
+                    let output = learner.train_step(batch);
+                    (output.item, output.grads)
+                }
+            };
+            learner.lr_step();
+            learner.optimizer_step(grads);
+            (item, Some(learner.lr_current()))
+        })
     };
     run_split(loader, split.interrupter, step, |item| {
         if let Some(divergence) = first_non_finite_loss(&item, split.epoch) {
@@ -183,7 +187,11 @@ fn valid_epoch(
     interrupter: &Interrupter,
 ) {
     let model = learner.model().valid();
-    let step = |batch| (InferenceStep::step(&model, batch), None);
+    let weights = model.num_params();
+    let step = |batch: DigitBatch| {
+        let (device, work) = (batch.images.device(), batch.targets.dims()[0] * weights);
+        kernels::step_in_pool(&device, work, || (InferenceStep::step(&model, batch), None))
+    };
     run_split(loader, interrupter, step, |item| {
         interrupter.fail_on_error(processor.process_valid(LearnerEvent::ProcessedItem(item)))
     });
