@@ -561,18 +561,32 @@ impl Switched<'_> {
 
 /// Plain SGD's step (`training.optimizer = "sgd"`, one pass on every thread) against Burn's
 /// `Sgd` on the same layer and gradients, on every CPU backend of the build: the same weights
-/// bit for bit after two steps, with each layer's own storage and with a clone sharing it.
+/// bit for bit after three steps, with each layer's own storage and with a clone sharing it.
 #[test]
 fn plain_sgd_steps_as_burns_sgd() {
+    use burn::optim::SgdConfig;
+    steps_as_burns("sgd", || SgdConfig::new().init());
+}
+
+/// Adam's step (`training.optimizer = "adam"`, one pass on every thread) against Burn's
+/// `Adam`, as plain SGD's above: the first step (moments from the gradient) and two more.
+#[test]
+fn adam_steps_as_burns_adam() {
+    use burn::optim::AdamConfig;
+    steps_as_burns("adam", || AdamConfig::new().init());
+}
+
+/// Three steps of `optimizer` as digits builds it and of `burns` on a 300 → 250 layer.
+fn steps_as_burns(optimizer: &str, burns: impl Fn() -> burn::optim::ModuleOptimizer) {
     use burn::module::Param;
     use burn::nn::Linear;
-    use burn::optim::{GradientsParams, SgdConfig};
+    use burn::optim::GradientsParams;
     let (inputs, outputs, batch) = (300, 250, 7);
     let value = |i: usize| ((i * 37 % 101) as f32 - 50.0) / 200.0;
     let weight: Vec<f32> = (0..inputs * outputs).map(value).collect();
     let x: Vec<f32> = (0..batch * inputs).map(|i| value(i + 3)).collect();
     let sets = [
-        "training.optimizer=sgd".to_string(),
+        format!("training.optimizer={optimizer}"),
         "training.learning_rate=0.3".to_string(),
     ];
     let config = Config::parse(Path::new("t.toml"), "", &sets).unwrap();
@@ -586,7 +600,7 @@ fn plain_sgd_steps_as_burns_sgd() {
         };
         let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [batch, inputs]), &device);
         let train = |mut layer: Linear, mut optimizer: burn::optim::ModuleOptimizer| {
-            for _ in 0..2 {
+            for _ in 0..3 {
                 let loss = layer.forward(input.clone()).powf_scalar(2.0).sum();
                 let grads = GradientsParams::from_grads(loss.backward(), &layer);
                 layer = optimizer.step(0.3, layer, grads);
@@ -594,7 +608,7 @@ fn plain_sgd_steps_as_burns_sgd() {
             layer.weight.val().into_data()
         };
         let ours = || digits::train::optimizer::optimizer(&config.training);
-        let burns = train(layer(), SgdConfig::new().init());
+        let burns = train(layer(), burns());
         train(layer(), ours()).assert_eq(&burns, true);
         let shared = layer();
         let _kept = shared.clone();

@@ -50,6 +50,14 @@ pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
             .with_momentum(momentum)
             .with_gradient_clipping(clipping)
             .init(),
+        #[cfg(not(target_arch = "wasm32"))]
+        Optimizer::Adam if weight_decay.is_none() => {
+            let optimizer = burn::optim::ModuleOptimizer::from(OnePassAdam::default());
+            match clipping {
+                Some(clipping) => optimizer.with_grad_clipping(clipping.init()),
+                None => optimizer,
+            }
+        }
         Optimizer::Adam => AdamConfig::new()
             .with_weight_decay(weight_decay)
             .with_grad_clipping(clipping)
@@ -84,6 +92,58 @@ impl burn::optim::Optimizer for PlainSgd {
         _device: &burn::prelude::Device,
     ) -> Self::State<D> {
         state
+    }
+}
+
+/// Adam without weight decay: Burn's `Adam` with its defaults, in one pass on every thread
+/// where the device has our kernels ([`crate::model::kernels::adam_step`]; Burn's makes
+/// thirteen, each a new tensor). The same values bit for bit and Burn's own state record
+/// (`AdamState`), so checkpoints load either way; elsewhere (GPUs) Burn's `Adam` itself.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Clone)]
+struct OnePassAdam {
+    burns: burn::optim::Adam,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Default for OnePassAdam {
+    fn default() -> OnePassAdam {
+        OnePassAdam {
+            burns: AdamConfig::new().build(),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl burn::optim::Optimizer for OnePassAdam {
+    type State<const D: usize> = burn::optim::AdamState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: burn::optim::LearningRate,
+        tensor: burn::prelude::Tensor<D>,
+        grad: burn::prelude::Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (burn::prelude::Tensor<D>, Option<Self::State<D>>) {
+        use crate::model::kernels::{self, AdamStep};
+        use burn::optim::{AdamState, AdaptiveMomentumState};
+        if !kernels::has_kernels(&tensor.device()) {
+            return self.burns.step(lr, tensor, grad, state);
+        }
+        let (time, moments) = match state {
+            Some(AdamState { momentum: m }) => (m.time + 1, Some((m.moment_1, m.moment_2))),
+            None => (1, None),
+        };
+        let [stepped, m, v] = kernels::adam_step(tensor, grad, moments, AdamStep::new(time, lr));
+        let momentum = AdaptiveMomentumState::new(time, m, v);
+        (stepped, Some(AdamState::new(momentum)))
+    }
+
+    fn to_device<const D: usize>(
+        state: Self::State<D>,
+        device: &burn::prelude::Device,
+    ) -> Self::State<D> {
+        burn::optim::Adam::to_device(state, device)
     }
 }
 

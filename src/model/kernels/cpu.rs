@@ -13,7 +13,7 @@ use burn::tensor::TensorData;
 use super::Wanted;
 use super::conv::{self, ConvDims};
 use super::dense::{self, DenseDims};
-use super::{CpuBackward, CpuKernels, pool, sum, update};
+use super::{AdamStep, CpuBackward, CpuKernels, adam_by_operations, pool, sum, update};
 use crate::model::fused::Fused;
 
 /// The dims of a `[B, C, H, W]` tensor.
@@ -97,6 +97,25 @@ macro_rules! cpu_kernels {
                 use burn::backend::ops::FloatTensorOps;
                 Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
             }
+
+            fn adam_step(
+                param: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                moment_1: FloatTensor<Self>,
+                moment_2: FloatTensor<Self>,
+                at: AdamStep,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                let moments = Some((moment_1, moment_2));
+                adam_through_kernel::<Self>(param, grad, moments, at)
+            }
+
+            fn adam_first_step(
+                param: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                at: AdamStep,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                adam_through_kernel::<Self>(param, grad, None, at)
+            }
         }
 
         impl CpuBackward for $backend {
@@ -160,6 +179,40 @@ macro_rules! cpu_kernels {
             }
         }
     };
+}
+
+/// Adam's step through [`update::adam`] where every tensor is f32 of the parameter's shape,
+/// else through the backend's operations.
+fn adam_through_kernel<B: Values>(
+    param: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    moments: Option<(FloatTensor<B>, FloatTensor<B>)>,
+    at: AdamStep,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let dims = param.shape().as_slice().to_vec();
+    let read = |x| shaped_values::<B>(x, &dims);
+    let stepped = match (read(&param), read(&grad), &moments) {
+        (Some(p), Some(g), None) => Some(update::adam(&p, &g, None, at)),
+        (Some(p), Some(g), Some((m, v))) => match (read(m), read(v)) {
+            (Some(m), Some(v)) => Some(update::adam(&p, &g, Some((&m, &v)), at)),
+            _ => None,
+        },
+        _ => None,
+    };
+    match stepped {
+        Some(values) => {
+            let [p, m, v] = values.map(|v| B::from_values(v, &dims));
+            (p, m, v)
+        }
+        None => adam_by_operations::<B>(param, grad, moments, at),
+    }
+}
+
+/// `x`'s f32 values where it has `dims`.
+fn shaped_values<'a, B: Values>(x: &'a FloatTensor<B>, dims: &[usize]) -> Option<Cow<'a, [f32]>> {
+    (x.shape().as_slice() == dims)
+        .then(|| B::values(x))
+        .flatten()
 }
 
 /// The sizes of a convolution of `x` (`[B, C, H, W]`) by `weight` (`[O, C, k, k]`).

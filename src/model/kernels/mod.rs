@@ -52,6 +52,7 @@ use burn::prelude::*;
 
 use super::fused::Fused;
 use product::PARALLEL_WORK;
+pub use update::AdamStep;
 
 /// The operations digits runs with its own kernels where a backend has them.
 #[backend_extension(NdArray: cfg(feature = "ndarray"), Flex: cfg(feature = "flex"), Autodiff)]
@@ -89,6 +90,50 @@ pub trait CpuKernels: Backend {
     fn sgd_step(param: FloatTensor<Self>, grad: FloatTensor<Self>, lr: f32) -> FloatTensor<Self> {
         Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
     }
+
+    /// Adam's step on one parameter (off the autodiff graph): `(param, m, v)` after it, from
+    /// the gradient and the moments before, in one pass on every thread where the backend has
+    /// our kernels. Elsewhere, Burn's operations in `Adam`'s order.
+    fn adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        at: AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        adam_by_operations::<Self>(param, grad, Some((moment_1, moment_2)), at)
+    }
+
+    /// [`CpuKernels::adam_step`] at the first step, without moments before (Burn's `Adam`
+    /// starts them from the gradient, not from zeros).
+    fn adam_first_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        at: AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        adam_by_operations::<Self>(param, grad, None, at)
+    }
+}
+
+/// Adam's step through the backend's operations, in the order and rounding of Burn's `Adam`.
+fn adam_by_operations<B: Backend>(
+    param: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    moments: Option<(FloatTensor<B>, FloatTensor<B>)>,
+    at: AdamStep,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let scale = |x, s: f32| B::float_mul_scalar(x, s.into());
+    let square = B::float_mul(grad.clone(), grad.clone());
+    let (m, v) = match moments {
+        Some((m, v)) => (
+            B::float_add(scale(m, at.beta_1), scale(grad, at.factor_1)),
+            B::float_add(scale(v, at.beta_2), scale(square, at.factor_2)),
+        ),
+        None => (scale(grad, at.factor_1), scale(square, at.factor_2)),
+    };
+    let root = B::float_add_scalar(B::float_sqrt(v.clone()), at.epsilon.into());
+    let step = B::float_div(scale(m.clone(), at.combined), root);
+    (B::float_sub(param, scale(step, at.lr)), m, v)
 }
 
 /// Which gradients a backward pass computes (those whose tensor needs one).
@@ -254,6 +299,25 @@ pub fn sgd_step<const D: usize>(param: Tensor<D>, grad: Tensor<D>, lr: f64) -> T
         grad.into_dispatch(),
         lr as f32,
     ))
+}
+
+/// Adam's step `(param, m, v)` ([`CpuKernels::adam_step`]; the device must have the kernels:
+/// [`has_kernels`]).
+pub fn adam_step<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moments: Option<(Tensor<D>, Tensor<D>)>,
+    at: AdamStep,
+) -> [Tensor<D>; 3] {
+    let (param, grad) = (param.into_dispatch(), grad.into_dispatch());
+    let (param, m, v) = match moments {
+        Some((m, v)) => {
+            let (m, v) = (m.into_dispatch(), v.into_dispatch());
+            <Dispatch as CpuKernels>::adam_step(param, grad, m, v, at)
+        }
+        None => <Dispatch as CpuKernels>::adam_first_step(param, grad, at),
+    };
+    [param, m, v].map(Tensor::from_dispatch)
 }
 
 /// The autodiff node of `max_pool_square`; its state: the input (checkpointed) and k.
