@@ -2,6 +2,8 @@
 //! `[k², H'·W']` for a k×k kernel, stride 1, `p` pixels of zero padding on every side (the
 //! convolution kernel's patches, [`super::conv`]).
 
+use crate::model::simd::vectorised;
+
 /// The side of the unfolded image: `side + 2·p − k + 1` output pixels (0 when the kernel is
 /// larger than the padded image).
 pub fn unfolded_side(side: usize, k: usize, p: usize) -> usize {
@@ -53,20 +55,26 @@ pub fn unfold_plane(plane: &[f32], rows: &mut [f32], [h, w]: [usize; 2], k: usiz
     }
 }
 
-/// [`unfold_plane`]'s adjoint: `rows`' gradients added into `plane`.
+/// [`unfold_plane`]'s adjoint: `rows`' gradients added into `plane`. Compiled for AVX2: at the
+/// baseline the additions ran one value an instruction (4 % of a `cnn.toml` step by `perf`).
 pub fn fold_plane(rows: &[f32], plane: &mut [f32], [h, w]: [usize; 2], k: usize, p: usize) {
     let (oh, ow) = (unfolded_side(h, k, p), unfolded_side(w, k, p));
     if oh * ow == 0 {
         return;
     }
-    for (r, row) in rows.chunks(oh * ow).enumerate() {
-        for (columns, to) in segments(r, [h, w], [oh, ow], k, p) {
-            let len = columns.len();
-            for (pixel, g) in plane[to..to + len].iter_mut().zip(&row[columns]) {
-                *pixel += g;
+    vectorised(
+        #[inline(always)]
+        || {
+            for (r, row) in rows.chunks(oh * ow).enumerate() {
+                for (columns, to) in segments(r, [h, w], [oh, ow], k, p) {
+                    let len = columns.len();
+                    for (pixel, g) in plane[to..to + len].iter_mut().zip(&row[columns]) {
+                        *pixel += g;
+                    }
+                }
             }
-        }
-    }
+        },
+    )
 }
 
 #[cfg(test)]
