@@ -1,11 +1,10 @@
-//! Plain SGD's step `W ← W − η∇` and Adam's, each in one pass over a parameter, on every
-//! thread. Plain SGD's: Burn's
-//! `Sgd` makes two passes (`η∇` into the gradient, then the difference), each on one thread —
-//! 3.6 ms of a 22 ms step of the [2048,2048] network on the Intel host (docs/EXPERIMENTS.md).
-//! Adam's: Burn's makes thirteen (each moment, the correction, the step), each a new tensor.
-//! The results go to new buffers: written in place (where the parameter's storage was not
-//! shared), two-device runs on flex came out different from one-device runs now and then
-//! under load, and never did without it.
+//! Plain SGD's step `W ← W − η∇` and Adam's, each in one pass over a parameter on every
+//! thread. Burn's `Sgd` makes two passes (`η∇` into the gradient, then the difference), each
+//! on one thread — 3.6 ms of a 22 ms step of the [2048,2048] network on the Intel host
+//! (docs/EXPERIMENTS.md); its `Adam` thirteen (each moment, the correction, the step), each
+//! into a new tensor. The results go to new buffers: written in place (where the parameter's
+//! storage was not shared), two-device runs on flex came out different from one-device runs
+//! now and then under load, and never did without it.
 
 use std::mem::MaybeUninit;
 
