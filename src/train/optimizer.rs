@@ -38,13 +38,7 @@ pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
     });
     match t.optimizer {
         #[cfg(not(target_arch = "wasm32"))]
-        Optimizer::Sgd if weight_decay.is_none() => {
-            let optimizer = burn::optim::ModuleOptimizer::from(PlainSgd);
-            match clipping {
-                Some(clipping) => optimizer.with_grad_clipping(clipping.init()),
-                None => optimizer,
-            }
-        }
+        Optimizer::Sgd if weight_decay.is_none() => clipped(PlainSgd.into(), clipping),
         Optimizer::Sgd | Optimizer::Momentum => SgdConfig::new()
             .with_weight_decay(weight_decay)
             .with_momentum(momentum)
@@ -52,16 +46,24 @@ pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
             .init(),
         #[cfg(not(target_arch = "wasm32"))]
         Optimizer::Adam if weight_decay.is_none() => {
-            let optimizer = burn::optim::ModuleOptimizer::from(OnePassAdam::default());
-            match clipping {
-                Some(clipping) => optimizer.with_grad_clipping(clipping.init()),
-                None => optimizer,
-            }
+            clipped(OnePassAdam::default().into(), clipping)
         }
         Optimizer::Adam => AdamConfig::new()
             .with_weight_decay(weight_decay)
             .with_grad_clipping(clipping)
             .init(),
+    }
+}
+
+/// `optimizer` with the config's gradient clipping, if any.
+#[cfg(not(target_arch = "wasm32"))]
+fn clipped(
+    optimizer: burn::optim::ModuleOptimizer,
+    clipping: Option<burn::grad_clipping::GradientClippingConfig>,
+) -> burn::optim::ModuleOptimizer {
+    match clipping {
+        Some(clipping) => optimizer.with_grad_clipping(clipping.init()),
+        None => optimizer,
     }
 }
 
