@@ -25,8 +25,8 @@ use crate::data;
 use crate::data::digit_set::DigitSet;
 use crate::data::loader::EpochLoader;
 use crate::error::{Error, Result};
-use crate::model::Network;
 use crate::model::inference::Classifier;
+use crate::model::{Network, kernels};
 use crate::run::RunFolder;
 use crate::run::history::EpochHistory;
 use crate::run::summary::peak_rss_mb;
@@ -197,17 +197,21 @@ fn raw_train_sps(
         1,
         autodiff,
     );
+    let weights = model.as_ref().map_or(0, |m| m.num_params());
     throughput(&loader, device, budget, |batch| {
         let images = batch.targets.dims()[0];
-        let current = model.take().expect("the model is put back every step");
-        let output = TrainStep::step(&current, batch);
-        let lr = t.learning_rate.into();
-        model = Some(TrainStep::optimize(
-            current,
-            &mut optimizer,
-            lr,
-            output.grads,
-        ));
+        // Where the learner runs its steps ([`kernels::step_in_pool`]), so the two compare.
+        kernels::step_in_pool(device, images * weights, || {
+            let current = model.take().expect("the model is put back every step");
+            let output = TrainStep::step(&current, batch);
+            let lr = t.learning_rate.into();
+            model = Some(TrainStep::optimize(
+                current,
+                &mut optimizer,
+                lr,
+                output.grads,
+            ));
+        });
         images
     })
 }
