@@ -89,9 +89,8 @@ macro_rules! cpu_kernels {
                 lr: f32,
             ) -> FloatTensor<Self> {
                 let dims = param.shape().as_slice().to_vec();
-                if param.shape() == grad.shape()
-                    && let (Some(values), Some(grad)) = (Self::values(&param), Self::values(&grad))
-                {
+                let read = |x| shaped_values::<Self>(x, &dims);
+                if let (Some(values), Some(grad)) = (read(&param), read(&grad)) {
                     return Self::from_values(update::sgd(&values, &grad, lr), &dims);
                 }
                 use burn::backend::ops::FloatTensorOps;
