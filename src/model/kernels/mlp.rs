@@ -150,6 +150,7 @@ impl Mlp {
             // Inside the pool, so that each layer's hand-over is a worker's steal, not a wake.
             let inputs = self.inputs;
             rayon::scope(|_| one_image_shared(image, inputs, packed, &mut x, &mut y, &mut out));
+            super::linger();
             return out;
         }
         let rows = self.block_images(images.len());
@@ -164,6 +165,7 @@ impl Mlp {
         blocks.for_each_init(buffers, |(x, y), (images, out)| {
             self.block(images, x, y, out)
         });
+        super::linger();
         out
     }
 

@@ -38,6 +38,7 @@ mod panel;
 mod pool;
 mod product;
 mod sum;
+mod threads;
 mod unfold;
 mod update;
 
@@ -51,7 +52,7 @@ use burn::backend::{Autodiff, Backend, Dispatch, backend_extension};
 use burn::prelude::*;
 
 use super::fused::Fused;
-use product::PARALLEL_WORK;
+pub use threads::{linger, step_in_pool};
 pub use update::AdamStep;
 
 /// The operations digits runs with its own kernels where a backend has them.
@@ -247,20 +248,6 @@ pub fn max_pool_square(x: Tensor<4>, k: usize) -> Tensor<4> {
         x.into_dispatch(),
         k,
     ))
-}
-
-/// Runs a step (training or validation) of `work` multiply-adds or so (images × weights) on
-/// `device`: inside rayon's pool where our kernels will share it between threads
-/// ([`PARALLEL_WORK`] and more), so that their parallel loops (a dozen and more a step) are a
-/// worker's own jobs, not each a wake of the pool from outside and a sleep until it is done
-/// (a [512,512] network's learner 0.76 → 0.85× PyTorch at batch 32). Else where it is
-/// called: the kernels run there anyway, and the hand-over (two wakes) cost as much as the
-/// step (the seed network's learner ran at half speed in the pool).
-pub fn step_in_pool<R: Send>(device: &Device, work: usize, step: impl FnOnce() -> R + Send) -> R {
-    match has_kernels(device) && work >= PARALLEL_WORK {
-        true => rayon::scope(|_| step()),
-        false => step(),
-    }
 }
 
 /// [`CpuKernels::convolve`] (the device must have the kernels: [`has_kernels`]).
