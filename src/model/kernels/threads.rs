@@ -46,7 +46,8 @@ pub fn step_in_pool<R: Send>(device: &Device, work: usize, step: impl FnOnce() -
 
 /// How long the workers stay awake after a step or a batch: longer than the learner's work
 /// between two steps (metrics, the next batch), short enough to cost nothing noticeable
-/// when no more work comes.
+/// when no more work comes. 100 µs and 1 ms measured the same within drift (`digits bench`,
+/// [128,128] and [512,512] training, the seed network's inference at batch 1024).
 const LINGER: Duration = Duration::from_micros(300);
 
 /// After parallel work run from outside the pool: every worker stays awake until [`LINGER`]
