@@ -561,7 +561,9 @@ impl Switched<'_> {
 
 /// Plain SGD's step (`training.optimizer = "sgd"`, one pass on every thread) against Burn's
 /// `Sgd` on the same layer and gradients, on every CPU backend of the build: the same weights
-/// bit for bit after three steps, with each layer's own storage and with a clone sharing it.
+/// bit for bit after three steps, with each layer's own storage and gradients (ours writes the
+/// step over the spent gradient) and with a clone sharing the layer and each gradient, which
+/// must come out untouched.
 #[test]
 fn plain_sgd_steps_as_burns_sgd() {
     use burn::optim::SgdConfig;
@@ -599,19 +601,25 @@ fn steps_as_burns(optimizer: &str, burns: impl Fn() -> burn::optim::ModuleOptimi
             bias: None,
         };
         let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [batch, inputs]), &device);
-        let train = |mut layer: Linear, mut optimizer: burn::optim::ModuleOptimizer| {
-            for _ in 0..3 {
-                let loss = layer.forward(input.clone()).powf_scalar(2.0).sum();
-                let grads = GradientsParams::from_grads(loss.backward(), &layer);
-                layer = optimizer.step(0.3, layer, grads);
-            }
-            layer.weight.val().into_data()
-        };
+        let train =
+            |mut layer: Linear, mut optimizer: burn::optim::ModuleOptimizer, share: bool| {
+                for _ in 0..3 {
+                    let loss = layer.forward(input.clone()).powf_scalar(2.0).sum();
+                    let grads = GradientsParams::from_grads(loss.backward(), &layer);
+                    let kept = share.then(|| grads.get::<2>(layer.weight.id).unwrap());
+                    let before = kept.as_ref().map(|grad| grad.to_data());
+                    layer = optimizer.step(0.3, layer, grads);
+                    if let (Some(grad), Some(before)) = (kept, before) {
+                        grad.into_data().assert_eq(&before, true);
+                    }
+                }
+                layer.weight.val().into_data()
+            };
         let ours = || digits::train::optimizer::optimizer(&config.training);
-        let burns = train(layer(), burns());
-        train(layer(), ours()).assert_eq(&burns, true);
+        let burns = train(layer(), burns(), false);
+        train(layer(), ours(), false).assert_eq(&burns, true);
         let shared = layer();
         let _kept = shared.clone();
-        train(shared, ours()).assert_eq(&burns, true);
+        train(shared, ours(), true).assert_eq(&burns, true);
     }
 }

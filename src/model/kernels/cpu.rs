@@ -28,6 +28,9 @@ trait Values: burn::backend::Backend {
     /// `x`'s f32 values in row-major order, or `None` when `x` is not f32.
     fn values(x: &FloatTensor<Self>) -> Option<Cow<'_, [f32]>>;
     fn from_values(values: Vec<f32>, dims: &[usize]) -> FloatTensor<Self>;
+    /// `x`'s f32 values to write over, in row-major order, or `None` when another tensor
+    /// shares them, they are not contiguous or not f32.
+    fn values_mut(x: &mut FloatTensor<Self>) -> Option<&mut [f32]>;
 }
 
 /// The same kernels on every backend with [`Values`].
@@ -85,13 +88,20 @@ macro_rules! cpu_kernels {
 
             fn sgd_step(
                 param: FloatTensor<Self>,
-                grad: FloatTensor<Self>,
+                mut grad: FloatTensor<Self>,
                 lr: f32,
             ) -> FloatTensor<Self> {
                 let dims = param.shape().as_slice().to_vec();
-                let read = |x| shaped_values::<Self>(x, &dims);
-                if let (Some(values), Some(grad)) = (read(&param), read(&grad)) {
-                    return Self::from_values(update::sgd(&values, &grad, lr), &dims);
+                if let Some(values) = shaped_values::<Self>(&param, &dims) {
+                    if grad.shape().as_slice() == dims
+                        && let Some(over) = Self::values_mut(&mut grad)
+                    {
+                        update::sgd_over_grad(&values, over, lr);
+                        return grad;
+                    }
+                    if let Some(grad) = shaped_values::<Self>(&grad, &dims) {
+                        return Self::from_values(update::sgd(&values, &grad, lr), &dims);
+                    }
                 }
                 use burn::backend::ops::FloatTensorOps;
                 Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
@@ -269,6 +279,17 @@ mod on_ndarray {
         fn from_values(values: Vec<f32>, dims: &[usize]) -> NdArrayTensor {
             NdArrayTensor::from_data(TensorData::new(values, dims.to_vec()))
         }
+
+        fn values_mut(x: &mut NdArrayTensor) -> Option<&mut [f32]> {
+            let NdArrayTensor::F32(storage) = x else {
+                return None;
+            };
+            // Unique: owned (not borrowed from a file's bytes) and shared with no one.
+            if !storage.is_unique() {
+                return None;
+            }
+            storage.ensure_owned().as_slice_mut()
+        }
     }
 
     cpu_kernels!(NdArray);
@@ -295,6 +316,14 @@ mod on_flex {
 
         fn from_values(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
             FlexTensor::from_data(TensorData::new(values, dims.to_vec()))
+        }
+
+        fn values_mut(x: &mut FlexTensor) -> Option<&mut [f32]> {
+            if x.dtype() != DType::F32 {
+                return None;
+            }
+            let (start, end) = x.layout().contiguous_offsets()?;
+            Some(&mut x.try_storage_mut::<f32>()?[start..end])
         }
     }
 
