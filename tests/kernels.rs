@@ -623,3 +623,67 @@ fn steps_as_burns(optimizer: &str, burns: impl Fn() -> burn::optim::ModuleOptimi
         train(shared, ours(), true).assert_eq(&burns, true);
     }
 }
+
+/// Plain SGD measures the gradient norms training reports (`GradientNorms::InUpdate`): the
+/// norms it measures as it steps are the training step's own, bit for bit, for an MLP with
+/// batch normalisation and a CNN with group normalisation (vectors between the weights), on
+/// every CPU backend; and the step then measures none itself.
+#[test]
+fn plain_sgd_measures_the_steps_own_gradient_norms() {
+    use burn::train::TrainStep;
+    use digits::data::digit_set::DigitBatch;
+    use digits::metrics::grad_norm::GradNorms;
+    use digits::model::kernels::measuring_updates;
+    use digits::model::{GradientNorms, weight_grad_norms_measured};
+    let networks: [&[&str]; 2] = [
+        &["model.hidden=[40, 24]", "model.norm=\"batch\""],
+        &[
+            "model.kind=\"cnn\"",
+            "model.conv=[4, 6]",
+            "model.hidden=[12]",
+            "model.norm=\"group\"",
+        ],
+    ];
+    for sets in networks {
+        let sets: Vec<String> = sets
+            .iter()
+            .chain(&["training.optimizer=\"sgd\""])
+            .map(|s| s.to_string())
+            .collect();
+        let config = Config::parse(Path::new("t.toml"), "", &sets).unwrap();
+        for device in cpu_devices() {
+            device.seed(5);
+            let model = digits::train::learner::new_model(&config, &device.clone().inner());
+            assert_eq!(model.gradient_norms, GradientNorms::InUpdate, "{sets:?}");
+            let batch = DigitBatch {
+                images: Tensor::random([6, PIXELS], Distribution::Uniform(0.0, 1.0), &device),
+                targets: Tensor::from_data([1, 7, 3, 0, 9, 2], &device),
+            };
+            assert!(
+                TrainStep::step(&model, batch.clone())
+                    .item
+                    .grad_norms
+                    .is_none()
+            );
+            let model = model.with_gradient_norms(true);
+            let output = TrainStep::step(&model, batch);
+            let dims = model.weight_dims();
+            let mut optimizer = digits::train::optimizer::optimizer(&config.training);
+            let (_, updates) = measuring_updates(|| {
+                TrainStep::optimize(model, &mut optimizer, 0.1.into(), output.grads)
+            });
+            let measured = weight_grad_norms_measured(&dims, updates).expect("every weight");
+            let measured = GradNorms::new(measured).values().unwrap().sums.clone();
+            let stepped = output
+                .item
+                .grad_norms
+                .unwrap()
+                .values()
+                .unwrap()
+                .sums
+                .clone();
+            assert_eq!(measured.len(), dims.len());
+            assert_eq!(measured, stepped, "{sets:?} on {device:?}");
+        }
+    }
+}

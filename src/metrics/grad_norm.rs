@@ -1,8 +1,10 @@
 //! Per-layer gradient norms: the measurement behind "vanishing" and "exploding" gradients.
 //!
-//! A metric only sees the step's output item, so `TrainStep::step` computes the L2 norm of each
-//! Linear layer's weight gradient (on the device, before any clipping) and carries them in the
-//! item as one small tensor; these metrics read it back and average it over the epoch.
+//! A metric only sees the step's output item, so the step carries the L2 norm of each weighted
+//! layer's weight gradient (on the device, before any clipping) in the item as one small
+//! tensor; these metrics read it back and average it over the epoch. `TrainStep::step`
+//! measures them, or, with plain SGD on one device, SGD's own step as it reads each gradient
+//! (`model::GradientNorms::InUpdate`: the same values without a read of their own).
 
 use burn::prelude::*;
 use burn::tensor::TensorReadError;

@@ -18,7 +18,7 @@ pub use loss::loss;
 #[cfg(not(target_arch = "wasm32"))]
 mod step;
 #[cfg(not(target_arch = "wasm32"))]
-pub use step::StepOutput;
+pub use step::{StepOutput, weight_grad_norms_measured};
 
 use burn::nn::activation::{Activation as ActivationLayer, ActivationConfig};
 use burn::nn::norm::{
@@ -107,9 +107,21 @@ pub struct Network {
     pub output: Linear,
     #[module(skip)]
     pub loss: Loss,
-    /// Whether training steps measure per-layer gradient norms (`training.gradient_norms`).
+    /// Where training steps' per-layer gradient norms are measured (`training.gradient_norms`).
     #[module(skip)]
-    pub gradient_norms: bool,
+    pub gradient_norms: GradientNorms,
+}
+
+/// Where a training step's per-layer weight-gradient norms are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradientNorms {
+    Off,
+    /// By the step, from its gradients.
+    InStep,
+    /// By plain SGD's step as it reads each gradient (`kernels::measuring_updates`), which the
+    /// training loop asks for where one device trains; the step itself measures none. Norms of
+    /// the same gradients, bit for bit, without a read of their own.
+    InUpdate,
 }
 
 impl Network {
@@ -147,7 +159,7 @@ impl Network {
             hidden,
             output: linear(inputs, CLASSES, config, device),
             loss,
-            gradient_norms: true,
+            gradient_norms: GradientNorms::InStep,
         }
     }
 
@@ -161,13 +173,36 @@ impl Network {
 
     /// Turns the per-step gradient-norm measurement on or off.
     pub fn with_gradient_norms(mut self, on: bool) -> Network {
-        self.gradient_norms = on;
+        self.gradient_norms = match on {
+            true => GradientNorms::InStep,
+            false => GradientNorms::Off,
+        };
         self
     }
 
-    /// Whether training steps measure the per-layer gradient norms.
+    /// The per-layer gradient norms measured by plain SGD's step instead of the training step
+    /// (where they are measured at all).
+    pub fn with_norms_in_update(mut self) -> Network {
+        if self.gradient_norms == GradientNorms::InStep {
+            self.gradient_norms = GradientNorms::InUpdate;
+        }
+        self
+    }
+
+    /// Whether training measures the per-layer gradient norms.
     pub fn measures_gradient_norms(&self) -> bool {
-        self.gradient_norms
+        self.gradient_norms != GradientNorms::Off
+    }
+
+    /// The dims of each weighted layer's weights, in the gradient norms' order: the
+    /// convolutions, then the Linears, input side first.
+    pub fn weight_dims(&self) -> Vec<Vec<usize>> {
+        let conv = self
+            .conv
+            .iter()
+            .map(|layer| layer.conv.weight.dims().to_vec());
+        let dense = self.linears().map(|linear| linear.weight.dims().to_vec());
+        conv.chain(dense).collect()
     }
 
     /// Every Linear layer, input side first.

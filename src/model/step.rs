@@ -6,8 +6,9 @@ use burn::prelude::*;
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
-use super::Network;
+use super::kernels::MeasuredUpdate;
 use super::loss::{loss, squared_sum};
+use super::{GradientNorms, Network};
 use crate::data::digit_set::DigitBatch;
 use crate::metrics::grad_norm::{GradNormInput, GradNorms};
 
@@ -51,6 +52,28 @@ impl Network {
             grad_norms: None,
         }
     }
+}
+
+/// The per-layer norms from plain SGD's measurements ([`super::kernels::measuring_updates`]) for a
+/// network whose weights have `weight_dims` ([`Network::weight_dims`]): the measurements of
+/// rank 2 and more are the weights' (biases and the normalisations' scales and shifts are
+/// vectors), in the order Burn's optimizer steps the parameters, the module's — the
+/// convolutions, then the Linears, as in `weight_dims`. The same values, bit for bit, as
+/// [`Network::weight_grad_norms`] gives; `None` where the measurements are not those weights.
+pub fn weight_grad_norms_measured(
+    weight_dims: &[Vec<usize>],
+    updates: Vec<MeasuredUpdate>,
+) -> Option<Tensor<1>> {
+    let weights: Vec<MeasuredUpdate> = updates.into_iter().filter(|u| u.dims.len() >= 2).collect();
+    let dims = weights.iter().map(|update| &update.dims);
+    if !dims.eq(weight_dims) {
+        return None;
+    }
+    let squares = weights
+        .into_iter()
+        .map(|update| update.squared_sum)
+        .collect();
+    Some(Tensor::cat(squares, 0).sqrt())
 }
 
 /// What steps hand to the metrics: the classification (loss, logits, targets) and, for
@@ -138,8 +161,9 @@ impl TrainStep for Network {
     fn step(&self, batch: DigitBatch) -> TrainOutput<StepOutput> {
         let mut item = self.forward_step(batch);
         let grads = item.loss.backward();
-        // Measured here, before the optimizer clips anything.
-        if self.gradient_norms {
+        // Measured here, before the optimizer clips anything (or by plain SGD's step, which
+        // clips nothing: `GradientNorms::InUpdate`).
+        if self.gradient_norms == GradientNorms::InStep {
             item.grad_norms = Some(GradNorms::new(self.weight_grad_norms(&grads)));
         }
         TrainOutput::new(self, grads, item)

@@ -22,12 +22,13 @@ use crate::train::training_loop::GroupedMetricsLoop;
 
 /// A fresh network for `config` on the autodiff version of `device`.
 pub fn new_model(config: &Config, device: &Device) -> Network {
-    Network::new(
-        &config.model,
-        config.training.loss,
-        &device.clone().autodiff(),
-    )
-    .with_gradient_norms(config.training.gradient_norms)
+    let t = &config.training;
+    let network = Network::new(&config.model, t.loss, &device.clone().autodiff())
+        .with_gradient_norms(t.gradient_norms);
+    match crate::train::optimizer::measures_gradients(t) {
+        true => network.with_norms_in_update(),
+        false => network,
+    }
 }
 
 /// Burn's training loop as digits runs it: our loaders, the metrics (accuracy, loss,

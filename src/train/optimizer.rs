@@ -26,6 +26,18 @@ pub fn batch_note(images: usize, batch_size: usize) -> Option<String> {
     })
 }
 
+/// Whether the config's optimizer is [`PlainSgd`] without clipping, which measures the
+/// gradients it reads where the training loop asks (`kernels::measuring_updates`): their
+/// norms before any clipping are the ones training reports.
+pub fn measures_gradients(t: &TrainingConfig) -> bool {
+    cfg!(not(target_arch = "wasm32")) && plain_sgd(t) && t.clipping().is_none()
+}
+
+/// SGD without momentum or weight decay.
+fn plain_sgd(t: &TrainingConfig) -> bool {
+    t.optimizer == Optimizer::Sgd && t.weight_decay <= 0.0
+}
+
 /// The optimizer the config names. Momentum uses no dampening, as in PyTorch's SGD.
 pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
     let weight_decay =
@@ -38,7 +50,7 @@ pub fn optimizer(t: &TrainingConfig) -> burn::optim::ModuleOptimizer {
     });
     match t.optimizer {
         #[cfg(not(target_arch = "wasm32"))]
-        Optimizer::Sgd if weight_decay.is_none() => clipped(PlainSgd.into(), clipping),
+        Optimizer::Sgd if plain_sgd(t) => clipped(PlainSgd.into(), clipping),
         Optimizer::Sgd | Optimizer::Momentum => SgdConfig::new()
             .with_weight_decay(weight_decay)
             .with_momentum(momentum)

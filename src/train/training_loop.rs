@@ -28,7 +28,8 @@ use burn::train::{
 
 use crate::config::Activation;
 use crate::data::digit_set::DigitBatch;
-use crate::model::{Network, StepOutput, kernels};
+use crate::metrics::grad_norm::GradNorms;
+use crate::model::{GradientNorms, Network, StepOutput, kernels, weight_grad_norms_measured};
 use crate::run::history::{Divergence, EpochHistory};
 use crate::train::data_parallel::DataParallel;
 use crate::train::written_out;
@@ -127,11 +128,16 @@ fn train_epoch(
     processor: &mut SupervisedTrainingEventProcessor<Network>,
     split: SplitContext,
 ) {
-    let weights = learner.model().num_params();
+    // The one-device step leaves the gradient norms to plain SGD's step where it measures them.
+    let (weights, norms_in_update, weight_dims) = {
+        let model = learner.model();
+        let in_update = model.gradient_norms == GradientNorms::InUpdate;
+        (model.num_params(), in_update, model.weight_dims())
+    };
     let step = |batch: DigitBatch| {
         let (device, work) = (batch.images.device(), batch.targets.dims()[0] * weights);
         kernels::step_in_pool(&device, work, || {
-            let (item, grads) = match (split.parallel, split.written_out) {
+            let (mut item, grads) = match (split.parallel, split.written_out) {
                 (Some(parallel), _) => parallel.step(&learner.model(), batch),
                 (None, Some(activation)) => written_out::step(&learner.model(), activation, batch),
                 (None, None) => {
@@ -140,7 +146,14 @@ fn train_epoch(
                 }
             };
             learner.lr_step();
-            learner.optimizer_step(grads);
+            if norms_in_update && item.grad_norms.is_none() {
+                let ((), updates) = kernels::measuring_updates(|| learner.optimizer_step(grads));
+                let norms = weight_grad_norms_measured(&weight_dims, updates)
+                    .expect("plain SGD measures every weight's gradient, in the module's order");
+                item.grad_norms = Some(GradNorms::new(norms));
+            } else {
+                learner.optimizer_step(grads);
+            }
             (item, Some(learner.lr_current()))
         })
     };

@@ -88,23 +88,19 @@ macro_rules! cpu_kernels {
 
             fn sgd_step(
                 param: FloatTensor<Self>,
-                mut grad: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
                 lr: f32,
             ) -> FloatTensor<Self> {
-                let dims = param.shape().as_slice().to_vec();
-                if let Some(values) = shaped_values::<Self>(&param, &dims) {
-                    if grad.shape().as_slice() == dims
-                        && let Some(over) = Self::values_mut(&mut grad)
-                    {
-                        update::sgd_over_grad(&values, over, lr);
-                        return grad;
-                    }
-                    if let Some(grad) = shaped_values::<Self>(&grad, &dims) {
-                        return Self::from_values(update::sgd(&values, &grad, lr), &dims);
-                    }
-                }
-                use burn::backend::ops::FloatTensorOps;
-                Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
+                sgd_through_kernel::<Self>(param, grad, lr, false).0
+            }
+
+            fn sgd_step_measured(
+                param: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                lr: f32,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                let (stepped, squares) = sgd_through_kernel::<Self>(param, grad, lr, true);
+                (stepped, squares.expect("measured"))
             }
 
             fn adam_step(
@@ -188,6 +184,35 @@ macro_rules! cpu_kernels {
             }
         }
     };
+}
+
+/// Plain SGD's step through [`update`]'s kernels, written over the gradient where nothing
+/// else holds it, else into a new buffer (never over the parameter), and where `measure`, the
+/// gradient's sum of squares `[1]`; through the backend's operations where a tensor is not f32
+/// of the parameter's shape.
+fn sgd_through_kernel<B: Values + CpuKernels>(
+    param: FloatTensor<B>,
+    mut grad: FloatTensor<B>,
+    lr: f32,
+    measure: bool,
+) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    let dims = param.shape().as_slice().to_vec();
+    let squares = |sum: Option<f32>| sum.map(|sum| B::from_values(vec![sum], &[1]));
+    if let Some(values) = shaped_values::<B>(&param, &dims) {
+        if grad.shape().as_slice() == dims
+            && let Some(over) = B::values_mut(&mut grad)
+        {
+            let sum = update::sgd_over_grad(&values, over, lr, measure);
+            return (grad, squares(sum));
+        }
+        if let Some(grad) = shaped_values::<B>(&grad, &dims) {
+            let (stepped, sum) = update::sgd(&values, &grad, lr, measure);
+            return (B::from_values(stepped, &dims), squares(sum));
+        }
+    }
+    let sum = measure.then(|| B::squared_sum(grad.clone()));
+    let delta = B::float_mul_scalar(grad, lr.into());
+    (B::float_sub(param, delta), sum)
 }
 
 /// Adam's step through [`update::adam`] where every tensor is f32 of the parameter's shape,

@@ -32,6 +32,7 @@ mod cpu;
 mod dense;
 #[cfg(target_arch = "x86_64")]
 mod gemm;
+mod measured;
 pub mod mlp;
 pub mod norm;
 mod panel;
@@ -52,6 +53,7 @@ use burn::backend::{Autodiff, Backend, Dispatch, backend_extension};
 use burn::prelude::*;
 
 use super::fused::Fused;
+pub use measured::{MeasuredUpdate, measuring_updates};
 pub use threads::{linger, step_in_pool};
 pub use update::AdamStep;
 
@@ -90,6 +92,18 @@ pub trait CpuKernels: Backend {
     /// pass on every thread where the backend has our kernels. Elsewhere, Burn's two operations.
     fn sgd_step(param: FloatTensor<Self>, grad: FloatTensor<Self>, lr: f32) -> FloatTensor<Self> {
         Self::float_sub(param, Self::float_mul_scalar(grad, lr.into()))
+    }
+
+    /// [`CpuKernels::sgd_step`] and the gradient's sum of squares `[1]` (as
+    /// [`CpuKernels::squared_sum`] gives it), read in the same pass where the backend has our
+    /// kernels.
+    fn sgd_step_measured(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        lr: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let squares = Self::squared_sum(grad.clone());
+        (Self::sgd_step(param, grad, lr), squares)
     }
 
     /// Adam's step on one parameter (off the autodiff graph): `(param, m, v)` after it, from
@@ -276,16 +290,25 @@ pub fn squared_sum<const D: usize>(x: Tensor<D>) -> Tensor<1> {
 }
 
 /// Plain SGD's step `param − lr·grad` ([`CpuKernels::sgd_step`] where the device has our
-/// kernels, else Burn's operations), rounded as Burn's `Sgd` rounds it.
+/// kernels, else Burn's operations), rounded as Burn's `Sgd` rounds it; inside
+/// [`measuring_updates`], with the gradient's sum of squares kept.
 pub fn sgd_step<const D: usize>(param: Tensor<D>, grad: Tensor<D>, lr: f64) -> Tensor<D> {
+    let measure = measured::measuring().then(|| grad.dims().to_vec());
     if !has_kernels(&param.device()) {
+        if let Some(dims) = measure {
+            let squared_sum = (grad.clone() * grad.clone()).sum();
+            measured::record(MeasuredUpdate { dims, squared_sum });
+        }
         return param - grad.mul_scalar(lr);
     }
-    Tensor::from_dispatch(<Dispatch as CpuKernels>::sgd_step(
-        param.into_dispatch(),
-        grad.into_dispatch(),
-        lr as f32,
-    ))
+    let (param, grad, lr) = (param.into_dispatch(), grad.into_dispatch(), lr as f32);
+    let Some(dims) = measure else {
+        return Tensor::from_dispatch(<Dispatch as CpuKernels>::sgd_step(param, grad, lr));
+    };
+    let (stepped, squares) = <Dispatch as CpuKernels>::sgd_step_measured(param, grad, lr);
+    let squared_sum = Tensor::from_dispatch(squares);
+    measured::record(MeasuredUpdate { dims, squared_sum });
+    Tensor::from_dispatch(stepped)
 }
 
 /// Adam's step `(param, m, v)` ([`CpuKernels::adam_step`]; the device must have the kernels:
