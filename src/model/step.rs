@@ -55,21 +55,20 @@ impl Network {
 }
 
 /// The per-layer norms from plain SGD's measurements ([`super::kernels::measuring_updates`]) for a
-/// network whose weights have `weight_dims` ([`Network::weight_dims`]): the measurements of
-/// rank 2 and more are the weights' (biases and the normalisations' scales and shifts are
-/// vectors), in the order Burn's optimizer steps the parameters, the module's — the
-/// convolutions, then the Linears, as in `weight_dims`. The same values, bit for bit, as
+/// network whose weights have `weight_dims` ([`Network::weight_dims`]): the measurements are
+/// of its parameters of rank 2 and more, the weights (biases and the normalisations' scales
+/// and shifts are vectors), in the order Burn's optimizer steps the parameters, the module's —
+/// the convolutions, then the Linears, as in `weight_dims`. The same values, bit for bit, as
 /// [`Network::weight_grad_norms`] gives; `None` where the measurements are not those weights.
 pub fn weight_grad_norms_measured(
     weight_dims: &[Vec<usize>],
     updates: Vec<MeasuredUpdate>,
 ) -> Option<Tensor<1>> {
-    let weights: Vec<MeasuredUpdate> = updates.into_iter().filter(|u| u.dims.len() >= 2).collect();
-    let dims = weights.iter().map(|update| &update.dims);
+    let dims = updates.iter().map(|update| &update.dims);
     if !dims.eq(weight_dims) {
         return None;
     }
-    let squares = weights
+    let squares = updates
         .into_iter()
         .map(|update| update.squared_sum)
         .collect();

@@ -14,8 +14,8 @@ use std::cell::RefCell;
 
 use burn::prelude::*;
 
-/// A gradient plain SGD stepped over while [`measuring_updates`] ran: its dims and the sum of
-/// its squares `[1]`.
+/// A weight's gradient (rank 2 and more) plain SGD stepped over while [`measuring_updates`]
+/// ran: its dims and the sum of its squares `[1]`.
 pub struct MeasuredUpdate {
     pub dims: Vec<usize>,
     pub squared_sum: Tensor<1>,
@@ -26,9 +26,9 @@ thread_local! {
     static MEASURED: RefCell<Option<Vec<MeasuredUpdate>>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` (an optimizer's step) on this thread with plain SGD measuring every gradient it
-/// steps over: `f`'s result and the measurements, in step order. Other optimizers measure
-/// nothing.
+/// Runs `f` (an optimizer's step) on this thread with plain SGD measuring every weight's
+/// gradient it steps over: `f`'s result and the measurements, in step order. Other optimizers
+/// measure nothing.
 pub fn measuring_updates<R>(f: impl FnOnce() -> R) -> (R, Vec<MeasuredUpdate>) {
     /// Stops measuring when `f` returns or unwinds.
     struct Stop;

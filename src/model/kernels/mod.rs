@@ -291,9 +291,10 @@ pub fn squared_sum<const D: usize>(x: Tensor<D>) -> Tensor<1> {
 
 /// Plain SGD's step `param − lr·grad` ([`CpuKernels::sgd_step`] where the device has our
 /// kernels, else Burn's operations), rounded as Burn's `Sgd` rounds it; inside
-/// [`measuring_updates`], with the gradient's sum of squares kept.
+/// [`measuring_updates`], a weight's (a gradient of rank 2 and more) with its sum of squares
+/// kept: the norms are the weights', and each kept sum is a tensor op more a step.
 pub fn sgd_step<const D: usize>(param: Tensor<D>, grad: Tensor<D>, lr: f64) -> Tensor<D> {
-    let measure = measured::measuring().then(|| grad.dims().to_vec());
+    let measure = (D >= 2 && measured::measuring()).then(|| grad.dims().to_vec());
     if !has_kernels(&param.device()) {
         if let Some(dims) = measure {
             let squared_sum = (grad.clone() * grad.clone()).sum();
