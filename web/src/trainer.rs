@@ -332,7 +332,7 @@ impl Trainer {
         let loss = loss(model.loss, logits, batch.targets);
         let loss_value = f64::from(loss.clone().into_scalar::<f32>());
         let grads = loss.backward();
-        let grad_norms = match model.gradient_norms {
+        let grad_norms = match model.measures_gradient_norms() {
             true => floats(model.weight_grad_norms(&grads).into_data()),
             false => Vec::new(),
         };
