@@ -186,8 +186,8 @@ macro_rules! cpu_kernels {
     };
 }
 
-/// Plain SGD's step through [`update`]'s kernels, written over the gradient where nothing
-/// else holds it, else into a new buffer (never over the parameter), and where `measure`, the
+/// Plain SGD's step through [`update`]'s kernel, written over the gradient where nothing
+/// else holds it, else over a copy of it (never over the parameter), and where `measure`, the
 /// gradient's sum of squares `[1]`; through the backend's operations where a tensor is not f32
 /// of the parameter's shape.
 fn sgd_through_kernel<B: Values + CpuKernels>(
@@ -205,8 +205,10 @@ fn sgd_through_kernel<B: Values + CpuKernels>(
             let sum = update::sgd_over_grad(&values, over, lr, measure);
             return (grad, squares(sum));
         }
+        // Shared (a caller kept it) or strided: rare, so one loop serves both, over a copy.
         if let Some(grad) = shaped_values::<B>(&grad, &dims) {
-            let (stepped, sum) = update::sgd(&values, &grad, lr, measure);
+            let mut stepped = grad.into_owned();
+            let sum = update::sgd_over_grad(&values, &mut stepped, lr, measure);
             return (B::from_values(stepped, &dims), squares(sum));
         }
     }

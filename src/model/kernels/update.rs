@@ -3,7 +3,7 @@
 //! on one thread — 3.6 ms of a 22 ms step of the [2048,2048] network on the Intel host
 //! (docs/EXPERIMENTS.md); its `Adam` thirteen (each moment, the correction, the step), each
 //! into a new tensor. SGD writes its result over the gradient where nothing else holds it
-//! (the gradient is spent once the step is taken), else into a new buffer; never over the
+//! (the gradient is spent once the step is taken), else over a copy of it; never over the
 //! parameter: written in place, two-device runs on flex came out different from one-device
 //! runs now and then under load, and never did without it.
 
@@ -18,64 +18,14 @@ use crate::model::simd::vectorised;
 /// step's sum of squares is that function's, bit for bit.
 const CHUNK: usize = sum::RUN;
 
-/// `param[i] − lr · grad[i]` into a new buffer, rounded as Burn's `Sgd` rounds it (the product
-/// in f32, then the difference): the same values bit for bit. Each task's loop is compiled for
-/// AVX2 (rayon's element-wise `map` ran one value an instruction, reading `lr` through a
-/// pointer each time). `measure`: also the gradient's sum of squares as
-/// [`sum::squared_sum`] gives it (the same runs, their values added the same way, the runs in
-/// order), in the same pass: the gradient norms training reports then cost no read of their
-/// own (a sixteenth of a [2048,2048] step).
-pub fn sgd(param: &[f32], grad: &[f32], lr: f32, measure: bool) -> (Vec<f32>, Option<f32>) {
-    assert_eq!(param.len(), grad.len(), "a gradient for every value");
-    let mut stepped = Vec::with_capacity(param.len());
-    let tasks = stepped.spare_capacity_mut()[..param.len()]
-        .par_chunks_mut(CHUNK)
-        .zip(param.par_chunks(CHUNK))
-        .zip(grad.par_chunks(CHUNK));
-    let runs: Vec<f64> = tasks
-        .map(|((to, param), grad)| match measure {
-            false => {
-                vectorised(
-                    #[inline(always)]
-                    || step_into(to, param, grad, lr),
-                );
-                0.0
-            }
-            true => vectorised(
-                #[inline(always)]
-                || {
-                    // Each group's values copied into registers: stepped in place through the
-                    // slices, the loop ran one value an instruction.
-                    let (lr, mut squares) = (lr, Squares::default());
-                    let (to, to_rest) = to.as_chunks_mut::<{ Squares::LANES }>();
-                    let (params, param_rest) = param.as_chunks::<{ Squares::LANES }>();
-                    let (grads, rest) = grad.as_chunks::<{ Squares::LANES }>();
-                    for ((to, &p), &g) in to.iter_mut().zip(params).zip(grads) {
-                        squares.add(&g);
-                        *to = std::array::from_fn(|k| MaybeUninit::new(p[k] - g[k] * lr));
-                    }
-                    step_into(to_rest, param_rest, rest, lr);
-                    squares.total(rest)
-                },
-            ),
-        })
-        .collect();
-    // SAFETY: the chunks cover all `param.len()` values, each written just above.
-    unsafe { stepped.set_len(param.len()) };
-    (stepped, total(runs, measure))
-}
-
-/// `to[i] = param[i] − lr · grad[i]`.
-#[inline(always)]
-fn step_into(to: &mut [MaybeUninit<f32>], param: &[f32], grad: &[f32], lr: f32) {
-    for ((to, p), g) in to.iter_mut().zip(param).zip(grad) {
-        to.write(p - g * lr);
-    }
-}
-
-/// [`sgd`] written over the gradient, `grad[i] ← param[i] − lr · grad[i]`: the same values and
-/// sum of squares. No new buffer (16 MB for a [2048,2048] layer, fresh pages the kernel zeroes
-/// first) and each line of the gradient read and written once.
+/// `grad[i] ← param[i] − lr · grad[i]`, rounded as Burn's `Sgd` rounds it (the product in f32,
+/// then the difference): the same values bit for bit, written over the gradient — no new
+/// buffer (16 MB for a [2048,2048] layer, fresh pages the kernel zeroes first) and each line of
+/// the gradient read and written once. Each task's loop is compiled for AVX2 (rayon's
+/// element-wise `map` ran one value an instruction, reading `lr` through a pointer each time).
+/// `measure`: also the gradient's sum of squares as [`sum::squared_sum`] gives it (the same
+/// runs, their values added the same way, the runs in order), in the same pass: the gradient
+/// norms training reports then cost no read of their own (a sixteenth of a [2048,2048] step).
 pub fn sgd_over_grad(param: &[f32], grad: &mut [f32], lr: f32, measure: bool) -> Option<f32> {
     assert_eq!(param.len(), grad.len(), "a gradient for every value");
     let tasks = grad.par_chunks_mut(CHUNK).zip(param.par_chunks(CHUNK));
@@ -91,7 +41,8 @@ pub fn sgd_over_grad(param: &[f32], grad: &mut [f32], lr: f32, measure: bool) ->
             true => vectorised(
                 #[inline(always)]
                 || {
-                    // As in `sgd`: each group's values in registers.
+                    // Each group's values copied into registers: stepped in place through the
+                    // slices, the loop ran one value an instruction.
                     let (lr, mut squares) = (lr, Squares::default());
                     let (grads, rest) = grad.as_chunks_mut::<{ Squares::LANES }>();
                     let (params, param_rest) = param.as_chunks::<{ Squares::LANES }>();
@@ -246,28 +197,22 @@ mod tests {
         let param: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
         let grad: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos() * 3.0).collect();
         let lr = 0.1f64;
-        let (ours, none) = super::sgd(&param, &grad, lr as f32, false);
+        let mut ours = grad.clone();
+        let none = super::sgd_over_grad(&param, &mut ours, lr as f32, false);
         assert_eq!(none, None);
-        let (measured, squares) = super::sgd(&param, &grad, lr as f32, true);
-        let mut over = grad.clone();
-        super::sgd_over_grad(&param, &mut over, lr as f32, false);
-        let mut measured_over = grad.clone();
-        let squares_over = super::sgd_over_grad(&param, &mut measured_over, lr as f32, true);
-        let others = [
-            (&measured, "measured"),
-            (&over, "over the gradient"),
-            (&measured_over, "measured, over the gradient"),
-        ];
+        let mut measured = grad.clone();
+        let squares = super::sgd_over_grad(&param, &mut measured, lr as f32, true);
         for i in 0..n {
             let delta = grad[i] * lr as f32;
             assert_eq!(ours[i].to_bits(), (param[i] - delta).to_bits(), "value {i}");
-            for (other, how) in others {
-                assert_eq!(other[i].to_bits(), ours[i].to_bits(), "value {i}, {how}");
-            }
+            assert_eq!(
+                measured[i].to_bits(),
+                ours[i].to_bits(),
+                "value {i}, measured"
+            );
         }
         // The gradient's squared sum as the gradient norms' own kernel gives it, bit for bit.
         let expected = super::sum::squared_sum(&grad).to_bits();
         assert_eq!(squares.map(f32::to_bits), Some(expected));
-        assert_eq!(squares_over.map(f32::to_bits), Some(expected));
     }
 }
