@@ -38,6 +38,7 @@ pub mod norm;
 mod panel;
 mod pool;
 mod product;
+mod squares;
 mod sum;
 mod threads;
 mod unfold;

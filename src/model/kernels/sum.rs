@@ -3,10 +3,10 @@
 
 use rayon::prelude::*;
 
-use crate::model::simd::vectorised;
+use super::squares::{LANES, Squares};
 
 /// The sum of `values`' squares in f64 (a norm over millions of weights loses no digits):
-/// fixed runs of values, each summed by one task in [`LANES`] interleaved partial sums, the
+/// fixed runs of values, each summed by one task in interleaved partial sums ([`Squares`]), the
 /// runs added in order, so the result does not depend on the thread count; on the calling
 /// thread when there is only one run. One sum a run waited for each addition (4 cycles a
 /// value): 3 ms of every [2048,2048] step, a fifth of `digits bench`'s training figure.
@@ -28,42 +28,10 @@ pub(super) const RUN: usize = 1 << 16;
 
 /// One run's share of [`squared_sum`].
 pub(super) fn run_squared_sum(run: &[f32]) -> f64 {
-    vectorised(
-        #[inline(always)]
-        || {
-            let mut squares = Squares::default();
-            let (groups, rest) = run.as_chunks::<{ Squares::LANES }>();
-            groups.iter().for_each(|group| squares.add(group));
-            squares.total(rest)
-        },
-    )
-}
-
-/// A run's sum of squares as it is added up: [`Squares::LANES`] interleaved partial sums in
-/// f64 (two AVX2 registers, enough to hide the additions' latency), each value's square added
-/// to the lane of its place in its group, the values after the last whole group at the end.
-/// [`run_squared_sum`] and plain SGD's measured step (`update`) both add into it, so their
-/// sums agree bit for bit.
-#[derive(Default)]
-pub(super) struct Squares([f64; Squares::LANES]);
-
-impl Squares {
-    pub(super) const LANES: usize = 8;
-
-    /// One group's squares.
-    #[inline(always)]
-    pub(super) fn add(&mut self, group: &[f32; Squares::LANES]) {
-        for (lane, &v) in self.0.iter_mut().zip(group) {
-            *lane += f64::from(v) * f64::from(v);
-        }
-    }
-
-    /// The run's sum, with `rest`: its values after the last whole group.
-    #[inline(always)]
-    pub(super) fn total(&self, rest: &[f32]) -> f64 {
-        let squares = rest.iter().map(|&v| f64::from(v) * f64::from(v));
-        self.0.iter().sum::<f64>() + squares.sum::<f64>()
-    }
+    let mut squares = Squares::new();
+    let (groups, rest) = run.as_chunks::<LANES>();
+    squares.add(groups);
+    squares.total(rest)
 }
 
 /// The sum of `values` as 8 interleaved partial sums, added in a fixed order at the end: the

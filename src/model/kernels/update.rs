@@ -11,7 +11,8 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::sum::{self, Squares};
+use super::squares::{LANES, Squares};
+use super::sum;
 use crate::model::simd::vectorised;
 
 /// Values a task: 256 KB of each slice; the runs of [`sum::squared_sum`], so that a measured
@@ -24,8 +25,9 @@ const CHUNK: usize = sum::RUN;
 /// the gradient read and written once. Each task's loop is compiled for AVX2 (rayon's
 /// element-wise `map` ran one value an instruction, reading `lr` through a pointer each time).
 /// `measure`: also the gradient's sum of squares as [`sum::squared_sum`] gives it (the same
-/// runs, their values added the same way, the runs in order), in the same pass: the gradient
-/// norms training reports then cost no read of their own (a sixteenth of a [2048,2048] step).
+/// runs, their values added the same way, the runs in order), in the same pass
+/// ([`Squares::add_and_step`]): the gradient norms training reports then cost no read of their
+/// own (a sixteenth of a [2048,2048] step).
 pub fn sgd_over_grad(param: &[f32], grad: &mut [f32], lr: f32, measure: bool) -> Option<f32> {
     assert_eq!(param.len(), grad.len(), "a gradient for every value");
     let tasks = grad.par_chunks_mut(CHUNK).zip(param.par_chunks(CHUNK));
@@ -38,24 +40,18 @@ pub fn sgd_over_grad(param: &[f32], grad: &mut [f32], lr: f32, measure: bool) ->
                 );
                 0.0
             }
-            true => vectorised(
-                #[inline(always)]
-                || {
-                    // Each group's values copied into registers: stepped in place through the
-                    // slices, the loop ran one value an instruction.
-                    let (lr, mut squares) = (lr, Squares::default());
-                    let (grads, rest) = grad.as_chunks_mut::<{ Squares::LANES }>();
-                    let (params, param_rest) = param.as_chunks::<{ Squares::LANES }>();
-                    for (grad, &p) in grads.iter_mut().zip(params) {
-                        let g = *grad;
-                        squares.add(&g);
-                        *grad = std::array::from_fn(|k| p[k] - g[k] * lr);
-                    }
-                    let sum = squares.total(rest);
-                    step_over(rest, param_rest, lr);
-                    sum
-                },
-            ),
+            true => {
+                let mut squares = Squares::new();
+                let (grads, rest) = grad.as_chunks_mut::<LANES>();
+                let (params, param_rest) = param.as_chunks::<LANES>();
+                squares.add_and_step(grads, params, lr);
+                let sum = squares.total(rest);
+                vectorised(
+                    #[inline(always)]
+                    || step_over(rest, param_rest, lr),
+                );
+                sum
+            }
         })
         .collect();
     total(runs, measure)
