@@ -7,6 +7,8 @@
 //! `digits bench` by `perf`. Exact GELU is fused for inference only (the classifier's blocks):
 //! its derivative needs the input, which the dense kernel's backward does not keep.
 
+use std::mem::MaybeUninit;
+
 use super::simd::vectorised;
 
 /// The activation fused into a dense kernel.
@@ -58,19 +60,28 @@ pub fn activate(y: &mut [f32], act: Fused) {
     )
 }
 
-/// `grad` through the activation, given its output `y`: ReLU's mask, the sigmoid's
-/// derivative `y(1 − y)` or tanh's `1 − y²` (multiplied in Burn's order).
-pub fn backward(grad: &[f32], y: &[f32], act: Fused) -> Vec<f32> {
-    let pairs = grad.iter().zip(y);
+/// `grad` through the activation into `out` (as long), given its output `y`: ReLU's mask,
+/// the sigmoid's derivative `y(1 − y)` or tanh's `1 − y²` (multiplied in Burn's order).
+pub fn backward_into(grad: &[f32], y: &[f32], act: Fused, out: &mut [MaybeUninit<f32>]) {
+    let values = (grad, y, out);
     match act {
-        Fused::Identity => grad.to_vec(),
-        Fused::Relu => pairs
-            .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 })
-            .collect(),
-        Fused::Sigmoid => pairs.map(|(&g, &y)| g * y * (1.0 - y)).collect(),
-        Fused::Tanh => pairs.map(|(&g, &y)| g * (1.0 - y * y)).collect(),
+        Fused::Identity => each(values, |g, _| g),
+        Fused::Relu => each(values, |g, y| if y > 0.0 { g } else { 0.0 }),
+        Fused::Sigmoid => each(values, |g, y| g * y * (1.0 - y)),
+        Fused::Tanh => each(values, |g, y| g * (1.0 - y * y)),
         // `HiddenBlock::fused_activation` never trains with it.
         Fused::Gelu => unreachable!("GELU is fused for inference only"),
+    }
+}
+
+/// `out[i] = derivative(grad[i], y[i])`.
+#[inline(always)]
+fn each(
+    (grad, y, out): (&[f32], &[f32], &mut [MaybeUninit<f32>]),
+    derivative: impl Fn(f32, f32) -> f32,
+) {
+    for (o, (&g, &y)) in out.iter_mut().zip(grad.iter().zip(y)) {
+        o.write(derivative(g, y));
     }
 }
 
