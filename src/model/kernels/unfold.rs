@@ -55,8 +55,9 @@ pub fn unfold_plane(plane: &[f32], rows: &mut [f32], [h, w]: [usize; 2], k: usiz
     }
 }
 
-/// [`unfold_plane`]'s adjoint: `rows`' gradients added into `plane`. Compiled for AVX2: at the
-/// baseline the additions ran one value an instruction (4 % of a `cnn.toml` step by `perf`).
+/// [`unfold_plane`]'s adjoint: `rows`' gradients added into `plane`. Compiled for AVX2 or
+/// AVX-512 ([`vectorised`]): at the baseline the additions ran one value an instruction (4 % of
+/// a `cnn.toml` step by `perf`).
 pub fn fold_plane(rows: &[f32], plane: &mut [f32], [h, w]: [usize; 2], k: usize, p: usize) {
     let (oh, ow) = (unfolded_side(h, k, p), unfolded_side(w, k, p));
     if oh * ow == 0 {

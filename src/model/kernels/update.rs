@@ -22,7 +22,7 @@ const CHUNK: usize = sum::RUN;
 /// `grad[i] ← param[i] − lr · grad[i]`, rounded as Burn's `Sgd` rounds it (the product in f32,
 /// then the difference): the same values bit for bit, written over the gradient — no new
 /// buffer (16 MB for a [2048,2048] layer, fresh pages the kernel zeroes first) and each line of
-/// the gradient read and written once. Each task's loop is compiled for AVX2 (rayon's
+/// the gradient read and written once. Each task's loop is compiled for AVX2 or AVX-512 (rayon's
 /// element-wise `map` ran one value an instruction, reading `lr` through a pointer each time).
 /// `measure`: also the gradient's sum of squares as [`sum::squared_sum`] gives it (the same
 /// runs, their values added the same way, the runs in order), in the same pass
