@@ -291,6 +291,18 @@ fn check_dense(device: &Device, [batch, inputs, outputs]: [usize; 3], act: Fused
         .assert_approx_eq::<f32>(&gb.into_data(), Tolerance::rel_abs(1e-5, 1e-4));
 }
 
+/// Layers wide enough that the passes around the products are shared between the threads
+/// (131,072 values and more: `kernels/dense.rs`), an odd number of outputs so the bias's
+/// gradient's blocks of columns end unevenly: as Burn's, for every activation that trains.
+#[test]
+fn a_wide_dense_layer_is_burns_linear_with_the_same_gradients() {
+    for device in cpu_devices() {
+        for act in [Fused::Identity, Fused::Relu, Fused::Sigmoid, Fused::Tanh] {
+            check_dense(&device, [131, 24, 1001], act);
+        }
+    }
+}
+
 /// [`a_classifier_gives_the_networks_logits`]'s one case.
 fn check_classifier(
     device: &Device,
