@@ -212,7 +212,7 @@ unsafe fn parallel_product_into(
         return;
     }
     assert_reads([m, k, n], (a, a_row, a_col), (b, b_row, b_col));
-    let kernel = match own_product(n, (b_row, b_col)) {
+    let kernel = match own_product([m, k, n], (b_row, b_col)) {
         true => Kernel::Own,
         false => Kernel::Library,
     };
@@ -266,12 +266,17 @@ unsafe fn parallel_product_into(
 }
 
 /// Whether a [`new_product`] runs on our own kernel ([`super::gemm`]): on AVX-512 CPUs (unless
-/// [`super::PRODUCT_ENV`] asks for the library's), where `b` is read by columns (`b`'s
-/// column stride is not 1 and its row stride is: a dense layer's input gradient `g·Wᵀ`) and
-/// `c` is at least two tiles wide. That is where it measured faster than gemm's (0.72× → 0.91×
-/// MKL's at 128 × 2048 × 2048 on an Intel Xeon); elsewhere it was level or slower (a CNN's
-/// products, the seed network's narrow layers): docs/EXPERIMENTS.md.
-fn own_product(n: usize, (b_row, b_col): (usize, usize)) -> bool {
+/// [`super::PRODUCT_ENV`] asks for the library's), where `c` is at least two tiles wide and
+/// - `b` is read by columns (`b`'s column stride is not 1 and its row stride is: a dense
+///   layer's input gradient `g·Wᵀ`): faster than gemm's there (0.72× → 0.91× MKL's at
+///   128 × 2048 × 2048 on an Intel Xeon);
+/// - or `b` is a large row-major matrix ([`OWN_WEIGHTS`] values and more) and `a` has few rows
+///   ([`OWN_ROWS`]): a wide layer's forward `x·W` at a small batch. [2048,2048] trained
+///   +16–26 % faster at batch 32 and +30–40 % at 64 than through gemm's; at 128, 5 % slower.
+///
+/// Elsewhere it was level or slower (a CNN's products, the seed network's narrow layers,
+/// [512,512] at batch 32): docs/EXPERIMENTS.md.
+fn own_product([m, k, n]: [usize; 3], (b_row, b_col): (usize, usize)) -> bool {
     static OWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let available = *OWN.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
@@ -279,8 +284,17 @@ fn own_product(n: usize, (b_row, b_col): (usize, usize)) -> bool {
         #[cfg(not(target_arch = "x86_64"))]
         false
     });
-    available && b_row == 1 && b_col != 1 && n >= 64
+    let transposed = b_row == 1 && b_col != 1;
+    let wide_at_small_batch = b_col == 1 && m <= OWN_ROWS && k * n >= OWN_WEIGHTS;
+    available && (transposed || wide_at_small_batch) && n >= 64
 }
+
+/// Rows of `a` up to which a product by a large row-major `b` runs on our kernel.
+const OWN_ROWS: usize = 64;
+
+/// Values of a row-major `b` from which a product with few rows runs on our kernel (4 MB: a
+/// 2048-wide layer's weights; [512,512]'s and the reference CNN's dense layers stay below).
+const OWN_WEIGHTS: usize = 1 << 20;
 
 /// `c`'s values, written by several tasks at once, each in a block of its own.
 struct SharedOutput(*mut f32);
