@@ -46,10 +46,8 @@ pub fn sgd_over_grad(param: &[f32], grad: &mut [f32], lr: f32, measure: bool) ->
                 let (params, param_rest) = param.as_chunks::<LANES>();
                 squares.add_and_step(grads, params, lr);
                 let sum = squares.total(rest);
-                vectorised(
-                    #[inline(always)]
-                    || step_over(rest, param_rest, lr),
-                );
+                // The last values, fewer than a group: nothing to vectorise.
+                step_over(rest, param_rest, lr);
                 sum
             }
         })
