@@ -293,16 +293,17 @@ fn check_dense(device: &Device, [batch, inputs, outputs]: [usize; 3], act: Fused
 
 /// Layers wide enough that the passes around the products are shared between the threads
 /// (131,072 values and more: `kernels/dense.rs`), an odd number of outputs so the bias's
-/// gradient's blocks of columns end unevenly; and a small batch by a million weights: as
-/// Burn's, for every activation that trains.
+/// gradient's blocks of columns end unevenly; and batches of 128 or fewer by a million
+/// weights: as Burn's, for every activation that trains.
 #[test]
 fn a_wide_dense_layer_is_burns_linear_with_the_same_gradients() {
     for device in cpu_devices() {
         for act in [Fused::Identity, Fused::Relu, Fused::Sigmoid, Fused::Tanh] {
             check_dense(&device, [131, 24, 1001], act);
-            // A small batch by a million weights: the forward's product on our own kernel
-            // (`kernels/product.rs`), where the CPU has AVX-512.
+            // A batch of 128 or fewer by a million weights: the forward's product on our own
+            // kernel (`kernels/product.rs`), where the CPU has AVX-512.
             check_dense(&device, [40, 1050, 1000], act);
+            check_dense(&device, [100, 1050, 1000], act);
         }
     }
 }

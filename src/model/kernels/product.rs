@@ -271,8 +271,10 @@ unsafe fn parallel_product_into(
 ///   layer's input gradient `g·Wᵀ`): faster than gemm's there (0.72× → 0.91× MKL's at
 ///   128 × 2048 × 2048 on an Intel Xeon);
 /// - or `b` is a large row-major matrix ([`OWN_WEIGHTS`] values and more) and `a` has few rows
-///   ([`OWN_ROWS`]): a wide layer's forward `x·W` at a small batch. [2048,2048] trained
-///   +16–26 % faster at batch 32 and +30–40 % at 64 than through gemm's; at 128, 5 % slower.
+///   ([`OWN_ROWS`]): a wide layer's forward `x·W` at a batch of 128 or fewer. [2048,2048]
+///   trained +16–26 % faster at batch 32 and +30–40 % at 64 than through gemm's, +0.4–1 % at
+///   128 (8 of 9 alternating pairs; the product alone 2–8 % faster). An earlier switch that
+///   also took the weight gradient `xᵀ·g` (2048 rows) measured 5 % slower at 128.
 ///
 /// Elsewhere it was level or slower (a CNN's products, the seed network's narrow layers,
 /// [512,512] at batch 32): docs/EXPERIMENTS.md.
@@ -289,8 +291,9 @@ fn own_product([m, k, n]: [usize; 3], (b_row, b_col): (usize, usize)) -> bool {
     available && (transposed || wide_at_small_batch) && n >= 64
 }
 
-/// Rows of `a` up to which a product by a large row-major `b` runs on our kernel.
-const OWN_ROWS: usize = 64;
+/// Rows of `a` up to which a product by a large row-major `b` runs on our kernel: the batch
+/// (a weight gradient's `a` has a layer's inputs as rows, 784 and more).
+const OWN_ROWS: usize = 128;
 
 /// Values of a row-major `b` from which a product with few rows runs on our kernel (4 MB: a
 /// 2048-wide layer's weights; [512,512]'s and the reference CNN's dense layers stay below).
