@@ -272,9 +272,9 @@ unsafe fn parallel_product_into(
 ///   128 × 2048 × 2048 on an Intel Xeon);
 /// - or `b` is a large row-major matrix ([`OWN_WEIGHTS`] values and more) and `a` has few rows
 ///   ([`OWN_ROWS`]): a wide layer's forward `x·W` at a batch of 128 or fewer. [2048,2048]
-///   trained +16–26 % faster at batch 32 and +30–40 % at 64 than through gemm's, +0.4–1 % at
-///   128 (8 of 9 alternating pairs; the product alone 2–8 % faster). An earlier switch that
-///   also took the weight gradient `xᵀ·g` (2048 rows) measured 5 % slower at 128.
+///   trained +16–26 % faster at batch 32 and +30–40 % at 64 than through gemm's, at 128 faster
+///   in 8 of 9 alternating pairs (median +1 %; the product alone −2 to +7 %). An earlier
+///   switch that also took the weight gradient `xᵀ·g` (2048 rows) measured 5 % slower at 128.
 ///
 /// Elsewhere it was level or slower (a CNN's products, the seed network's narrow layers,
 /// [512,512] at batch 32): docs/EXPERIMENTS.md.
