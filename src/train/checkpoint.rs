@@ -1,10 +1,11 @@
-//! Burn's checkpoints, written atomically, and found again for `--resume`.
+//! Burn's checkpoints, written atomically and marked with their run, and found again for
+//! `--resume`.
 //!
-//! Burn's `FileCheckpointer` writes straight to `model-E.bpk`: a crash mid-write leaves a
-//! truncated file under the real name. This one writes to a temporary name and renames, so a
-//! checkpoint file either is complete or does not exist. Beside each file it writes a mark
-//! (`model-E.run`): the run's id and the file's CRC-32, so `--resume` refuses any part of a
-//! checkpoint that this run did not write (another run's optimizer state copied in, say).
+//! Like Burn's `FileCheckpointer`, this one has burn-pack's writer stream each record into a
+//! file under a temporary name, synced, then renamed: a checkpoint file either is complete or
+//! does not exist. Beside each file it also writes a mark (`model-E.run`): the run's id and the
+//! file's CRC-32, so `--resume` refuses any part of a checkpoint that this run did not write
+//! (another run's optimizer state copied in, say).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
