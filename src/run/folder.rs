@@ -279,13 +279,19 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-/// Writes to `path` through a temporary file in the same folder, synced, then renamed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// The temporary name `path` is written under before it is renamed: `.<name>.tmp` beside it.
+pub fn scratch_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.tmp"));
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// Writes to `path` through a temporary file in the same folder ([`scratch_path`]), synced,
+/// then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = scratch_path(path);
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(bytes)?;

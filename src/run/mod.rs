@@ -17,5 +17,5 @@ pub mod tensorboard;
 #[cfg(not(target_arch = "wasm32"))]
 pub use folder::{
     CHECKPOINT_FOLDER, CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunFolder, SUMMARY_FILE, lock,
-    write_atomic,
+    scratch_path, write_atomic,
 };

@@ -21,7 +21,7 @@ use burn::train::checkpoint::{
 use burn::train::metric::store::EventStoreClient;
 
 use crate::model::Network;
-use crate::run::write_atomic;
+use crate::run::{scratch_path, write_atomic};
 
 /// `training.keep_all_checkpoints`: every epoch's checkpoint saved, none deleted (Burn's
 /// default keeps the last two and the best).
@@ -136,8 +136,8 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
         // returns), rather than gathered in memory first: a model's bytes in one fresh buffer
         // (23 MB for [2048,2048]) made this thread fault in and zero that many pages each
         // epoch, on a core the training shares. The mark is taken from the file as written.
-        let scratch = self.dir.join(format!(".{}-{epoch}.bpk.tmp", self.name));
         let file = path(&self.dir, self.name, epoch);
+        let scratch = scratch_path(&file);
         let written = record.save(scratch.clone()).and_then(|()| {
             // The mark first: a checkpoint file that exists always has its mark (a crash
             // between the two leaves a mark without a file: an incomplete epoch, as before).
