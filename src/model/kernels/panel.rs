@@ -9,7 +9,12 @@
 //!
 //! Where the CPU has AVX-512 the same panels go through a wider tile ([`avx512`]): its 32
 //! registers hold the sums of 12 images × 2 panels, so each input's broadcast value serves 32
-//! outputs instead of 16 and each panel row loaded 12 images instead of 6.
+//! outputs instead of 16 and each panel row loaded 12 images instead of 6. There the tiles
+//! also skip the inputs that are zero for all their images, when an eighth or more are: about
+//! half of a digit's pixels are background in all of eight images, and a zero input adds
+//! nothing to a sum (a finite weight times zero is ±0, and a sum that starts at +0 never
+//! becomes −0, so each sum is bit for bit the one over every input). A layer with a weight
+//! that is not finite reads every input (0 × ∞ is NaN, as in Burn's forward).
 //!
 //! Only where the CPU has AVX2 and FMA ([`available`]); elsewhere the classifier multiplies
 //! with [`super::product`] as before.
@@ -75,6 +80,9 @@ pub struct Panels {
     start: usize,
     rows: usize,
     panels: usize,
+    /// Whether every weight is finite: then a zero input's products are all zero, and the
+    /// AVX-512 tiles may skip them.
+    finite: bool,
 }
 
 impl Panels {
@@ -103,6 +111,7 @@ impl Panels {
             start,
             rows,
             panels,
+            finite: weight.iter().all(|w| w.is_finite()),
         }
     }
 
@@ -151,7 +160,7 @@ impl Panels {
             // writes inside `y`.
             unsafe {
                 match isa {
-                    Isa::Avx512 => avx512::multiply(x, images, k, weights, y, width),
+                    Isa::Avx512 => avx512::multiply(x, images, k, weights, y, width, self.finite),
                     Isa::Avx2 => avx2::multiply(x, images, k, weights, y, width),
                 }
             }
@@ -242,17 +251,39 @@ mod avx2 {
 
 /// The panels through AVX-512: tiles of 12 images × 2 panels (24 accumulators of the 32
 /// registers, 2 for the panels' rows, 1 for the broadcast input); a last odd panel goes alone.
-/// Each output summed in the same order as [`avx2`]'s, one FMA an input.
+/// Each output summed in the same order as [`avx2`]'s, one FMA an input; where inputs are
+/// skipped, tiles of 8 images over the others, in the same order.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
+    use std::cell::RefCell;
 
     use super::PANEL;
 
     /// Images a tile.
     const ROWS: usize = 12;
 
-    /// Every pair of panels, then every tile of images down it.
+    /// Images a tile that skips inputs: 16 sums, 8 broadcasts and 2 panel rows fit the 32
+    /// registers even where LLVM loads every broadcast ahead of the FMAs (with 12 images it
+    /// did, and spilled the sums to the stack on every input).
+    const SKIPPING_ROWS: usize = 8;
+
+    thread_local! {
+        /// Each thread's lists of the inputs its tiles read, kept between calls.
+        static NONZERO: RefCell<Nonzero> = const { RefCell::new(Nonzero { inputs: Vec::new(), counts: Vec::new() }) };
+    }
+
+    /// For each tile of [`SKIPPING_ROWS`] images, the inputs some image of it has other than
+    /// zero, in order (`k` places a tile, the first `counts[tile]` of them used).
+    struct Nonzero {
+        inputs: Vec<u32>,
+        counts: Vec<usize>,
+    }
+
+    /// Every pair of panels, then every tile of images down it. Where `skip_zeros` (the
+    /// weights are finite: each product by a zero input is zero) and a good share of the
+    /// inputs are zero for all of a tile's images (a digit's blank border and background: half
+    /// the pixels of 8 digits), the tiles sum over the others only, in the same order.
     ///
     /// # Safety
     /// AVX-512F; `x` is `images` rows of `k`, `panels` `y_width / 16` panels of `k` rows,
@@ -265,32 +296,93 @@ mod avx512 {
         panels: &[f32],
         y: &mut [f32],
         y_width: usize,
+        skip_zeros: bool,
     ) {
-        let count = panels.len() / (k * PANEL);
-        let mut panel = 0;
-        while panel < count {
-            let pair = count - panel >= 2;
-            let w = panels[panel * k * PANEL..].as_ptr();
-            let mut first = 0;
-            while first < images {
-                let rows = ROWS.min(images - first);
-                let x = x[first * k..].as_ptr();
-                let y = y[first * y_width + panel * PANEL..].as_mut_ptr();
-                // SAFETY: `rows` rows of `x` from `first` and of `y` (16 values a panel, from
-                // this panel's column) lie inside them; each panel is `k` rows of 16.
-                unsafe {
-                    match pair {
-                        true => rows_of::<2>(rows, x, k, w, y, y_width),
-                        false => rows_of::<1>(rows, x, k, w, y, y_width),
+        NONZERO.with_borrow_mut(|nonzero| {
+            let skipping = skip_zeros && nonzero.find(x, images, k);
+            let tile_rows = if skipping { SKIPPING_ROWS } else { ROWS };
+            let count = panels.len() / (k * PANEL);
+            let mut panel = 0;
+            while panel < count {
+                let pair = count - panel >= 2;
+                let w = panels[panel * k * PANEL..].as_ptr();
+                for (tile, first) in (0..images).step_by(tile_rows).enumerate() {
+                    let rows = tile_rows.min(images - first);
+                    let inputs = match skipping {
+                        true => Some(&nonzero.inputs[tile * k..][..nonzero.counts[tile]]),
+                        false => None,
+                    };
+                    let x = x[first * k..].as_ptr();
+                    let y = y[first * y_width + panel * PANEL..].as_mut_ptr();
+                    // SAFETY: `rows` rows of `x` from `first` and of `y` (16 values a panel,
+                    // from this panel's column) lie inside them; each panel is `k` rows of
+                    // 16; every listed input is below `k`.
+                    unsafe {
+                        match pair {
+                            true => rows_of::<2>(rows, x, k, w, inputs, y, y_width),
+                            false => rows_of::<1>(rows, x, k, w, inputs, y, y_width),
+                        }
                     }
                 }
-                first += rows;
+                panel += if pair { 2 } else { 1 };
             }
-            panel += if pair { 2 } else { 1 };
+        })
+    }
+
+    impl Nonzero {
+        /// Each tile's inputs that some of its images has other than zero (NaN included);
+        /// whether skipping the others pays: an eighth of them or more zero.
+        #[target_feature(enable = "avx512f")]
+        fn find(&mut self, x: &[f32], images: usize, k: usize) -> bool {
+            let tiles = images.div_ceil(SKIPPING_ROWS);
+            if self.inputs.len() < tiles * k {
+                self.inputs.resize(tiles * k, 0);
+            }
+            self.counts.clear();
+            let offsets = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            for (tile, first) in (0..images).step_by(SKIPPING_ROWS).enumerate() {
+                let rows = first..images.min(first + SKIPPING_ROWS);
+                let out = &mut self.inputs[tile * k..][..k];
+                let mut found = 0;
+                for from in (0..k).step_by(16) {
+                    let lanes = mask(16.min(k - from));
+                    let mut some: __mmask16 = 0;
+                    for row in rows.clone() {
+                        let row = &x[row * k..][..k];
+                        // SAFETY: the lanes under the mask are inside the row.
+                        let values =
+                            unsafe { _mm512_maskz_loadu_ps(lanes, row.as_ptr().add(from)) };
+                        some |= _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(
+                            lanes,
+                            values,
+                            _mm512_setzero_ps(),
+                        );
+                    }
+                    let inputs = _mm512_add_epi32(_mm512_set1_epi32(from as i32), offsets);
+                    // SAFETY: as many values as `some` has bits, at most the inputs from
+                    // `from` on: inside `out`.
+                    unsafe {
+                        _mm512_mask_compressstoreu_epi32(
+                            out.as_mut_ptr().add(found).cast(),
+                            some,
+                            inputs,
+                        )
+                    };
+                    found += some.count_ones() as usize;
+                }
+                self.counts.push(found);
+            }
+            let nonzero: usize = self.counts.iter().sum();
+            nonzero * 8 <= tiles * k * 7
         }
     }
 
-    /// The tile for `rows` (1 to [`ROWS`]) images.
+    /// The first `count` (at most 16) lanes.
+    fn mask(count: usize) -> __mmask16 {
+        ((1u32 << count) - 1) as __mmask16
+    }
+
+    /// The tile for `rows` (1 to [`ROWS`]) images: over every input, or over `inputs`.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn rows_of<const P: usize>(
@@ -298,26 +390,23 @@ mod avx512 {
         x: *const f32,
         k: usize,
         w: *const f32,
+        inputs: Option<&[u32]>,
         y: *mut f32,
         y_width: usize,
     ) {
-        // SAFETY: as the caller promised, for these rows.
-        unsafe {
-            match rows {
-                12 => tile::<12, P>(x, k, w, y, y_width),
-                11 => tile::<11, P>(x, k, w, y, y_width),
-                10 => tile::<10, P>(x, k, w, y, y_width),
-                9 => tile::<9, P>(x, k, w, y, y_width),
-                8 => tile::<8, P>(x, k, w, y, y_width),
-                7 => tile::<7, P>(x, k, w, y, y_width),
-                6 => tile::<6, P>(x, k, w, y, y_width),
-                5 => tile::<5, P>(x, k, w, y, y_width),
-                4 => tile::<4, P>(x, k, w, y, y_width),
-                3 => tile::<3, P>(x, k, w, y, y_width),
-                2 => tile::<2, P>(x, k, w, y, y_width),
-                _ => tile::<1, P>(x, k, w, y, y_width),
-            }
+        macro_rules! tiles {
+            ($($r:literal)*) => {
+                // SAFETY: as the caller promised, for these rows.
+                unsafe {
+                    match (rows, inputs) {
+                        $(($r, None) => tile::<$r, P>(x, k, w, y, y_width),)*
+                        $(($r, Some(inputs)) if $r <= SKIPPING_ROWS => tile_listed::<$r, P>(x, k, w, inputs, y, y_width),)*
+                        _ => unreachable!("1 to 12 rows, 1 to 8 where inputs are skipped"),
+                    }
+                }
+            };
         }
+        tiles!(12 11 10 9 8 7 6 5 4 3 2 1)
     }
 
     /// `R` rows of `x` (`k` apart) times `P` panels (`k` × 16 apart) into 16 values a panel of
@@ -346,6 +435,82 @@ mod avx512 {
         for (r, sum) in sums.iter().enumerate() {
             for (p, sum) in sum.iter().enumerate() {
                 unsafe { _mm512_storeu_ps(y.add(r * y_width + p * PANEL), *sum) };
+            }
+        }
+    }
+
+    /// [`tile`] over `inputs` only, in order.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn tile_listed<const R: usize, const P: usize>(
+        x: *const f32,
+        k: usize,
+        w: *const f32,
+        inputs: &[u32],
+        y: *mut f32,
+        y_width: usize,
+    ) {
+        let mut sums = [[_mm512_setzero_ps(); P]; R];
+        for &input in inputs {
+            let input = input as usize;
+            // SAFETY (the loads and stores): inside the tile, as the caller promised.
+            let rows: [__m512; P] =
+                std::array::from_fn(|p| unsafe { _mm512_loadu_ps(w.add((p * k + input) * PANEL)) });
+            for (r, sum) in sums.iter_mut().enumerate() {
+                let value = _mm512_set1_ps(unsafe { *x.add(r * k + input) });
+                for (sum, row) in sum.iter_mut().zip(&rows) {
+                    *sum = _mm512_fmadd_ps(value, *row, *sum);
+                }
+            }
+        }
+        for (r, sum) in sums.iter().enumerate() {
+            for (p, sum) in sum.iter().enumerate() {
+                unsafe { _mm512_storeu_ps(y.add(r * y_width + p * PANEL), *sum) };
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Each tile's list is its images' inputs other than zero (NaN and −0 as they are:
+        /// NaN kept, −0 skipped), in order; skipping is chosen from an eighth of zeros.
+        #[test]
+        fn the_lists_are_the_inputs_other_than_zero() {
+            if !std::arch::is_x86_feature_detected!("avx512f") {
+                return;
+            }
+            for (images, k) in [(1, 5), (8, 16), (9, 37), (20, 100)] {
+                let x: Vec<f32> = (0..images * k)
+                    .map(|i| match (i % k) % 3 {
+                        0 => 0.0,
+                        1 if i % 7 == 0 => -0.0,
+                        1 if i % 11 == 0 => f32::NAN,
+                        _ => (i % 5) as f32 - 2.0,
+                    })
+                    .collect();
+                let mut nonzero = Nonzero {
+                    inputs: Vec::new(),
+                    counts: Vec::new(),
+                };
+                // SAFETY: AVX-512F (checked).
+                let skipping = unsafe { nonzero.find(&x, images, k) };
+                let mut all = 0;
+                for (tile, first) in (0..images).step_by(SKIPPING_ROWS).enumerate() {
+                    let rows = first..images.min(first + SKIPPING_ROWS);
+                    let expected: Vec<u32> = (0..k as u32)
+                        .filter(|&i| {
+                            // NaN != 0 holds; −0 != 0 does not.
+                            rows.clone().any(|r| x[r * k + i as usize] != 0.0)
+                        })
+                        .collect();
+                    let got = &nonzero.inputs[tile * k..][..nonzero.counts[tile]];
+                    assert_eq!(got, expected, "{images} × {k}, tile {tile}");
+                    all += expected.len();
+                }
+                let tiles = images.div_ceil(SKIPPING_ROWS);
+                assert_eq!(skipping, all * 8 <= tiles * k * 7, "{images} × {k}");
             }
         }
     }
@@ -405,6 +570,66 @@ mod tests {
                 let at = (image, output);
                 assert_eq!(y[image * width + output], expected, "{isa:?} {at:?}");
             }
+        }
+    }
+
+    /// Inputs that are zero for whole tiles of images (a digit's background), skipped where
+    /// the CPU has AVX-512: the same sums bit for bit as the tiles that read every input, a
+    /// NaN input still read; with a weight that is not finite nothing is skipped (0 × ∞ is
+    /// NaN, as in Burn's forward).
+    #[test]
+    fn skipping_zero_inputs_keeps_every_sum() {
+        if !available() {
+            return;
+        }
+        let value = |i: usize| ((i * 7919) % 201) as f32 / 100.0 - 1.0;
+        for (images, inputs, outputs) in [
+            (1, 100, 40),
+            (8, 100, 33),
+            (9, 37, 16),
+            (17, 784, 48),
+            (64, 300, 10),
+            (3, 16, 64),
+        ] {
+            // Every third input and the first ten are zero for every image; others now and
+            // then; the last image has a NaN where the others have zeros.
+            let x: Vec<f32> = (0..images * inputs)
+                .map(|i| match (i % inputs, i / inputs) {
+                    (12, r) if r + 1 == images => f32::NAN,
+                    (c, _) if c % 3 == 0 || c < 10 => 0.0,
+                    (c, r) if (c + r) % 4 == 0 => 0.0,
+                    _ => value(i),
+                })
+                .collect();
+            let weight: Vec<f32> = (0..inputs * outputs).map(value).collect();
+            let skipping = Panels::pack(&weight, inputs, outputs, inputs);
+            assert!(skipping.finite);
+            let reading_all = Panels {
+                finite: false,
+                ..Panels::pack(&weight, inputs, outputs, inputs)
+            };
+            let product = |panels: &Panels| {
+                let mut y = vec![0.5f32; images * padded(outputs)];
+                panels.multiply(&x, images, &mut y);
+                y
+            };
+            let (skipped, read) = (product(&skipping), product(&reading_all));
+            for (at, (s, r)) in skipped.iter().zip(&read).enumerate() {
+                let same = s.to_bits() == r.to_bits() || (s.is_nan() && r.is_nan());
+                assert!(
+                    same,
+                    "{images} × {inputs} → {outputs}, at {at}: {s} against {r}"
+                );
+                // The NaN times every weight of its row, the padding's zeros too.
+                let nan_row = at / padded(outputs) + 1 == images;
+                assert_eq!(s.is_nan(), nan_row, "at {at}: NaN only from the NaN input");
+            }
+            let mut infinite = weight.clone();
+            infinite[outputs] = f32::INFINITY; // input 1 (zero for every image), output 0
+            let panels = Panels::pack(&infinite, inputs, outputs, inputs);
+            assert!(!panels.finite);
+            let y = product(&panels);
+            assert!(y[0].is_nan(), "0 × ∞ read, not skipped");
         }
     }
 }
