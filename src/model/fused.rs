@@ -4,8 +4,9 @@
 //! with AVX2 or AVX-512, chosen at run time: [`vectorised`]): Burn's CPU sigmoids call libm's
 //! scalar `expf` (flex) or chain four operations through fresh tensors (ndarray), its tanh
 //! libm's scalar `tanhf`; on flex the sigmoid was 6 ns a value, 23 % of a [512,512] sigmoid
-//! network's `digits bench` by `perf`. Exact GELU is fused for inference only (the classifier's blocks):
-//! its derivative needs the input, which the dense kernel's backward does not keep.
+//! network's `digits bench` by `perf`. Exact GELU is fused for inference only (the
+//! classifier's blocks): its derivative needs the input, which the dense kernel's backward does
+//! not keep.
 
 use std::mem::MaybeUninit;
 

@@ -69,13 +69,16 @@ impl Isa {
 thread_local! {
     /// Each thread's lists of the inputs its tiles read, kept between calls.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    static NONZERO: RefCell<Nonzero> = const { RefCell::new(Nonzero { inputs: Vec::new(), counts: Vec::new() }) };
+    static NONZERO: RefCell<Nonzero> = const {
+        RefCell::new(Nonzero { inputs: Vec::new(), counts: Vec::new() })
+    };
 }
 
 /// For each tile of images, the inputs some image of it has other than zero, in order (`k`
 /// places a tile, the first `counts[tile]` of them used): the inputs a tile that skips zeros
 /// reads.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[derive(Default)]
 struct Nonzero {
     inputs: Vec<u32>,
     counts: Vec<usize>,
@@ -502,7 +505,8 @@ mod avx512 {
         found
     }
 
-    /// The tile for `rows` (1 to [`ROWS`]) images: over every input, or over `inputs`.
+    /// The tile for `rows` images: over every input (1 to [`ROWS`] rows), or over `inputs`
+    /// (1 to [`SKIPPING_ROWS`]).
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn rows_of<const P: usize>(
@@ -514,19 +518,35 @@ mod avx512 {
         y: *mut f32,
         y_width: usize,
     ) {
-        macro_rules! tiles {
-            ($($r:literal)*) => {
-                // SAFETY: as the caller promised, for these rows.
-                unsafe {
-                    match (rows, inputs) {
-                        $(($r, None) => tile::<$r, P>(x, k, w, y, y_width),)*
-                        $(($r, Some(inputs)) if $r <= SKIPPING_ROWS => tile_listed::<$r, P>(x, k, w, inputs, y, y_width),)*
-                        _ => unreachable!("1 to 12 rows, 1 to 8 where inputs are skipped"),
-                    }
-                }
+        // SAFETY: as the caller promised, for these rows.
+        unsafe {
+            let Some(inputs) = inputs else {
+                return match rows {
+                    12 => tile::<12, P>(x, k, w, y, y_width),
+                    11 => tile::<11, P>(x, k, w, y, y_width),
+                    10 => tile::<10, P>(x, k, w, y, y_width),
+                    9 => tile::<9, P>(x, k, w, y, y_width),
+                    8 => tile::<8, P>(x, k, w, y, y_width),
+                    7 => tile::<7, P>(x, k, w, y, y_width),
+                    6 => tile::<6, P>(x, k, w, y, y_width),
+                    5 => tile::<5, P>(x, k, w, y, y_width),
+                    4 => tile::<4, P>(x, k, w, y, y_width),
+                    3 => tile::<3, P>(x, k, w, y, y_width),
+                    2 => tile::<2, P>(x, k, w, y, y_width),
+                    _ => tile::<1, P>(x, k, w, y, y_width),
+                };
             };
+            match rows {
+                8 => tile_listed::<8, P>(x, k, w, inputs, y, y_width),
+                7 => tile_listed::<7, P>(x, k, w, inputs, y, y_width),
+                6 => tile_listed::<6, P>(x, k, w, inputs, y, y_width),
+                5 => tile_listed::<5, P>(x, k, w, inputs, y, y_width),
+                4 => tile_listed::<4, P>(x, k, w, inputs, y, y_width),
+                3 => tile_listed::<3, P>(x, k, w, inputs, y, y_width),
+                2 => tile_listed::<2, P>(x, k, w, inputs, y, y_width),
+                _ => tile_listed::<1, P>(x, k, w, inputs, y, y_width),
+            }
         }
-        tiles!(12 11 10 9 8 7 6 5 4 3 2 1)
     }
 
     /// `R` rows of `x` (`k` apart) times `P` panels (`k` × 16 apart) into 16 values a panel of
@@ -674,10 +694,7 @@ mod tests {
                         _ => (i % 5) as f32 - 2.0,
                     })
                     .collect();
-                let mut nonzero = Nonzero {
-                    inputs: Vec::new(),
-                    counts: Vec::new(),
-                };
+                let mut nonzero = Nonzero::default();
                 let skipping = find(&mut nonzero, &x, [images, k, tile_rows]);
                 let mut all = 0;
                 for (tile, first) in (0..images).step_by(tile_rows).enumerate() {
@@ -701,10 +718,7 @@ mod tests {
                     _ => 1.0,
                 })
                 .collect();
-            let mut nonzero = Nonzero {
-                inputs: Vec::new(),
-                counts: Vec::new(),
-            };
+            let mut nonzero = Nonzero::default();
             assert!(!find(&mut nonzero, &x, [images, k, tile_rows]));
         }
     }
